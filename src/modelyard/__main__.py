@@ -1,0 +1,5 @@
+"""``python -m modelyard``."""
+
+from modelyard.cli.main import run
+
+run()

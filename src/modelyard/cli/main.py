@@ -1,0 +1,121 @@
+"""The ``modelyard`` entry point, and the one place that prints an error and exits."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from modelyard import __version__
+from modelyard.cli import models
+from modelyard.cli.context import console, err_console, state
+from modelyard.config import redact
+from modelyard.errors import ModelyardError
+from modelyard.workspace import Workspace
+
+app = typer.Typer(
+    name="modelyard",
+    help="Train models from SQL, version them, promote them through a gate, serve them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"modelyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Folder (or modelyard.toml) of the workspace."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """modelyard: the model registry, trainer and scoring server for data in SQL."""
+    state.workspace = workspace
+    state.debug = debug
+
+
+@app.command("init")
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to create the workspace.")] = Path("."),
+) -> None:
+    """Create modelyard.toml and .modelyard/ (SQLite registry, local artifact folder)."""
+    existed = (folder / "modelyard.toml").exists()
+    with Workspace.init(folder) as ws:
+        verb = "Opened existing" if existed else "Created"
+        console.print(f"{verb} workspace in {ws.settings.root}")
+        console.print(f"  registry:  {ws.settings.database_url}")
+        console.print(f"  artifacts: {ws.settings.artifacts}")
+
+
+@app.command("doctor")
+def doctor(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Remove temporaries left by interrupted writes.")
+    ] = False,
+) -> None:
+    """Check the registry: every version's artifact exists and matches its sha256."""
+    with state.open() as ws:
+        report = ws.doctor(fix=fix)
+    for finding in report.findings:
+        style = "red" if finding.severity == "problem" else "yellow"
+        console.print(
+            f"[{style}]{finding.severity}[/] {escape(finding.subject)}: {escape(finding.message)}"
+        )
+    summary = f"{report.versions_checked} versions, {report.blobs_checked} blobs checked"
+    if report.ok:
+        console.print(f"[green]ok[/]: {summary}")
+    else:
+        problems = sum(1 for f in report.findings if f.severity == "problem")
+        console.print(f"[red]{problems} problems[/]: {summary}")
+        raise typer.Exit(1)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Run the CLI; errors print as one red line (a traceback only with ``--debug``)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ModelyardError as exc:
+        _fail(f"error[{exc.code}]: {exc.message}", debug)
+    except KeyboardInterrupt:
+        _fail("interrupted", debug, code=130)
+    except Exception as exc:  # a clean line for anything unforeseen, never a raw traceback
+        if _is_click_usage_error(exc):
+            _usage_error(exc)
+        _fail(
+            f"error[internal]: {type(exc).__name__}: {redact(str(exc))} (rerun with --debug)", debug
+        )
+
+
+def _is_click_usage_error(exc: Exception) -> bool:
+    return hasattr(exc, "show") and hasattr(exc, "exit_code")
+
+
+def _usage_error(exc: Exception) -> None:
+    exc.show()  # type: ignore[attr-defined]  # click's own usage message
+    sys.exit(int(exc.exit_code))  # type: ignore[attr-defined]
+
+
+def _fail(message: str, debug: bool, code: int = 1) -> None:
+    if debug:
+        err_console.print(escape(traceback.format_exc()))
+    err_console.print(f"[red]{escape(message)}[/]", soft_wrap=True)
+    sys.exit(code)

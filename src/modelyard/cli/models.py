@@ -1,0 +1,176 @@
+"""``modelyard models …``: list, show, register, promote, rollback, history, download, archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelyard.cli.context import console, state
+from modelyard.cli.render import events_table, models_table, version_table, versions_table
+from modelyard.errors import InvalidInput
+from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef
+
+app = typer.Typer(
+    help="Register, inspect, promote and roll back model versions.", no_args_is_help=True
+)
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"{what} {item!r} must look like key=value", code="invalid_option")
+        out[key] = value
+    return out
+
+
+def _versioned(text: str) -> tuple[str, int]:
+    ref = ModelRef.parse(text)
+    if ref.version is None:
+        raise InvalidInput(
+            f"{text!r} names no version: write NAME:VERSION, for example {ref.name}:3",
+            code="version_required",
+        )
+    return ref.name, ref.version
+
+
+@app.command("list")
+def list_models(
+    archived: Annotated[bool, typer.Option("--archived", help="Include archived models.")] = False,
+) -> None:
+    """List the models with their latest version and champion."""
+    with state.open() as ws:
+        models = ws.models.list(include_archived=archived)
+    if not models:
+        console.print("No models yet: `modelyard models register PATH --name NAME` adds one.")
+        return
+    console.print(models_table(models))
+
+
+@app.command("show")
+def show(ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")]) -> None:
+    """Show a model's versions, or one version in full."""
+    with state.open() as ws:
+        if ":" in ref or "@" in ref:
+            console.print(version_table(ws.models.resolve(ref)))
+        else:
+            name = ModelRef.parse(ref).name
+            console.print(versions_table(name, ws.models.versions(name)))
+
+
+@app.command("register")
+def register(
+    path: Annotated[Path, typer.Argument(help="A model file or a folder of files.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Model name.")],
+    flavour: Annotated[
+        Flavour | None, typer.Option(help="sklearn, xgboost, onnx or files (default: detected).")
+    ] = None,
+    main: Annotated[
+        str | None, typer.Option(help="In a folder, the file holding the model.")
+    ] = None,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle", help="Admins only: accept a pickle/joblib file (it can run code)."
+        ),
+    ] = False,
+    metric: Annotated[list[str] | None, typer.Option(help="key=value, repeatable.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="key=value, repeatable.")] = None,
+    description: Annotated[str, typer.Option(help="Free text.")] = "",
+    promote: Annotated[bool, typer.Option("--promote", help="Make it champion at once.")] = False,
+) -> None:
+    """Register a file or folder as the next version of a model."""
+    metrics: dict[str, float] = {}
+    for key, value in _pairs(metric, "--metric").items():
+        try:
+            metrics[key] = float(value)
+        except ValueError:
+            raise InvalidInput(f"--metric {key}={value}: the value must be a number") from None
+    with state.open() as ws:
+        version = ws.models.register(
+            name,
+            path,
+            flavour=flavour,
+            main=main,
+            allow_pickle=allow_pickle,
+            metrics=metrics,
+            tags=_pairs(tag, "--tag"),
+            description=description,
+        )
+        console.print(
+            f"Registered [bold]{version.ref}[/] ({version.flavour.value}, {version.format.value}, "
+            f"sha256 {version.sha256[:12]}…)"
+        )
+        if promote:
+            ws.models.promote(name, version.version, reason="registered with --promote")
+            console.print(f"{version.ref} is now {DEFAULT_ALIAS}.")
+
+
+@app.command("promote")
+def promote(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION")],
+    alias: Annotated[str, typer.Option(help="The alias to move.")] = DEFAULT_ALIAS,
+    reason: Annotated[str, typer.Option(help="Why, for the history.")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the input signature breaks callers.")
+    ] = False,
+) -> None:
+    """Point an alias (default: champion) at a version."""
+    name, version = _versioned(ref)
+    with state.open() as ws:
+        event = ws.models.promote(name, version, alias=alias, reason=reason, force=force)
+    if event is None:
+        console.print(f"{name}:{version} already is {alias}; nothing changed.")
+    else:
+        before = "nothing" if event.from_version is None else f"version {event.from_version}"
+        console.print(f"{alias} of {name}: {before} -> version {version}")
+
+
+@app.command("rollback")
+def rollback(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Option(help="The alias to move back.")] = DEFAULT_ALIAS,
+    reason: Annotated[str, typer.Option(help="Why, for the history.")] = "",
+) -> None:
+    """Return an alias to the version it held before its current one."""
+    with state.open() as ws:
+        event = ws.models.rollback(name, alias=alias, reason=reason)
+    console.print(
+        f"{alias} of {name}: version {event.from_version} -> version {event.to_version} "
+        "(rolled back)"
+    )
+
+
+@app.command("history")
+def history(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str | None, typer.Option(help="Only this alias's moves.")] = None,
+) -> None:
+    """Show registrations, promotions and rollbacks, oldest first."""
+    with state.open() as ws:
+        console.print(events_table(name, ws.models.history(name, alias=alias)))
+
+
+@app.command("download")
+def download(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    to: Annotated[Path, typer.Option("--to", help="Target folder.")] = Path("."),
+) -> None:
+    """Write a version's verified files into a folder."""
+    with state.open() as ws:
+        version = ws.models.resolve(ref)
+        target = ws.models.download(version.ref, to)
+    names = ", ".join(f.name for f in version.manifest.files)
+    console.print(f"{version.ref}: wrote {names} into {target}")
+
+
+@app.command("archive")
+def archive(ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION.")]) -> None:
+    """Archive a version (it can no longer be promoted) or a whole model."""
+    parsed = ModelRef.parse(ref)
+    with state.open() as ws:
+        ws.models.archive(parsed.name, parsed.version)
+    console.print(f"archived {parsed if parsed.version else parsed.name}")

@@ -1,0 +1,111 @@
+"""Rich tables and panels for models, versions and events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from rich.table import Table
+
+from modelyard.registry import Event, Model, ModelVersion
+
+
+def when(moment: datetime) -> str:
+    """A timestamp in UTC to the second."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def models_table(models: Iterable[Model]) -> Table:
+    """One row per model: latest version, champion, other aliases."""
+    table = Table(title="Models")
+    for column in ("name", "latest", "champion", "aliases", "created (UTC)"):
+        table.add_column(column)
+    for model in models:
+        others = ", ".join(f"{a}={n}" for a, n in sorted(model.aliases.items()) if a != "champion")
+        table.add_row(
+            model.name + (" (archived)" if model.archived else ""),
+            str(model.latest_version or "-"),
+            str(model.aliases.get("champion", "-")),
+            others or "-",
+            when(model.created_at),
+        )
+    return table
+
+
+def versions_table(name: str, versions: Iterable[ModelVersion]) -> Table:
+    """One row per version of a model."""
+    table = Table(title=f"Versions of {name}")
+    for column in (
+        "version",
+        "status",
+        "aliases",
+        "flavour",
+        "format",
+        "metrics",
+        "sha256",
+        "created (UTC)",
+    ):
+        table.add_column(column)
+    for item in versions:
+        table.add_row(
+            str(item.version),
+            item.status.value,
+            ", ".join(item.aliases) or "-",
+            item.flavour.value,
+            item.format.value,
+            ", ".join(f"{k}={v:.4g}" for k, v in item.metrics.items()) or "-",
+            item.sha256[:12],
+            when(item.created_at),
+        )
+    return table
+
+
+def version_table(item: ModelVersion) -> Table:
+    """Every field of one version."""
+    table = Table(title=f"{item.ref}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    signature = (
+        ", ".join(f"{c.name}: {c.dtype}{'?' if c.nullable else ''}" for c in item.signature.inputs)
+        if item.signature
+        else "-"
+    )
+    rows = [
+        ("status", item.status.value),
+        ("aliases", ", ".join(item.aliases) or "-"),
+        ("flavour / format", f"{item.flavour.value} / {item.format.value}"),
+        ("sha256", item.sha256),
+        ("size", f"{item.size:,} bytes"),
+        ("files", ", ".join(f.name for f in item.manifest.files)),
+        ("pickle allowed", "yes" if item.allow_pickle else "no"),
+        ("signature", signature),
+        ("metrics", json.dumps(dict(item.metrics)) if item.metrics else "-"),
+        ("params", json.dumps(dict(item.params)) if item.params else "-"),
+        ("tags", json.dumps(dict(item.tags)) if item.tags else "-"),
+        ("lineage", json.dumps(dict(item.lineage), default=str) if item.lineage else "-"),
+        ("description", item.description or "-"),
+        ("created", f"{when(item.created_at)} UTC by {item.created_by}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def events_table(name: str, events: Iterable[Event]) -> Table:
+    """The event log of a model."""
+    table = Table(title=f"History of {name}")
+    for column in ("#", "when (UTC)", "event", "alias", "from", "to", "who", "why"):
+        table.add_column(column)
+    for event in events:
+        table.add_row(
+            str(event.id),
+            when(event.created_at),
+            event.kind.value,
+            event.alias or "-",
+            "-" if event.from_version is None else str(event.from_version),
+            "-" if event.to_version is None else str(event.to_version),
+            event.actor,
+            event.reason or "-",
+        )
+    return table

@@ -1,0 +1,265 @@
+"""Workspace settings from ``modelyard.toml``, ``MODELYARD_*`` variables and ``${VAR}``.
+
+``Settings`` is built once at the edge (CLI, server, SDK) and passed down; the
+environment is injectable so tests never patch ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelyard.errors import ConfigError, WorkspaceNotFound
+
+CONFIG_FILE = "modelyard.toml"
+STATE_DIR = ".modelyard"
+DEFAULT_DATABASE_URL = f"sqlite:///{STATE_DIR}/registry.db"
+DEFAULT_ARTIFACTS = f"{STATE_DIR}/artifacts"
+DEFAULT_SKOPS_TRUSTED = ("sklearn.*", "xgboost.*", "numpy.*", "scipy.sparse.*")
+
+_VAR_RE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
+_MASK = "***"
+
+
+class Secret:
+    """A value that never shows itself in ``str``, ``repr``, logs or tracebacks.
+
+    >>> Secret("hunter2")
+    Secret('***')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the real value, for the one place that needs it."""
+        return self._value
+
+    def __str__(self) -> str:
+        return _MASK
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{_MASK}')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class SecretURL(Secret):
+    """A database URL that prints as ``postgresql+psycopg://app:***@db/x``."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return redact_url(self._value)
+
+    def __repr__(self) -> str:
+        return f"SecretURL('{redact_url(self._value)}')"
+
+    @property
+    def password(self) -> str | None:
+        """The password part of the URL, if any (needed to scrub foreign messages)."""
+        match = _URL_PASSWORD_RE.search(self._value)
+        return match["pw"] if match and match["pw"] else None
+
+
+def redact_url(url: str) -> str:
+    """Replace the password of every URL in ``url`` by ``***``."""
+    return _URL_PASSWORD_RE.sub(lambda m: f"{m['head']}{_MASK}@", url)
+
+
+def redact(text: str, *secrets: Secret | None) -> str:
+    """Scrub URL passwords and the given secrets' values out of ``text``."""
+    text = redact_url(text)
+    for secret in secrets:
+        if secret is None:
+            continue
+        values = [secret.reveal()]
+        if isinstance(secret, SecretURL) and secret.password:
+            values.append(secret.password)
+        for value in values:
+            if value and len(value) >= 3:
+                text = text.replace(value, _MASK)
+    return text
+
+
+def expand_vars(value: str, env: Mapping[str, str], where: str = "") -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}``; an unset variable without default is an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match["name"], match["default"]
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        place = f" in {where}" if where else ""
+        raise ConfigError(
+            f"environment variable {name} is not set{place}: "
+            f"export it or write ${{{name}:-default}}"
+        )
+
+    return _VAR_RE.sub(replace, value)
+
+
+def _expand_tree(node: Any, env: Mapping[str, str], where: str) -> Any:
+    if isinstance(node, str):
+        return expand_vars(node, env, where)
+    if isinstance(node, dict):
+        return {k: _expand_tree(v, env, f"{where}.{k}" if where else k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_tree(v, env, where) for v in node]
+    return node
+
+
+def find_config(start: Path | None = None) -> Path:
+    """Return the ``modelyard.toml`` in ``start`` (default: cwd) or its nearest parent."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    raise WorkspaceNotFound(
+        f"no {CONFIG_FILE} in {here} or any parent folder: "
+        "run `modelyard init` to create a workspace"
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a workspace needs, typed and resolved.
+
+    Relative paths (SQLite files, the artifact folder) are resolved against
+    ``root``, the folder that holds ``modelyard.toml``.
+    """
+
+    root: Path
+    database_url: SecretURL
+    artifacts: str
+    admin_key: Secret | None = None
+    skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED
+    sqlite_busy_timeout_s: float = 60.0
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config_path: Path, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``config_path``, expand ``${VAR}``, then apply ``MODELYARD_*`` overrides."""
+        env = os.environ if env is None else env
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read {config_path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+        return cls.from_mapping(raw, root=config_path.parent, env=env)
+
+    @classmethod
+    def from_mapping(
+        cls, raw: Mapping[str, Any], root: Path, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from an already parsed TOML document."""
+        env = os.environ if env is None else env
+        doc = _expand_tree(dict(raw), env, "")
+        registry = _section(doc, "registry")
+        security = _section(doc, "security")
+        root = root.resolve()
+
+        url = env.get("MODELYARD_DATABASE_URL") or registry.get(
+            "database_url", DEFAULT_DATABASE_URL
+        )
+        artifacts = env.get("MODELYARD_ARTIFACTS") or registry.get("artifacts", DEFAULT_ARTIFACTS)
+        admin_key = env.get("MODELYARD_ADMIN_KEY") or security.get("admin_key")
+        trusted_env = env.get("MODELYARD_SKOPS_TRUSTED")
+        trusted = (
+            [t.strip() for t in trusted_env.split(",") if t.strip()]
+            if trusted_env
+            else security.get("skops_trusted", list(DEFAULT_SKOPS_TRUSTED))
+        )
+        if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
+            raise ConfigError("security.skops_trusted must be a list of type patterns")
+        timeout = registry.get("sqlite_busy_timeout_s", 60.0)
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigError("registry.sqlite_busy_timeout_s must be a positive number of seconds")
+        return cls(
+            root=root,
+            database_url=SecretURL(_resolve_sqlite(str(url), root)),
+            artifacts=_resolve_artifacts(str(artifacts), root),
+            admin_key=Secret(str(admin_key)) if admin_key else None,
+            skops_trusted=tuple(trusted),
+            sqlite_busy_timeout_s=float(timeout),
+            sources=_section(doc, "sources"),
+            trainings=_section(doc, "trainings"),
+        )
+
+
+def _section(doc: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] in {CONFIG_FILE} must be a table")
+    return value
+
+
+def _resolve_sqlite(url: str, root: Path) -> str:
+    """Make a relative ``sqlite:///path`` absolute against the workspace root."""
+    prefix = next((p for p in ("sqlite:///", "sqlite+pysqlite:///") if url.startswith(p)), None)
+    if prefix is None:
+        return url
+    path = url[len(prefix) :]
+    if not path or path.startswith(":memory:") or path.startswith("/"):
+        return url
+    return prefix + str(root / path)
+
+
+def _resolve_artifacts(location: str, root: Path) -> str:
+    """Make a relative folder absolute; leave URIs (``s3://``, ``memory://``) alone."""
+    if "://" in location:
+        if location.startswith("file://"):
+            return location[len("file://") :]
+        return location
+    path = Path(location).expanduser()
+    return str(path if path.is_absolute() else root / path)
+
+
+def default_config_text() -> str:
+    """The ``modelyard.toml`` that ``modelyard init`` writes."""
+    return f"""\
+# modelyard workspace. Environment variables override these values
+# (MODELYARD_DATABASE_URL, MODELYARD_ARTIFACTS, MODELYARD_ADMIN_KEY);
+# ${{VAR}} and ${{VAR:-default}} are expanded anywhere in this file.
+
+[registry]
+# Any SQLAlchemy URL: postgresql+psycopg://user:${{DB_PASSWORD}}@host/db, mysql+pymysql://...
+database_url = "{DEFAULT_DATABASE_URL}"
+# A folder, or any fsspec URI such as s3://bucket/prefix
+artifacts = "{DEFAULT_ARTIFACTS}"
+
+[security]
+# admin_key = "${{MODELYARD_ADMIN_KEY}}"
+# Types a .skops file may contain (fnmatch patterns). Never read from the artifact itself.
+skops_trusted = {list(DEFAULT_SKOPS_TRUSTED)!r}
+
+# [sources.immo_db]
+# url = "sqlite:///data/immo.db"
+
+# [trainings.immo]
+# model = "immo"
+# source = "immo_db"
+# query = "SELECT surface, prix FROM immo"
+# target = "prix"
+# estimator = "sklearn.linear_model.LinearRegression"
+# promotion = {{ metric = "r2", min = 0.8, policy = "latest-passing" }}
+"""  # noqa: S608  # TOML text, not SQL

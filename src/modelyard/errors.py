@@ -1,0 +1,186 @@
+"""The one exception hierarchy of modelyard.
+
+Every error carries a stable ``code`` (what a client or a script matches on)
+and a message that says what to fix. The web layer maps codes to HTTP statuses
+in one table; the CLI prints ``error[code]: message`` on one line.
+
+    ModelyardError
+    ├── ConfigError                 config_invalid, workspace_not_found
+    ├── NotFound                    not_found
+    │   ├── ModelNotFound           model_not_found
+    │   ├── VersionNotFound         version_not_found
+    │   └── AliasNotFound           alias_not_found
+    ├── Conflict                    conflict
+    │   ├── AliasMoved              alias_moved
+    │   └── NothingToRollBack       nothing_to_roll_back
+    ├── InvalidInput                invalid_input
+    │   ├── InvalidReference        invalid_reference
+    │   └── SignatureChanged        signature_changed
+    ├── ArtifactError               artifact_error
+    │   ├── UnsafePath              unsafe_path
+    │   ├── ArtifactMissing         artifact_missing
+    │   ├── HashMismatch            hash_mismatch
+    │   ├── UntrustedTypes          untrusted_types
+    │   ├── PickleNotAllowed        pickle_not_allowed
+    │   └── UnsupportedFormat       unsupported_format
+    └── StorageError                storage_unavailable
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ModelyardError(Exception):
+    """Base of every error modelyard raises on purpose."""
+
+    code: ClassVar[str] = "modelyard_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form: ``{"code", "message", **details}``."""
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class ConfigError(ModelyardError):
+    """The workspace configuration is missing, unreadable or invalid."""
+
+    code = "config_invalid"
+
+
+class WorkspaceNotFound(ConfigError):
+    """No ``modelyard.toml`` in the folder or any parent."""
+
+    code = "workspace_not_found"
+
+
+class NotFound(ModelyardError):
+    """A named thing does not exist."""
+
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    """No model of that name."""
+
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    """The model exists but not that version."""
+
+    code = "version_not_found"
+
+
+class AliasNotFound(NotFound):
+    """The alias points at no version (for example, nothing promoted yet)."""
+
+    code = "alias_not_found"
+
+
+class Conflict(ModelyardError):
+    """The request clashes with the current state."""
+
+    code = "conflict"
+
+
+class AliasMoved(Conflict):
+    """A compare-and-swap on an alias lost the race: it moved meanwhile."""
+
+    code = "alias_moved"
+
+
+class NothingToRollBack(Conflict):
+    """The alias has no earlier version to return to."""
+
+    code = "nothing_to_roll_back"
+
+
+class InvalidInput(ModelyardError):
+    """Input that cannot be used as given; ``row`` and ``column`` say where."""
+
+    code = "invalid_input"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        **details: Any,
+    ) -> None:
+        if row is not None:
+            details["row"] = row
+        if column is not None:
+            details["column"] = column
+        super().__init__(message, **details)
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # a per-instance refinement of the class code
+
+
+class InvalidReference(InvalidInput):
+    """A model reference that is not ``name``, ``name@alias`` or ``name:version``."""
+
+    code = "invalid_reference"
+
+
+class SignatureChanged(InvalidInput):
+    """A promotion would break callers: columns removed or retyped."""
+
+    code = "signature_changed"
+
+
+class ArtifactError(ModelyardError):
+    """An artifact cannot be stored or loaded safely."""
+
+    code = "artifact_error"
+
+
+class UnsafePath(ArtifactError):
+    """A name that would escape the artifact store or its target folder."""
+
+    code = "unsafe_path"
+
+
+class ArtifactMissing(ArtifactError):
+    """The registry names an artifact the store does not hold."""
+
+    code = "artifact_missing"
+
+
+class HashMismatch(ArtifactError):
+    """The bytes read are not the bytes registered."""
+
+    code = "hash_mismatch"
+
+
+class UntrustedTypes(ArtifactError):
+    """A skops file holds types outside the workspace allow-list."""
+
+    code = "untrusted_types"
+
+
+class PickleNotAllowed(ArtifactError):
+    """A pickle or joblib file that was not registered with ``allow_pickle``."""
+
+    code = "pickle_not_allowed"
+
+
+class UnsupportedFormat(ArtifactError):
+    """A file format or flavour modelyard cannot load."""
+
+    code = "unsupported_format"
+
+
+class StorageError(ModelyardError):
+    """The registry database cannot be reached or refused the operation."""
+
+    code = "storage_unavailable"

@@ -1,0 +1,210 @@
+"""Plain value types shared by every layer: model references, signatures, states."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from modelyard.errors import InvalidReference
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+_NAME_RE = re.compile(rf"^{_NAME}$")
+_REF_RE = re.compile(rf"^(?P<name>{_NAME})(?:@(?P<alias>{_NAME})|:(?P<version>[0-9]+))?$")
+
+DEFAULT_ALIAS = "champion"
+
+
+def check_name(name: str, what: str = "model name") -> str:
+    """Return ``name`` if it is a valid model, alias or endpoint name, else raise."""
+    if not _NAME_RE.match(name) or name.isdigit():
+        raise InvalidReference(
+            f"invalid {what} {name!r}: use letters, digits, '_', '.', '-' "
+            "(at most 128, starting with a letter or digit, not only digits)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A reference to one model version: ``name``, ``name@alias`` or ``name:version``.
+
+    A bare ``name`` means ``name@champion``.
+    """
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        """Parse ``immo``, ``immo@champion`` or ``immo:3``."""
+        match = _REF_RE.match(text.strip())
+        if match is None or match["name"].isdigit():
+            raise InvalidReference(
+                f"invalid model reference {text!r}: write NAME, NAME@ALIAS or NAME:VERSION "
+                "(for example immo, immo@champion, immo:3)"
+            )
+        version = match["version"]
+        if version is not None:
+            if int(version) < 1:
+                raise InvalidReference(f"invalid model reference {text!r}: versions start at 1")
+            return cls(match["name"], version=int(version))
+        return cls(match["name"], alias=match["alias"] or DEFAULT_ALIAS)
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.name}:{self.version}"
+        return f"{self.name}@{self.alias or DEFAULT_ALIAS}"
+
+
+class Flavour(StrEnum):
+    """How a version's artifact is loaded."""
+
+    SKLEARN = "sklearn"
+    XGBOOST = "xgboost"
+    ONNX = "onnx"
+    FILES = "files"
+
+
+class ArtifactFormat(StrEnum):
+    """The serialisation of a version's main file."""
+
+    SKOPS = "skops"
+    XGBOOST_JSON = "xgboost-json"
+    XGBOOST_UBJ = "xgboost-ubj"
+    ONNX = "onnx"
+    PICKLE = "pickle"
+    JOBLIB = "joblib"
+    FILES = "files"
+
+
+class OutputKind(StrEnum):
+    """What a model's predictions are."""
+
+    REGRESSION = "regression"
+    PROBABILITIES = "probabilities"
+    CLASS = "class"
+    RAW = "raw"
+
+
+class VersionStatus(StrEnum):
+    """Lifecycle of a model version."""
+
+    READY = "ready"
+    PENDING_APPROVAL = "pending_approval"
+    ARCHIVED = "archived"
+
+
+class EventKind(StrEnum):
+    """What an entry of the registry's event log records."""
+
+    MODEL_CREATED = "model_created"
+    VERSION_REGISTERED = "version_registered"
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    ARCHIVED = "archived"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One input column: its name, logical dtype, nullability and known categories."""
+
+    name: str
+    dtype: str
+    nullable: bool = False
+    categories: tuple[Any, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form."""
+        out: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "nullable": self.nullable}
+        if self.categories is not None:
+            out["categories"] = list(self.categories)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnSpec:
+        """Build from :meth:`to_dict`'s output."""
+        categories = data.get("categories")
+        return cls(
+            name=str(data["name"]),
+            dtype=str(data["dtype"]),
+            nullable=bool(data.get("nullable", False)),
+            categories=tuple(categories) if categories is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class SignatureDiff:
+    """What changed between two signatures; ``breaking`` when callers would fail."""
+
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    retyped: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def breaking(self) -> bool:
+        """True when a column was removed or its dtype changed."""
+        return bool(self.removed or self.retyped)
+
+    def describe(self) -> str:
+        """One line for humans, e.g. ``removed: surface; retyped: rooms int64 -> float64``."""
+        parts = []
+        if self.removed:
+            parts.append("removed: " + ", ".join(self.removed))
+        if self.retyped:
+            parts.append(
+                "retyped: " + ", ".join(f"{n} {old} -> {new}" for n, old, new in self.retyped)
+            )
+        if self.added:
+            parts.append("added: " + ", ".join(self.added))
+        return "; ".join(parts) or "no change"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The input columns a model version expects, in order, and what it outputs."""
+
+    inputs: tuple[ColumnSpec, ...]
+    output_kind: OutputKind = OutputKind.RAW
+    outputs: tuple[ColumnSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> list[str]:
+        """The input column names in order."""
+        return [c.name for c in self.inputs]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form stored in the registry."""
+        return {
+            "inputs": [c.to_dict() for c in self.inputs],
+            "output_kind": self.output_kind.value,
+            "outputs": [c.to_dict() for c in self.outputs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Signature:
+        """Build from :meth:`to_dict`'s output."""
+        inputs: Sequence[Mapping[str, Any]] = data.get("inputs", ())
+        outputs: Sequence[Mapping[str, Any]] = data.get("outputs", ())
+        return cls(
+            inputs=tuple(ColumnSpec.from_dict(c) for c in inputs),
+            output_kind=OutputKind(data.get("output_kind", OutputKind.RAW.value)),
+            outputs=tuple(ColumnSpec.from_dict(c) for c in outputs),
+        )
+
+    def diff(self, new: Signature) -> SignatureDiff:
+        """Compare this (old) signature with ``new``."""
+        old_types = {c.name: c.dtype for c in self.inputs}
+        new_types = {c.name: c.dtype for c in new.inputs}
+        return SignatureDiff(
+            removed=tuple(n for n in old_types if n not in new_types),
+            added=tuple(n for n in new_types if n not in old_types),
+            retyped=tuple(
+                (n, old_types[n], new_types[n])
+                for n in old_types
+                if n in new_types and old_types[n] != new_types[n]
+            ),
+        )
