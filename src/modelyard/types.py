@@ -50,7 +50,10 @@ class ModelRef:
         version = match["version"]
         if version is not None:
             if int(version) < 1:
-                raise InvalidReference(f"invalid model reference {text!r}: versions start at 1")
+                raise InvalidReference(
+                    f"invalid model reference {text!r}: versions start at 1 "
+                    "(write NAME, NAME@ALIAS or NAME:VERSION)"
+                )
             return cls(match["name"], version=int(version))
         return cls(match["name"], alias=match["alias"] or DEFAULT_ALIAS)
 

@@ -10,8 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelyard.errors import InvalidInput, PickleNotAllowed, UnsupportedFormat, UntrustedTypes
-from modelyard.registry.flavours import CODECS, PICKLE_FORMATS, detect, looks_like_pickle
-from modelyard.registry.flavours.sklearn import untrusted_types
+from modelyard.registry.flavours import (
+    PICKLE_FORMATS,
+    codec,
+    detect,
+    flavour_of,
+    looks_like_pickle,
+    skops_untrusted,
+)
 from modelyard.registry.records import FileEntry, Manifest
 from modelyard.storage.artifacts import ArtifactStore, collect_folder, safe_relative_name
 from modelyard.types import ArtifactFormat, Flavour
@@ -45,7 +51,7 @@ def _check_pickle(fmt: ArtifactFormat, name: str, allow_pickle: bool) -> None:
 
 
 def _check_skops(store: ArtifactStore, entry: FileEntry, trusted: tuple[str, ...]) -> None:
-    refused = untrusted_types(store.read_bytes(entry.sha256), trusted)
+    refused = skops_untrusted(store.read_bytes(entry.sha256), trusted)
     if refused:
         raise UntrustedTypes(
             f"{entry.name} contains types outside the workspace allow-list: {', '.join(refused)}; "
@@ -115,21 +121,19 @@ def pack_path(
 
 def pack_object(store: ArtifactStore, model: object, skops_trusted: tuple[str, ...]) -> Packed:
     """Serialise a live model in a safe format and store it."""
-    for codec in CODECS.values():
-        if codec.can_dump(model):
-            serialized = codec.dump(model)
-            break
-    else:
+    chosen = codec(flavour_of(model))
+    if not chosen.can_dump(model):
         raise UnsupportedFormat(
             f"cannot register a {type(model).__module__}.{type(model).__name__}: expected a "
             "scikit-learn-compatible estimator, an XGBoost model or an ONNX ModelProto"
         )
+    serialized = chosen.dump(model)
     info = store.put_bytes(serialized.data)
     entry = FileEntry(serialized.filename, info.sha256, info.size)
     if serialized.format is ArtifactFormat.SKOPS:
         _check_skops(store, entry, skops_trusted)
     manifest = Manifest(files=(entry,), main=entry.name, options=dict(serialized.options))
-    return Packed(codec.flavour, serialized.format, manifest, info.sha256, info.size)
+    return Packed(chosen.flavour, serialized.format, manifest, info.sha256, info.size)
 
 
 def _known(name: str) -> bool:

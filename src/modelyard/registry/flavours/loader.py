@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelyard.errors import HashMismatch, PickleNotAllowed
-from modelyard.registry.flavours import CODECS, PICKLE_FORMATS
+from modelyard.registry.flavours import PICKLE_FORMATS, codec
 from modelyard.registry.flavours.base import LoadContext
 from modelyard.registry.records import FileEntry, ModelVersion
 from modelyard.storage.artifacts import ArtifactStore, materialize_file
@@ -54,7 +54,7 @@ class SafeLoader:
         assert main is not None, "a non-files version always has a main file"
         data = self.read_verified(version, version.manifest.entry(main))
         options = {**version.manifest.options, "file": f"{version.ref} file {main!r}"}
-        return CODECS[version.flavour].load(data, version.format, options, self._ctx)
+        return codec(version.flavour).load(data, version.format, options, self._ctx)
 
     def materialize(self, version: ModelVersion, target: Path) -> Path:
         """Write every verified file of ``version`` under ``target``; returns ``target``."""

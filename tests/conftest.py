@@ -1,0 +1,109 @@
+"""Shared fixtures: a fresh database per test session on each real server, and workspaces.
+
+PostgreSQL and MariaDB tests run against the servers on loopback. Outside CI a
+missing server skips its tests; with ``CI=true`` it is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from modelyard import Workspace
+from modelyard.config import Settings
+
+PG_ADMIN_URL = os.environ.get(
+    "MODELYARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+MARIA_ADMIN_URL = os.environ.get("MODELYARD_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ("sqlite", "postgresql", "mariadb")
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    message = f"{what} is not reachable: {exc}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a missing database server is a failure)")
+    pytest.skip(message)
+
+
+def _server_database(admin_url: str, what: str) -> Iterator[str]:
+    name = f"modelyard_t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except Exception as exc:  # any driver or network error means "no server here"
+        engine.dispose()
+        _unavailable(what, exc)
+    url = sa.make_url(admin_url).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            else:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A PostgreSQL database created for this test session and dropped after."""
+    yield from _server_database(PG_ADMIN_URL, "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """A MariaDB database created for this test session and dropped after."""
+    yield from _server_database(MARIA_ADMIN_URL, "MariaDB")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The registry URL of one backend, emptied for this test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    _empty(url)
+    return url
+
+
+def _empty(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            for table in ("events", "aliases", "model_versions", "models"):
+                if table in tables:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()
+
+
+def make_settings(root: Path, db_url: str, **extra: object) -> Settings:
+    """Settings for a workspace rooted at ``root`` on ``db_url``."""
+    registry = {"database_url": db_url, "artifacts": str(root / "artifacts")}
+    return Settings.from_mapping({"registry": registry, **extra}, root=root, env={})
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, db_url: str) -> Iterator[Workspace]:
+    """A workspace on each of SQLite, PostgreSQL and MariaDB, with artifacts in tmp_path."""
+    ws = Workspace(make_settings(tmp_path, db_url))
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def sqlite_workspace(tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace on SQLite only, for tests that are not about the database."""
+    ws = Workspace(make_settings(tmp_path, f"sqlite:///{tmp_path / 'registry.db'}"))
+    yield ws
+    ws.close()

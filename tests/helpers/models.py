@@ -1,0 +1,21 @@
+"""Small real models and frames for tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+
+
+def immo_frame(rows: int = 50, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Surfaces and prices, as in seed 000's immo table."""
+    rng = np.random.default_rng(seed)
+    surface = rng.uniform(15, 150, rows).round(1)
+    price = surface * 3000 + rng.normal(0, 5000, rows)
+    return pd.DataFrame({"surface": surface}), pd.Series(price, name="prix")
+
+
+def fitted_immo(seed: int = 0) -> tuple[LinearRegression, pd.DataFrame]:
+    """A fitted linear regression on immo data and its input frame."""
+    frame, target = immo_frame(seed=seed)
+    return LinearRegression().fit(frame, target), frame
