@@ -22,6 +22,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 MARIA_ADMIN_URL = os.environ.get("MODELYARD_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+os.environ.setdefault("COLUMNS", "200")  # Rich tables in CLI tests are not cut at 80 columns
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 
 
@@ -80,7 +81,7 @@ def _empty(url: str) -> None:
     try:
         with engine.begin() as conn:
             tables = set(sa.inspect(conn).get_table_names())
-            for table in ("events", "aliases", "model_versions", "models"):
+            for table in ("runs", "events", "aliases", "model_versions", "models"):
                 if table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
     finally:

@@ -9,12 +9,14 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     ├── NotFound                    not_found
     │   ├── ModelNotFound           model_not_found
     │   ├── VersionNotFound         version_not_found
-    │   └── AliasNotFound           alias_not_found
+    │   ├── AliasNotFound           alias_not_found
+    │   └── RunNotFound             run_not_found
     ├── Conflict                    conflict
     │   ├── AliasMoved              alias_moved
     │   └── NothingToRollBack       nothing_to_roll_back
     ├── InvalidInput                invalid_input
     │   ├── InvalidReference        invalid_reference
+    │   ├── ScriptFailed            script_failed
     │   └── SignatureChanged        signature_changed
     ├── ArtifactError               artifact_error
     │   ├── UnsafePath              unsafe_path
@@ -23,6 +25,9 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── UntrustedTypes          untrusted_types
     │   ├── PickleNotAllowed        pickle_not_allowed
     │   └── UnsupportedFormat       unsupported_format
+    ├── SourceError                 source_error
+    │   ├── SourceUnreachable       source_unreachable
+    │   └── QueryFailed             query_failed
     └── StorageError                storage_unavailable
 """
 
@@ -85,6 +90,12 @@ class AliasNotFound(NotFound):
     code = "alias_not_found"
 
 
+class RunNotFound(NotFound):
+    """No training run with that id."""
+
+    code = "run_not_found"
+
+
 class Conflict(ModelyardError):
     """The request clashes with the current state."""
 
@@ -130,6 +141,12 @@ class InvalidReference(InvalidInput):
     """A model reference that is not ``name``, ``name@alias`` or ``name:version``."""
 
     code = "invalid_reference"
+
+
+class ScriptFailed(InvalidInput):
+    """A user's training script raised; its traceback is in the run's logs."""
+
+    code = "script_failed"
 
 
 class SignatureChanged(InvalidInput):
@@ -178,6 +195,24 @@ class UnsupportedFormat(ArtifactError):
     """A file format or flavour modelyard cannot load."""
 
     code = "unsupported_format"
+
+
+class SourceError(ModelyardError):
+    """A data source could not be read or written."""
+
+    code = "source_error"
+
+
+class SourceUnreachable(SourceError):
+    """The source's database cannot be reached or refused the login."""
+
+    code = "source_unreachable"
+
+
+class QueryFailed(SourceError):
+    """The database refused the query; its own message and the query are given."""
+
+    code = "query_failed"
 
 
 class StorageError(ModelyardError):

@@ -211,3 +211,72 @@ class Signature:
                 if n in new_types and old_types[n] != new_types[n]
             ),
         )
+
+
+class RunState(StrEnum):
+    """Lifecycle of a training run."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class PolicyName(StrEnum):
+    """Promotion policies (SPEC §5)."""
+
+    LATEST_PASSING = "latest-passing"
+    BEST = "best"
+    MANUAL = "manual"
+
+
+class Outcome(StrEnum):
+    """What a promotion decision does with the new version."""
+
+    PROMOTE = "promote"
+    KEEP = "keep"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A promotion decision and its reason, e.g. ``r2=0.62 < 0.80: version 4 kept``."""
+
+    outcome: Outcome
+    reason: str
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    champion_value: float | None = None
+    policy: str = PolicyName.LATEST_PASSING.value
+
+    @property
+    def promote(self) -> bool:
+        """True when the version becomes champion now."""
+        return self.outcome is Outcome.PROMOTE
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form stored with the run and the event."""
+        return {
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.threshold,
+            "champion_value": self.champion_value,
+            "policy": self.policy,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """Build from :meth:`to_dict`'s output."""
+        return cls(
+            outcome=Outcome(data["outcome"]),
+            reason=str(data["reason"]),
+            metric=data.get("metric"),
+            value=data.get("value"),
+            threshold=data.get("threshold"),
+            champion_value=data.get("champion_value"),
+            policy=str(data.get("policy", PolicyName.LATEST_PASSING.value)),
+        )

@@ -31,7 +31,12 @@ from modelyard.registry import (
 )
 from modelyard.registry.aliases import UNSET
 from modelyard.registry.doctor import check as doctor_check
+from modelyard.registry.runs import Run, RunStore
+from modelyard.sources import FileSource, SqlSource, open_source, to_frame
 from modelyard.storage import ArtifactStore, Database, upgrade
+from modelyard.training import TrainingRunner, TrainingSpec
+from modelyard.training.demo_data import write_demo
+from modelyard.training.runner import OnStage
 from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signature
 
 
@@ -144,6 +149,111 @@ class Models:
         """Archive a version (or the whole model)."""
         self._registry.archive(name, version, actor=actor)
 
+    def approve(self, name: str, version: int, *, actor: str | None = None) -> Event | None:
+        """Approve a version held pending by ``require_approval``: it becomes champion."""
+        return self._registry.approve(name, version, actor=actor)
+
+
+class Trainings:
+    """``ws.trainings``: the trainings declared in ``modelyard.toml``, and running them."""
+
+    def __init__(self, runner: TrainingRunner) -> None:
+        self._runner = runner
+
+    def list(self) -> builtins.list[str]:
+        """The declared training names."""
+        return self._runner.names()
+
+    def get(self, name: str) -> TrainingSpec:
+        """The parsed declaration of ``name``."""
+        return self._runner.spec(name)
+
+    def run(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        trigger: str = "sdk",
+        on_stage: OnStage | None = None,
+    ) -> Run:
+        """Run a training and return its record (check ``run.state``; a failure is recorded,
+        not raised). Runs execute in this process; ``wait`` is accepted for symmetry with the
+        queued runs of ``modelyard up``."""
+        del wait
+        return self._runner.run(name, params=params, trigger=trigger, on_stage=on_stage)
+
+
+class Runs:
+    """``ws.runs``: recorded training runs."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+
+    def get(self, run_id: str) -> Run:
+        """One run by id (or a unique prefix)."""
+        return self._store.get(run_id)
+
+    def list(self, training: str | None = None, *, limit: int = 50) -> builtins.list[Run]:
+        """The newest runs first."""
+        return self._store.list(training, limit=limit)
+
+
+class Sources:
+    """``ws.sources``: the data sources declared in ``modelyard.toml``."""
+
+    def __init__(self, settings: cfg.Settings) -> None:
+        self._settings = settings
+
+    def get(self, name: str) -> SqlSource | FileSource:
+        """The source ``name``; the caller closes it."""
+        spec = self._settings.sources.get(name)
+        if spec is None:
+            known = ", ".join(sorted(self._settings.sources)) or "none"
+            raise ConfigError(f"no source named {name!r} in modelyard.toml (declared: {known})")
+        return open_source(name, spec, self._settings.root)
+
+    def read(
+        self,
+        name: str,
+        query: str | None = None,
+        *,
+        table: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Read a query or table of source ``name`` into a DataFrame."""
+        source = self.get(name)
+        try:
+            return to_frame(source.read(query, table=table, params=params))
+        finally:
+            source.close()
+
+    def demo_data(
+        self,
+        kind: str,
+        source: str,
+        rows: int,
+        *,
+        table: str | None = None,
+        seed: int = 0,
+        noisy: bool = False,
+        replace: bool = False,
+    ) -> int:
+        """Write the ``immo`` or ``churn`` demo data set into a source; returns rows written."""
+        target = self.get(source)
+        try:
+            return write_demo(
+                target,
+                kind,
+                rows,
+                table=table,
+                seed=seed,
+                noisy=noisy,
+                if_exists="replace" if replace else "append",
+            )
+        finally:
+            target.close()
+
 
 class Workspace:
     """A registry database, an artifact store and the settings that name them."""
@@ -160,6 +270,9 @@ class Workspace:
         loader = SafeLoader(self.store, settings.skops_trusted, scratch)
         self.registry = Registry(self.db, self.store, loader, settings.skops_trusted)
         self.models = Models(self.registry)
+        self.runs = Runs(RunStore(self.db))
+        self.trainings = Trainings(TrainingRunner(settings, self.registry, RunStore(self.db)))
+        self.sources = Sources(settings)
 
     @classmethod
     def from_config(

@@ -47,8 +47,19 @@ def test_register_promote_rollback_history_round_trip(
     capsys: pytest.CaptureFixture[str], ws_dir: Path, model_file: Path
 ) -> None:
     w = ("--workspace", str(ws_dir))
-    code, out, _ = cli(capsys, *w, "models", "register", str(model_file), "--name", "immo",
-                       "--metric", "r2=0.91", "--tag", "team=data")  # fmt: skip
+    code, out, _ = cli(
+        capsys,
+        *w,
+        "models",
+        "register",
+        str(model_file),
+        "--name",
+        "immo",
+        "--metric",
+        "r2=0.91",
+        "--tag",
+        "team=data",
+    )
     assert code == 0 and "Registered immo:1" in out
     assert cli(capsys, *w, "models", "register", str(model_file), "-n", "immo", "--promote")[0] == 0
     code, out, _ = cli(capsys, *w, "models", "promote", "immo:1", "--reason", "better")

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from modelyard import __version__
-from modelyard.cli import models
+from modelyard.cli import models, training
 from modelyard.cli.context import console, err_console, state
 from modelyard.config import redact
 from modelyard.errors import ModelyardError
@@ -25,6 +25,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(models.app, name="models")
+app.add_typer(training.runs_app, name="runs")
+app.command("train")(training.train)
+app.command("demo-data")(training.demo_data)
 
 
 def _version(value: bool) -> None:
@@ -117,5 +120,6 @@ def _usage_error(exc: Exception) -> None:
 def _fail(message: str, debug: bool, code: int = 1) -> None:
     if debug:
         err_console.print(escape(traceback.format_exc()))
-    err_console.print(f"[red]{escape(message)}[/]", soft_wrap=True)
+    one_line = " ".join(message.split())
+    err_console.print(f"[red]{escape(one_line)}[/]", soft_wrap=True)
     sys.exit(code)

@@ -129,6 +129,15 @@ def promote(
         console.print(f"{alias} of {name}: {before} -> version {version}")
 
 
+@app.command("approve")
+def approve(ref: Annotated[str, typer.Argument(help="NAME:VERSION pending approval.")]) -> None:
+    """Approve a version held by require_approval: it becomes champion."""
+    name, version = _versioned(ref)
+    with state.open() as ws:
+        ws.models.approve(name, version)
+    console.print(f"approved {name}:{version}: it is now {DEFAULT_ALIAS}")
+
+
 @app.command("rollback")
 def rollback(
     name: Annotated[str, typer.Argument(help="Model name.")],

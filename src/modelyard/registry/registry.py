@@ -319,6 +319,11 @@ class Registry:
             target = self._version_row(conn, model_id, name, version)
             if target["status"] == VersionStatus.ARCHIVED.value:
                 raise Conflict(f"{name}:{version} is archived: it cannot be promoted")
+            if target["status"] == VersionStatus.PENDING_APPROVAL.value:
+                raise Conflict(
+                    f"{name}:{version} awaits approval: "
+                    f"`modelyard models approve {name}:{version}` promotes it"
+                )
             pointer = aliases.current(conn, model_id, alias, lock=True)
             if pointer is not None and pointer[0] == version and expected is aliases.UNSET:
                 return None
@@ -376,6 +381,40 @@ class Registry:
             return event_id
 
         return self._event(name, self.db.write(move, retry_conflicts=True))
+
+    def mark_pending(self, name: str, version: int) -> None:
+        """Hold a version as pending approval (``require_approval`` in a promotion rule)."""
+
+        def write(conn: Connection) -> None:
+            model_id = self._model_id(conn, name)
+            self._version_row(conn, model_id, name, version)
+            conn.execute(
+                sa.update(v)
+                .where(v.c.model_id == model_id, v.c.version == version)
+                .values(status=VersionStatus.PENDING_APPROVAL.value)
+            )
+
+        self.db.write(write)
+
+    def approve(
+        self, name: str, version: int, *, actor: str | None = None, reason: str = ""
+    ) -> Event | None:
+        """Approve a pending version: it becomes ready and is promoted to champion."""
+        who = actor or current_actor()
+
+        def write(conn: Connection) -> None:
+            model_id = self._model_id(conn, name)
+            row = self._version_row(conn, model_id, name, version)
+            if row["status"] != VersionStatus.PENDING_APPROVAL.value:
+                raise Conflict(f"{name}:{version} is {row['status']}, not pending approval")
+            conn.execute(
+                sa.update(v)
+                .where(v.c.model_id == model_id, v.c.version == version)
+                .values(status=VersionStatus.READY.value)
+            )
+
+        self.db.write(write)
+        return self.promote(name, version, actor=who, reason=reason or f"approved by {who}")
 
     def history(self, name: str, *, alias: str | None = None) -> list[Event]:
         """The model's event log, oldest first (only one alias's moves if ``alias``)."""

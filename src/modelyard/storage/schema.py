@@ -106,3 +106,26 @@ events = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Index("ix_events_model_id_id", "model_id", "id"),
 )
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("training", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("stages", sa.JSON, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("decision", sa.JSON, nullable=True),
+    sa.Column("logs", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=False),
+    sa.Column("error", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=True),
+    sa.Index("ix_runs_training_created_at", "training", "created_at"),
+)

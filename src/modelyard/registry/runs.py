@@ -1,0 +1,181 @@
+"""Training runs as rows: created, started, timed stage by stage, finished or failed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import RowMapping
+from sqlalchemy.engine import Connection
+
+from modelyard.errors import RunNotFound
+from modelyard.storage import schema
+from modelyard.storage.engine import Database
+from modelyard.storage.schema import utcnow
+from modelyard.types import Decision, RunState
+
+r = schema.runs
+_MAX_LOG = 1_000_000  # characters kept of a run's captured output
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run."""
+
+    id: str
+    training: str
+    model: str
+    state: RunState
+    trigger: str
+    actor: str
+    params: Mapping[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    stages: tuple[Mapping[str, Any], ...]
+    rows: int | None
+    metrics: Mapping[str, float]
+    version: int | None
+    decision: Decision | None
+    logs: str
+    error: str | None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to finish, if both happened."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def _run(row: RowMapping) -> Run:
+    return Run(
+        id=row["id"],
+        training=row["training"],
+        model=row["model"],
+        state=RunState(row["state"]),
+        trigger=row["trigger"],
+        actor=row["actor"],
+        params=dict(row["params"] or {}),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        stages=tuple(row["stages"] or ()),
+        rows=row["rows"],
+        metrics=dict(row["metrics"] or {}),
+        version=row["version"],
+        decision=Decision.from_dict(row["decision"]) if row["decision"] else None,
+        logs=row["logs"] or "",
+        error=row["error"],
+    )
+
+
+class RunStore:
+    """Create and update run rows; each call is one short transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self, training: str, model: str, *, trigger: str, actor: str, params: Mapping[str, Any]
+    ) -> Run:
+        """Record a queued run and return it."""
+        run_id = uuid.uuid4().hex
+
+        def insert(conn: Connection) -> None:
+            conn.execute(
+                sa.insert(r).values(
+                    id=run_id,
+                    training=training,
+                    model=model,
+                    state=RunState.QUEUED.value,
+                    trigger=trigger,
+                    actor=actor[:128],
+                    params=dict(params),
+                    created_at=utcnow(),
+                    stages=[],
+                    metrics={},
+                    logs="",
+                )
+            )
+
+        self._db.write(insert)
+        return self.get(run_id)
+
+    def _update(self, run_id: str, **values: Any) -> None:
+        def update(conn: Connection) -> None:
+            conn.execute(sa.update(r).where(r.c.id == run_id).values(**values))
+
+        self._db.write(update)
+
+    def start(self, run_id: str) -> None:
+        """Mark the run running."""
+        self._update(run_id, state=RunState.RUNNING.value, started_at=utcnow())
+
+    def stages(self, run_id: str, stages: list[dict[str, Any]], rows: int | None) -> None:
+        """Save the stages done so far (name, seconds, detail) and the row count."""
+        self._update(run_id, stages=stages, rows=rows)
+
+    def succeed(
+        self,
+        run_id: str,
+        *,
+        metrics: Mapping[str, float],
+        version: int | None,
+        decision: Decision | None,
+        logs: str,
+    ) -> None:
+        """Mark the run succeeded with what it produced."""
+        self._update(
+            run_id,
+            state=RunState.SUCCEEDED.value,
+            finished_at=utcnow(),
+            metrics=dict(metrics),
+            version=version,
+            decision=decision.to_dict() if decision else None,
+            logs=logs[-_MAX_LOG:],
+        )
+
+    def fail(self, run_id: str, *, error: str, logs: str, metrics: Mapping[str, float]) -> None:
+        """Mark the run failed with its error and whatever it printed."""
+        self._update(
+            run_id,
+            state=RunState.FAILED.value,
+            finished_at=utcnow(),
+            error=error,
+            logs=logs[-_MAX_LOG:],
+            metrics=dict(metrics),
+        )
+
+    def get(self, run_id: str) -> Run:
+        """The run with this id (a unique prefix of at least 6 characters works too)."""
+
+        def read(conn: Connection) -> Run:
+            row = conn.execute(sa.select(r).where(r.c.id == run_id)).mappings().first()
+            if row is None and len(run_id) >= 6:
+                found = (
+                    conn.execute(sa.select(r).where(r.c.id.like(f"{run_id}%")).limit(2))
+                    .mappings()
+                    .all()
+                )
+                row = found[0] if len(found) == 1 else None
+            if row is None:
+                raise RunNotFound(f"no run {run_id!r}: `modelyard runs list` shows the runs")
+            return _run(row)
+
+        return self._db.read(read)
+
+    def list(self, training: str | None = None, *, limit: int = 50) -> list[Run]:
+        """The newest runs first, optionally of one training."""
+
+        def read(conn: Connection) -> list[Run]:
+            query = sa.select(r).order_by(r.c.created_at.desc()).limit(limit)
+            if training is not None:
+                query = query.where(r.c.training == training)
+            return [_run(row) for row in conn.execute(query).mappings()]
+
+        return self._db.read(read)

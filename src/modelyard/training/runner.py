@@ -1,0 +1,361 @@
+"""Running a training: load, fit, evaluate, register, gate; every run recorded.
+
+A run that fails at any stage is recorded as failed with its error and logs; it
+registers nothing it did not finish and never promotes, so the champion keeps serving.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier
+
+from modelyard.config import Settings
+from modelyard.errors import AliasMoved, AliasNotFound, ConfigError, InvalidInput, ModelyardError
+from modelyard.monitoring import profile_frame
+from modelyard.promotion import decide
+from modelyard.registry import Registry, VersionInfo, current_actor, infer_signature
+from modelyard.registry.runs import Run, RunStore
+from modelyard.sources import open_source, to_frame
+from modelyard.training import lineage
+from modelyard.training.estimators import build_estimator
+from modelyard.training.evaluation import cross_validate, holdout
+from modelyard.training.metrics import DEFAULTS, get_metric, score
+from modelyard.training.scripts import code_hash, run_script
+from modelyard.training.spec import TrainingSpec
+from modelyard.types import Decision, Outcome, OutputKind
+
+OnStage = Callable[[str, str], None]
+"""Called with (stage, detail) as each stage starts ("load", "fit", …) and with ("done", …)."""
+
+STAGES = ("load", "fit", "evaluate", "register", "gate")
+
+
+@dataclass
+class _Journal:
+    """Stage timings and log lines of one run."""
+
+    on_stage: OnStage | None
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    rows: int | None = None
+    _started: float = 0.0
+    _current: str | None = None
+
+    def begin(self, name: str, detail: str = "") -> None:
+        self.end()
+        self._current, self._started = name, time.perf_counter()
+        self.log(f"{name}: {detail}" if detail else name)
+        if self.on_stage is not None:
+            self.on_stage(name, detail)
+
+    def end(self, detail: str = "") -> None:
+        if self._current is not None:
+            seconds = round(time.perf_counter() - self._started, 4)
+            self.stages.append({"name": self._current, "seconds": seconds, "detail": detail})
+            self._current = None
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+class TrainingRunner:
+    """Runs the trainings declared in the workspace settings."""
+
+    def __init__(self, settings: Settings, registry: Registry, runs: RunStore) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._runs = runs
+
+    def names(self) -> list[str]:
+        """The declared trainings."""
+        return sorted(self._settings.trainings)
+
+    def spec(self, name: str) -> TrainingSpec:
+        """The parsed declaration of training ``name``."""
+        if name not in self._settings.trainings:
+            known = ", ".join(self.names()) or "none yet"
+            raise ConfigError(
+                f"no training named {name!r} in modelyard.toml (declared: {known}); "
+                f"add a [trainings.{name}] table"
+            )
+        return TrainingSpec.parse(name, self._settings.trainings[name], self._settings.root)
+
+    def run(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        trigger: str = "manual",
+        actor: str | None = None,
+        on_stage: OnStage | None = None,
+    ) -> Run:
+        """Run training ``name`` to its end and return the recorded run (succeeded or failed)."""
+        declaration = self._settings.trainings.get(name)
+        if declaration is None:
+            self.spec(name)  # raises the helpful ConfigError
+        assert declaration is not None
+        who = actor or current_actor()
+        model_name = str(declaration.get("model", name))
+        run = self._runs.create(
+            name, model_name, trigger=trigger, actor=who, params=dict(params or {})
+        )
+        journal = _Journal(on_stage)
+        self._runs.start(run.id)
+        metrics: dict[str, float] = {}
+        try:
+            spec = self.spec(name)
+            version, decision = self._execute(spec, dict(params or {}), journal, metrics, who)
+        except ModelyardError as exc:
+            self._fail(run.id, journal, metrics, f"{exc.code}: {exc.message}", exc.details)
+        except Exception as exc:  # a bug in user code or a library: recorded, never promoted
+            journal.log(traceback.format_exc())
+            self._fail(run.id, journal, metrics, f"{type(exc).__name__}: {exc}", {})
+        else:
+            journal.end()
+            self._runs.stages(run.id, journal.stages, journal.rows)
+            self._runs.succeed(
+                run.id, metrics=metrics, version=version, decision=decision, logs=journal.text()
+            )
+        if on_stage is not None:
+            on_stage("done", "")
+        return self._runs.get(run.id)
+
+    def _fail(
+        self,
+        run_id: str,
+        journal: _Journal,
+        metrics: dict[str, float],
+        error: str,
+        details: Mapping[str, Any],
+    ) -> None:
+        stage = journal._current or "start"
+        journal.end("failed")
+        for key in ("logs", "traceback"):
+            if details.get(key):
+                journal.log(str(details[key]))
+        journal.log(f"failed at {stage}: {error}")
+        self._runs.stages(run_id, journal.stages, journal.rows)
+        self._runs.fail(run_id, error=error, logs=journal.text(), metrics=metrics)
+
+    def _execute(
+        self,
+        spec: TrainingSpec,
+        params: dict[str, Any],
+        journal: _Journal,
+        metrics: dict[str, float],
+        actor: str,
+    ) -> tuple[int, Decision]:
+        # -- load
+        journal.begin("load", f"source {spec.source}")
+        if spec.source not in self._settings.sources:
+            known = ", ".join(sorted(self._settings.sources)) or "none"
+            raise ConfigError(
+                f"training {spec.name}: no source named {spec.source!r} (declared: {known})"
+            )
+        source = open_source(spec.source, self._settings.sources[spec.source], self._settings.root)
+        try:
+            frame = to_frame(source.read(spec.query, table=spec.table, params=spec.query_params))
+        finally:
+            source.close()
+        journal.rows = len(frame)
+        journal.end(f"{len(frame)} rows")
+        journal.log(f"loaded {len(frame)} rows x {len(frame.columns)} columns")
+        if frame.empty:
+            raise InvalidInput(
+                f"source {spec.source} returned no rows for {spec.query or spec.table}: "
+                "nothing to train on",
+                code="empty_result",
+            )
+        x, y = _features_and_target(spec, frame)
+
+        # -- fit + evaluate
+        journal.begin("fit", f"{len(x)} rows")
+        merged = {**spec.params, **params}
+        classification_hint = spec.task == "classification" or (
+            spec.promotion.metric is not None
+            and get_metric(spec.promotion.metric).task == "classification"
+        )
+        fit = self._fitter(spec, merged, journal)
+        split = None
+        if spec.evaluation.cv is None:
+            split = holdout(x, y, spec.evaluation, classification_hint)
+            model = fit(split.x_train, split.y_train)
+        else:
+            model = fit(x, y)
+        classification = is_classifier(model) or classification_hint
+        names = spec.metrics or DEFAULTS["classification" if classification else "regression"]
+        if spec.promotion.metric and spec.promotion.metric not in names:
+            names = (*names, spec.promotion.metric)
+        journal.begin("evaluate", ", ".join(names))
+        if split is not None:
+            metrics.update(score(model, split.x_test, split.y_test, names))
+        else:
+            metrics.update(cross_validate(fit, x, y, spec.evaluation, classification, names))
+        journal.log("metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in metrics.items()))
+        gate_metric = spec.promotion.metric
+        if gate_metric is not None:
+            value = metrics.get(gate_metric)
+            if value is None or np.isnan(value):
+                raise InvalidInput(
+                    f"metric {gate_metric} is {'not computable' if value is None else 'NaN'} for "
+                    f"this model on the held-out data: nothing can be promoted on it",
+                    code="metric_nan",
+                )
+
+        # -- register
+        journal.begin("register", spec.model)
+        output_kind = (
+            (OutputKind.PROBABILITIES if hasattr(model, "predict_proba") else OutputKind.CLASS)
+            if classification
+            else OutputKind.REGRESSION
+        )
+        info = VersionInfo(
+            signature=infer_signature(x, output_kind),
+            metrics=metrics,
+            params=_jsonable(merged),
+            lineage=self._lineage(spec, frame, source.describe()),
+            profile=profile_frame(x),
+            description=spec.description,
+        )
+        version = self._registry.register_object(spec.model, model, info, actor=actor)
+        journal.log(f"registered {version.ref} (sha256 {version.sha256[:12]})")
+
+        # -- gate
+        journal.begin("gate", spec.promotion.policy.value)
+        champion, champion_value = self._champion(spec, split, x, y, names)
+        decision = decide(
+            spec.promotion,
+            version=version.version,
+            value=metrics.get(gate_metric) if gate_metric else None,
+            higher_is_better=get_metric(gate_metric).higher_is_better if gate_metric else True,
+            champion=champion,
+            champion_value=champion_value,
+        )
+        decision = self._apply(spec, version.version, decision, champion, actor)
+        journal.log(f"decision: {decision.reason}")
+        return version.version, decision
+
+    def _fitter(
+        self, spec: TrainingSpec, params: dict[str, Any], journal: _Journal
+    ) -> Callable[[pd.DataFrame, pd.Series[Any]], Any]:
+        def fit(x: pd.DataFrame, y: pd.Series[Any]) -> Any:
+            if spec.script is not None:
+                frame = x.assign(**{spec.target: y.to_numpy()})
+                result = run_script(spec.script, frame, params)
+                if result.output:
+                    journal.log(result.output.rstrip("\n"))
+                return result.model
+            estimator = build_estimator(spec, params)
+            try:
+                return estimator.fit(x, y)
+            except (ValueError, TypeError) as exc:
+                raise InvalidInput(_fit_hint(exc, x), code="fit_failed") from None
+
+        return fit
+
+    def _champion(
+        self, spec: TrainingSpec, split: Any, x: pd.DataFrame, y: pd.Series[Any], names: Any
+    ) -> tuple[int | None, float | None]:
+        try:
+            current = self._registry.get_version(spec.model)
+        except AliasNotFound:
+            return None, None
+        if spec.promotion.policy.value != "best" or spec.promotion.metric is None:
+            return current.version, None
+        features, truth = (split.x_test, split.y_test) if split is not None else (x, y)
+        try:
+            model = self._registry.loader.load(current)
+            value = score(model, features, truth, (spec.promotion.metric,)).get(
+                spec.promotion.metric
+            )
+        except Exception:  # a champion that cannot score this data is beaten by any passing one
+            return current.version, None
+        return current.version, value
+
+    def _apply(
+        self, spec: TrainingSpec, version: int, decision: Decision, champion: int | None, actor: str
+    ) -> Decision:
+        if decision.outcome is Outcome.PENDING:
+            self._registry.mark_pending(spec.model, version)
+        elif decision.outcome is Outcome.PROMOTE:
+            try:
+                self._registry.promote(
+                    spec.model,
+                    version,
+                    actor=actor,
+                    reason=decision.reason,
+                    expected=champion,
+                    details=decision.to_dict(),
+                )
+            except AliasMoved:
+                return Decision(
+                    Outcome.KEEP,
+                    f"{decision.reason}; but the champion moved during the run: not promoted",
+                    decision.metric,
+                    decision.value,
+                    decision.threshold,
+                    decision.champion_value,
+                    decision.policy,
+                )
+        return decision
+
+    def _lineage(self, spec: TrainingSpec, frame: pd.DataFrame, where: str) -> dict[str, Any]:
+        declaration = self._settings.trainings[spec.name]
+        return {
+            "training": spec.name,
+            "source": spec.source,
+            "source_url": where,
+            "query": spec.query,
+            "table": spec.table,
+            "query_params": _jsonable(spec.query_params),
+            "rows": len(frame),
+            "data_fingerprint": lineage.fingerprint(frame),
+            "code_hash": code_hash(spec.script) if spec.script else lineage.spec_hash(declaration),
+            "script": spec.script.name if spec.script else None,
+            "packages": lineage.package_versions(),
+        }
+
+
+def _features_and_target(spec: TrainingSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
+    columns = [str(c) for c in frame.columns]
+    wanted = [spec.target, *(spec.features or ())]
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise InvalidInput(
+            f"column {', '.join(missing)} not in the data of training {spec.name}; "
+            f"the columns are: {', '.join(columns)}",
+            code="missing_column",
+            column=missing[0],
+        )
+    features = list(spec.features) if spec.features else [c for c in columns if c != spec.target]
+    return frame[features], frame[spec.target]
+
+
+def _fit_hint(exc: Exception, x: pd.DataFrame) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    non_numeric = [str(c) for c, t in x.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+    hint = ""
+    if non_numeric:
+        hint = (
+            f"; non-numeric columns: {', '.join(non_numeric)}: encode them with a step "
+            '(e.g. estimator = "sklearn.preprocessing.OneHotEncoder", columns = [...]) '
+            "or leave them out with features = [...]"
+        )
+    return f"fit failed: {type(exc).__name__}: {text}{hint}"
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        out[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+    return out
