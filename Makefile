@@ -21,13 +21,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-## quickstart: set up and run the main job
+## quickstart: set up and run the main job (seed 000's training half on an embedded workspace)
 quickstart: $(VENV)/.installed
-	$(BIN)/python -m modelyard --help
-	@dir=$$(mktemp -d) && cd $$dir && \
-	  $(CURDIR)/$(BIN)/modelyard init . && \
-	  $(CURDIR)/$(BIN)/modelyard models list && \
-	  $(CURDIR)/$(BIN)/modelyard doctor && \
+	@dir=$$(mktemp -d) && cd $$dir && my=$(CURDIR)/$(BIN)/modelyard && \
+	  $$my init . && \
+	  printf '%s\n' '[sources.immo_db]' 'url = "sqlite:///immo.db"' '' '[trainings.immo]' \
+	    'source = "immo_db"' 'query = "SELECT surface, prix FROM immo"' 'target = "prix"' \
+	    'estimator = "sklearn.linear_model.LinearRegression"' \
+	    'promotion = { metric = "r2", min = 0.8, policy = "latest-passing" }' >> modelyard.toml && \
+	  $$my demo-data immo --source immo_db --rows 1000 && \
+	  $$my train immo && \
+	  $$my models show immo@champion && \
+	  $$my doctor && \
 	  echo "workspace ready in $$dir"
 
 ## test: lint, types, import contracts, then the whole suite

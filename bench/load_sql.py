@@ -1,0 +1,239 @@
+"""Benchmark: modelyard's SQL readers against pandas.read_sql, on PostgreSQL and MariaDB.
+
+Creates (or reuses, when it already holds the requested number of rows) a table of
+mixed columns in each database, then times, as the median of --repeat runs,
+
+* modelyard: ``to_frame(SqlSource(...).read(table=...))`` with each fast reader
+  (PostgreSQL: adbc and connectorx; MariaDB: connectorx), and
+* pandas: ``pandas.read_sql("SELECT * FROM table", engine)`` on a SQLAlchemy engine,
+
+and prints the seconds and the speed-up. It prints figures and asserts nothing.
+
+    .venv/bin/python bench/load_sql.py [--pg URL] [--maria URL] [--rows-pg N]
+        [--rows-maria N] [--repeat N] [--drop]
+
+Give an empty URL (``--maria ''``) to leave a backend out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from modelyard.config import SecretURL
+from modelyard.sources import SqlSource, to_frame
+
+TABLE = "modelyard_bench_load"
+
+# ten columns: integers (one with NULLs), floats (one with NULLs), a decimal, two texts,
+# a boolean and a timestamp; every value derived from the row number n
+PG_DDL = f"""
+CREATE TABLE {TABLE} (
+    id BIGINT NOT NULL,
+    qty INTEGER,
+    small SMALLINT NOT NULL,
+    price DOUBLE PRECISION NOT NULL,
+    score DOUBLE PRECISION,
+    amount NUMERIC(12, 2) NOT NULL,
+    label VARCHAR(32) NOT NULL,
+    category TEXT NOT NULL,
+    active BOOLEAN NOT NULL,
+    created_at TIMESTAMP NOT NULL
+)"""
+PG_FILL = f"""
+INSERT INTO {TABLE}
+SELECT n,
+       CASE WHEN n % 10 = 0 THEN NULL ELSE (n * 7) % 1000 END,
+       n % 30000,
+       n * 0.25,
+       CASE WHEN n % 7 = 0 THEN NULL ELSE n / 3.0 END,
+       (n % 100000) / 100.0,
+       'item-' || n,
+       (ARRAY['red', 'green', 'blue', 'grey'])[1 + n % 4],
+       n % 3 = 0,
+       TIMESTAMP '2024-01-01 00:00:00' + n * INTERVAL '1.5 second'
+FROM generate_series(1, :rows) AS g(n)"""
+
+MARIA_DDL = f"""
+CREATE TABLE {TABLE} (
+    id BIGINT NOT NULL,
+    qty INT,
+    small SMALLINT NOT NULL,
+    price DOUBLE NOT NULL,
+    score DOUBLE,
+    amount DECIMAL(12, 2) NOT NULL,
+    label VARCHAR(32) NOT NULL,
+    category TEXT NOT NULL,
+    active BOOLEAN NOT NULL,
+    created_at DATETIME(6) NOT NULL
+)"""
+MARIA_COLUMNS = """
+       n,
+       CASE WHEN n % 10 = 0 THEN NULL ELSE (n * 7) % 1000 END,
+       n % 30000,
+       n * 0.25,
+       CASE WHEN n % 7 = 0 THEN NULL ELSE n / 3.0 END,
+       (n % 100000) / 100.0,
+       CONCAT('item-', n),
+       ELT(1 + n % 4, 'red', 'green', 'blue', 'grey'),
+       n % 3 = 0,
+       TIMESTAMP '2024-01-01 00:00:00' + INTERVAL n * 1500000 MICROSECOND"""
+
+
+@dataclass
+class Figure:
+    backend: str
+    rows: int
+    reader: str
+    modelyard_s: float
+    pandas_s: float
+
+
+def median_seconds(action: Callable[[], pd.DataFrame], repeat: int) -> tuple[float, int]:
+    """The median wall time of ``repeat`` calls, and the row count of the last frame."""
+    times = []
+    rows = 0
+    for _ in range(repeat):
+        gc.collect()
+        started = time.perf_counter()
+        frame = action()
+        times.append(time.perf_counter() - started)
+        rows = len(frame)
+        del frame
+    return statistics.median(times), rows
+
+
+def row_count(engine: sa.Engine) -> int | None:
+    """Rows in the bench table, or None when there is no such table."""
+    if not sa.inspect(engine).has_table(TABLE):
+        return None
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {TABLE}")).scalar_one())
+
+
+def prepare(engine: sa.Engine, rows: int, fill: Callable[[sa.Connection], None], ddl: str) -> None:
+    """Create and fill the table, unless it already holds exactly ``rows`` rows."""
+    have = row_count(engine)
+    if have == rows:
+        print(f"  reusing {TABLE}: {rows:,} rows")
+        return
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        if have is not None:
+            conn.execute(sa.text(f"DROP TABLE {TABLE}"))
+        conn.execute(sa.text(ddl))
+        fill(conn)
+    row_count(engine)  # a first full scan (PostgreSQL sets its hint bits here, not in a timing)
+    print(f"  filled {TABLE} with {rows:,} rows in {time.perf_counter() - started:.1f} s")
+
+
+def fill_postgresql(rows: int) -> Callable[[sa.Connection], None]:
+    def fill(conn: sa.Connection) -> None:
+        conn.execute(sa.text(PG_FILL), {"rows": rows})
+        conn.execute(sa.text(f"ANALYZE {TABLE}"))
+
+    return fill
+
+
+def fill_mariadb(rows: int) -> Callable[[sa.Connection], None]:
+    """One row, then INSERT … SELECT doubling it until there are ``rows``."""
+
+    def fill(conn: sa.Connection) -> None:
+        conn.execute(sa.text(f"INSERT INTO {TABLE} SELECT {MARIA_COLUMNS} FROM (SELECT 1 AS n) s"))
+        have = 1
+        while have < rows:
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {TABLE} SELECT {MARIA_COLUMNS} "
+                    f"FROM (SELECT id + {have} AS n FROM {TABLE}) s WHERE n <= {rows}"
+                )
+            )
+            have = min(rows, have * 2)
+
+    return fill
+
+
+def run_backend(
+    backend: str,
+    url: str,
+    rows: int,
+    readers: tuple[str, ...],
+    repeat: int,
+    drop: bool,
+) -> list[Figure]:
+    print(f"{backend}: {SecretURL(url)}")
+    engine = sa.create_engine(url)
+    figures = []
+    try:
+        if backend == "postgresql":
+            prepare(engine, rows, fill_postgresql(rows), PG_DDL)
+        else:
+            prepare(engine, rows, fill_mariadb(rows), MARIA_DDL)
+
+        def with_pandas() -> pd.DataFrame:
+            return pd.read_sql(f"SELECT * FROM {TABLE}", engine)
+
+        pandas_s, pandas_rows = median_seconds(with_pandas, repeat)
+        print(f"  pandas.read_sql: {pandas_s:.3f} s ({pandas_rows:,} rows)")
+        for reader in readers:
+            source = SqlSource("bench", SecretURL(url), reader=reader)
+
+            def with_modelyard(source: SqlSource = source) -> pd.DataFrame:
+                return to_frame(source.read(table=TABLE))
+
+            seconds, read_rows = median_seconds(with_modelyard, repeat)
+            used = source.last_reader
+            source.close()
+            note = "" if used == reader else f" (fell back to {used})"
+            print(f"  modelyard {reader}: {seconds:.3f} s ({read_rows:,} rows){note}")
+            figures.append(Figure(backend, read_rows, reader, seconds, pandas_s))
+        if drop:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLE}"))
+            print(f"  dropped {TABLE}")
+    finally:
+        engine.dispose()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--maria", default="mysql+pymysql://root@127.0.0.1:3306/test")
+    parser.add_argument("--rows-pg", type=int, default=1_000_000)
+    parser.add_argument("--rows-maria", type=int, default=300_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--drop", action="store_true", help="drop the bench tables at the end")
+    args = parser.parse_args()
+
+    figures = []
+    if args.pg:
+        figures += run_backend(
+            "postgresql", args.pg, args.rows_pg, ("adbc", "connectorx"), args.repeat, args.drop
+        )
+    if args.maria:
+        figures += run_backend(
+            "mariadb", args.maria, args.rows_maria, ("connectorx",), args.repeat, args.drop
+        )
+
+    print()
+    print(f"median of {args.repeat} runs, 10 columns")
+    header = f"{'backend':<11} {'rows':>10} {'reader':<11} {'modelyard s':>12} {'pandas s':>9}"
+    print(f"{header} {'speed-up':>9}")
+    for f in figures:
+        ratio = f.pandas_s / f.modelyard_s if f.modelyard_s else float("inf")
+        print(
+            f"{f.backend:<11} {f.rows:>10,} {f.reader:<11} {f.modelyard_s:>12.3f} "
+            f"{f.pandas_s:>9.3f} {ratio:>8.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Data sources: SQL databases (Arrow fast paths) and CSV/Parquet files, read and written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modelyard.config import SecretURL
+from modelyard.errors import ConfigError
+from modelyard.sources.arrow import canonical_table, to_frame
+from modelyard.sources.base import IfExists, Source
+from modelyard.sources.files import FileSource
+from modelyard.sources.sql import SqlSource
+
+
+def open_source(name: str, spec: Mapping[str, Any], root: Path) -> SqlSource | FileSource:
+    """Build the source declared as ``[sources.NAME]`` (``url = …`` or ``path = …``)."""
+    if "url" in spec and "path" in spec:
+        raise ConfigError(f"[sources.{name}]: give url or path, not both")
+    if "url" in spec:
+        url = str(spec["url"])
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            relative = url[len("sqlite:///") :]
+            if relative and not relative.startswith(":memory:"):
+                url = f"sqlite:///{root / relative}"
+        return SqlSource(name, SecretURL(url), reader=str(spec.get("reader", "auto")))
+    if "path" in spec:
+        path = Path(str(spec["path"])).expanduser()
+        return FileSource(name, path if path.is_absolute() else root / path)
+    raise ConfigError(
+        f'[sources.{name}] needs url = "postgresql+psycopg://…" or path = "data/file.parquet"'
+    )
+
+
+__all__ = [
+    "FileSource",
+    "IfExists",
+    "Source",
+    "SqlSource",
+    "canonical_table",
+    "open_source",
+    "to_frame",
+]
