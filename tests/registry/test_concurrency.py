@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,8 @@ MOVES = ("promoted", "rolled_back")
 
 
 def _spawn(args: list[str], logs: Path, label: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), *args],
-        stdout=(logs / f"{label}.out").open("wb"),
-        stderr=(logs / f"{label}.err").open("wb"),
-    )
+    with (logs / f"{label}.out").open("wb") as out, (logs / f"{label}.err").open("wb") as err:
+        return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=out, stderr=err)
 
 
 def _wait_all(procs: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> None:
@@ -80,7 +78,7 @@ def test_concurrent_promote_and_rollback_keep_one_exact_history(
     logs = tmp_path / "logs"
     control.mkdir()
     logs.mkdir()
-    common = [db_url, settings.artifacts, str(tmp_path), NAME, str(control)]
+    common = [db_url, str(settings.artifacts), str(tmp_path), NAME, str(control)]
     writers = {
         f"writer-{i}": _spawn(
             ["writer", *common, str(i), "--ops", str(OPS_PER_WRITER), "--seed", str(1000 + i)],
@@ -154,7 +152,7 @@ def test_concurrent_promote_and_rollback_keep_one_exact_history(
     chain = [e for e in events if e.alias == "champion"]
     assert chain[0].kind == "promoted" and chain[0].from_version is None
     assert chain[0].to_version == 1
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in pairwise(chain):
         assert after.from_version == before.to_version, f"chain broken between {before} {after}"
         assert after.from_version != after.to_version, f"a move to where it was: {after}"
     # ... where each rollback returned to what the last promotion to its version replaced.

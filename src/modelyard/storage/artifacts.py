@@ -196,10 +196,11 @@ class ArtifactStore:
         final = self.blob_path(sha256)
         self._fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
         if self._local:
-            # os.replace is atomic on one filesystem; a concurrent writer of the
-            # same digest writes the same bytes, so either copy may win.
+            # Read-only before it is visible; os.replace is atomic on one filesystem, and
+            # a concurrent writer of the same digest writes the same bytes, so either wins.
+            os.chmod(tmp, 0o444)
             os.replace(tmp, final)
-            os.chmod(final, 0o444)
+            _fsync_dir(os.path.dirname(final))
         else:
             self._fs.mv(tmp, final)
 
@@ -255,6 +256,20 @@ def _fsync(handle: Any) -> None:
         os.fsync(handle.fileno())
     except (AttributeError, OSError, ValueError):  # remote file objects have no fileno
         pass
+
+
+def _fsync_dir(path: str) -> None:
+    """Persist a rename: without it a power loss may forget the new name."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

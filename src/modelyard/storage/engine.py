@@ -106,6 +106,11 @@ class Database:
                 with self.engine.connect() as conn:
                     if write:
                         conn.execution_options(**{_WRITE: True})
+                    elif self.dialect != "sqlite":
+                        # A read of several statements sees one snapshot, as SQLite gives:
+                        # under the servers' READ COMMITTED each statement would see the
+                        # writes committed meanwhile (an alias and its version disagreeing).
+                        conn.execution_options(isolation_level="REPEATABLE READ")
                     with conn.begin():
                         return fn(conn)
             except DBAPIError as exc:
