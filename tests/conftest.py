@@ -81,7 +81,7 @@ def _empty(url: str) -> None:
     try:
         with engine.begin() as conn:
             tables = set(sa.inspect(conn).get_table_names())
-            for table in ("runs", "events", "aliases", "model_versions", "models"):
+            for table in ("endpoints", "runs", "events", "aliases", "model_versions", "models"):
                 if table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
     finally:

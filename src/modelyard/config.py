@@ -152,6 +152,7 @@ class Settings:
     admin_key: Secret | None = None
     skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED
     sqlite_busy_timeout_s: float = 60.0
+    serve_url: str = "http://127.0.0.1:8080"
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -191,6 +192,8 @@ class Settings:
         )
         if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
             raise ConfigError("security.skops_trusted must be a list of type patterns")
+        serve = _section(doc, "serve")
+        serve_url = env.get("MODELYARD_URL") or serve.get("url", "http://127.0.0.1:8080")
         timeout = registry.get("sqlite_busy_timeout_s", 60.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError("registry.sqlite_busy_timeout_s must be a positive number of seconds")
@@ -201,6 +204,7 @@ class Settings:
             admin_key=Secret(str(admin_key)) if admin_key else None,
             skops_trusted=tuple(trusted),
             sqlite_busy_timeout_s=float(timeout),
+            serve_url=str(serve_url).rstrip("/"),
             sources=_section(doc, "sources"),
             trainings=_section(doc, "trainings"),
         )
@@ -252,6 +256,10 @@ artifacts = "{DEFAULT_ARTIFACTS}"
 # Types a .skops file may contain (fnmatch patterns). Never read from the artifact itself.
 skops_trusted = {list(DEFAULT_SKOPS_TRUSTED)!r}
 
+[serve]
+# Where `modelyard serve` listens; scoring URIs are built from it (MODELYARD_URL overrides).
+url = "http://127.0.0.1:8080"
+
 # [sources.immo_db]
 # url = "sqlite:///data/immo.db"
 
@@ -263,3 +271,45 @@ skops_trusted = {list(DEFAULT_SKOPS_TRUSTED)!r}
 # estimator = "sklearn.linear_model.LinearRegression"
 # promotion = {{ metric = "r2", min = 0.8, policy = "latest-passing" }}
 """  # noqa: S608  # TOML text, not SQL
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``modelyard serve`` runs; handed to each server worker through the environment."""
+
+    root: str = ""
+    endpoints: tuple[str, ...] = ()
+    require_keys: bool = True
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_in_flight: int = 64
+    timeout_s: float = 30.0
+
+    def to_env(self) -> dict[str, str]:
+        """The ``MODELYARD_*`` variables that carry these options to worker processes."""
+        return {
+            "MODELYARD_WORKSPACE": self.root,
+            "MODELYARD_SERVE_ENDPOINTS": ",".join(self.endpoints),
+            "MODELYARD_SERVE_KEYS": "1" if self.require_keys else "0",
+            "MODELYARD_SERVE_MAX_BODY": str(self.max_body_bytes),
+            "MODELYARD_SERVE_MAX_IN_FLIGHT": str(self.max_in_flight),
+            "MODELYARD_SERVE_TIMEOUT": str(self.timeout_s),
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServeOptions:
+        """Read the options :meth:`to_env` wrote (defaults where absent)."""
+        env = os.environ if env is None else env
+        default = cls()
+        try:
+            return cls(
+                root=env.get("MODELYARD_WORKSPACE", ""),
+                endpoints=tuple(
+                    n for n in env.get("MODELYARD_SERVE_ENDPOINTS", "").split(",") if n
+                ),
+                require_keys=env.get("MODELYARD_SERVE_KEYS", "1") != "0",
+                max_body_bytes=int(env.get("MODELYARD_SERVE_MAX_BODY", default.max_body_bytes)),
+                max_in_flight=int(env.get("MODELYARD_SERVE_MAX_IN_FLIGHT", default.max_in_flight)),
+                timeout_s=float(env.get("MODELYARD_SERVE_TIMEOUT", default.timeout_s)),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None

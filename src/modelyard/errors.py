@@ -10,12 +10,15 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── ModelNotFound           model_not_found
     │   ├── VersionNotFound         version_not_found
     │   ├── AliasNotFound           alias_not_found
-    │   └── RunNotFound             run_not_found
+    │   ├── RunNotFound             run_not_found
+    │   └── EndpointNotFound        endpoint_not_found
     ├── Conflict                    conflict
     │   ├── AliasMoved              alias_moved
     │   └── NothingToRollBack       nothing_to_roll_back
-    ├── InvalidInput                invalid_input
+    ├── InvalidInput                invalid_input, missing_column, bad_value, …
     │   ├── InvalidReference        invalid_reference
+    │   ├── UnsupportedMediaType    unsupported_media_type
+    │   ├── PayloadTooLarge         payload_too_large
     │   ├── ScriptFailed            script_failed
     │   └── SignatureChanged        signature_changed
     ├── ArtifactError               artifact_error
@@ -28,7 +31,12 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     ├── SourceError                 source_error
     │   ├── SourceUnreachable       source_unreachable
     │   └── QueryFailed             query_failed
-    └── StorageError                storage_unavailable
+    ├── StorageError                storage_unavailable
+    ├── Unauthorized                unauthorized
+    ├── Forbidden                   forbidden
+    ├── Overloaded                  overloaded
+    ├── ScoringTimeout              timeout
+    └── ModelUnavailable            model_unavailable
 """
 
 from __future__ import annotations
@@ -96,6 +104,12 @@ class RunNotFound(NotFound):
     code = "run_not_found"
 
 
+class EndpointNotFound(NotFound):
+    """No endpoint of that name."""
+
+    code = "endpoint_not_found"
+
+
 class Conflict(ModelyardError):
     """The request clashes with the current state."""
 
@@ -141,6 +155,18 @@ class InvalidReference(InvalidInput):
     """A model reference that is not ``name``, ``name@alias`` or ``name:version``."""
 
     code = "invalid_reference"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A request body in a format other than JSON, CSV, Parquet/Arrow or V2 binary."""
+
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body over the server's limit."""
+
+    code = "payload_too_large"
 
 
 class ScriptFailed(InvalidInput):
@@ -219,3 +245,33 @@ class StorageError(ModelyardError):
     """The registry database cannot be reached or refused the operation."""
 
     code = "storage_unavailable"
+
+
+class Unauthorized(ModelyardError):
+    """No key, or a key that is not the endpoint's (or the admin's)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(ModelyardError):
+    """A valid key that may not call this route (a score key on an admin route)."""
+
+    code = "forbidden"
+
+
+class Overloaded(ModelyardError):
+    """Too many requests in flight: retry after a moment."""
+
+    code = "overloaded"
+
+
+class ScoringTimeout(ModelyardError):
+    """The model took longer than the endpoint's timeout."""
+
+    code = "timeout"
+
+
+class ModelUnavailable(ModelyardError):
+    """The endpoint has no loaded model (nothing promoted yet, or it failed to load)."""
+
+    code = "model_unavailable"

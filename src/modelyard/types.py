@@ -109,6 +109,7 @@ class EventKind(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
     ARCHIVED = "archived"
+    LOAD_FAILED = "load_failed"
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,16 @@ class RunState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class EndpointState(StrEnum):
+    """Lifecycle of a real-time endpoint."""
+
+    CREATING = "creating"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    FAILED = "failed"
+    DELETING = "deleting"
 
 
 class PolicyName(StrEnum):

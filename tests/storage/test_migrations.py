@@ -19,7 +19,15 @@ def test_an_older_schema_is_upgraded_on_open_and_keeps_its_models(
 ) -> None:
     db = Database(SecretURL(db_url))
     with db.engine.begin() as conn:  # a previous test on this server may have left tables
-        for table in ("runs", "events", "aliases", "model_versions", "models", "alembic_version"):
+        for table in (
+            "endpoints",
+            "runs",
+            "events",
+            "aliases",
+            "model_versions",
+            "models",
+            "alembic_version",
+        ):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     upgrade(db, "0001")
     assert current_revision(db) == "0001"

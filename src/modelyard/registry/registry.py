@@ -416,6 +416,30 @@ class Registry:
         self.db.write(write)
         return self.promote(name, version, actor=who, reason=reason or f"approved by {who}")
 
+    def record_event(
+        self,
+        name: str,
+        kind: EventKind,
+        *,
+        to_version: int | None = None,
+        reason: str = "",
+        actor: str | None = None,
+    ) -> None:
+        """Append an event to a model's log (e.g. a version that failed to load)."""
+
+        def write(conn: Connection) -> None:
+            model_id = self._model_id(conn, name)
+            aliases.log(
+                conn,
+                model_id,
+                kind,
+                actor=actor or current_actor(),
+                to_version=to_version,
+                reason=reason,
+            )
+
+        self.db.write(write)
+
     def history(self, name: str, *, alias: str | None = None) -> list[Event]:
         """The model's event log, oldest first (only one alias's moves if ``alias``)."""
 

@@ -129,3 +129,17 @@ runs = sa.Table(
     sa.Column("error", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=True),
     sa.Index("ix_runs_training_created_at", "training", "created_at"),
 )
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("primary_key_hash", sa.String(64), nullable=False),
+    sa.Column("secondary_key_hash", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("collect", sa.Boolean, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,145 @@
+"""``modelyard endpoints …`` and ``modelyard serve``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.table import Table
+
+from modelyard.cli.context import console, state
+from modelyard.cli.render import when
+from modelyard.config import ServeOptions
+from modelyard.errors import ConfigError
+
+endpoints_app = typer.Typer(help="Create and manage real-time endpoints.", no_args_is_help=True)
+
+
+@endpoints_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Endpoint name (part of its URL).")],
+    model: Annotated[str, typer.Option(help="immo, immo@champion or immo:3.")],
+    collect: Annotated[bool, typer.Option("--collect", help="Collect scored rows.")] = False,
+    description: Annotated[str, typer.Option(help="Free text.")] = "",
+) -> None:
+    """Create an endpoint; prints its keys this once."""
+    with state.open() as ws:
+        endpoint = ws.endpoints.create(name, model=model, collect=collect, description=description)
+    keys = endpoint.keys or {}
+    console.print(f"Created endpoint [bold]{endpoint.name}[/] serving {endpoint.target}")
+    console.print(f"  scoring URI: {endpoint.scoring_uri}")
+    console.print(f"  swagger URI: {endpoint.swagger_uri}")
+    console.print(f"  primary key:   {keys.get('primary')}")
+    console.print(f"  secondary key: {keys.get('secondary')}")
+    console.print("[dim]Keys are stored hashed: copy them now.[/]")
+
+
+@endpoints_app.command("list")
+def list_endpoints() -> None:
+    """List endpoints with their target and state."""
+    with state.open() as ws:
+        endpoints = ws.endpoints.list()
+    if not endpoints:
+        console.print("No endpoints yet: `modelyard endpoints create NAME --model MODEL`.")
+        return
+    table = Table(title="Endpoints")
+    for column in ("name", "target", "state", "scoring URI"):
+        table.add_column(column)
+    for item in endpoints:
+        table.add_row(item.name, item.target, item.state, item.scoring_uri)
+    console.print(table)
+
+
+@endpoints_app.command("show")
+def show(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Show one endpoint."""
+    with state.open() as ws:
+        item = ws.endpoints.get(name)
+    console.print(f"[bold]{item.name}[/]: {item.target} ({item.state})")
+    console.print(f"  scoring URI: {item.scoring_uri}")
+    console.print(f"  swagger URI: {item.swagger_uri}")
+    console.print(f"  created {when(item.created_at)} UTC, updated {when(item.updated_at)} UTC")
+
+
+@endpoints_app.command("delete")
+def delete(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Delete an endpoint."""
+    with state.open() as ws:
+        ws.endpoints.delete(name)
+    console.print(f"deleted endpoint {name}")
+
+
+@endpoints_app.command("keys")
+def keys(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    regenerate: Annotated[
+        str | None, typer.Option(help="primary or secondary: issue a new key for that slot.")
+    ] = None,
+) -> None:
+    """Keys are shown once; regenerate one to get a new value."""
+    if regenerate is None:
+        console.print(
+            f"Keys of {name} are stored hashed and cannot be shown again: "
+            f"`modelyard endpoints keys {name} --regenerate primary` issues a new one."
+        )
+        return
+    with state.open() as ws:
+        key = ws.endpoints.regenerate_key(name, regenerate)
+    console.print(f"new {regenerate} key of {name}: {key}")
+
+
+def serve(
+    endpoint: Annotated[
+        list[str] | None, typer.Option("--endpoint", "-e", help="Serve only these (repeatable).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    no_keys: Annotated[
+        bool, typer.Option("--no-keys", help="Serve without keys (loopback only).")
+    ] = False,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body.")] = 16.0,
+    max_in_flight: Annotated[int, typer.Option(help="Requests in flight before 429.")] = 64,
+    timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 30.0,
+) -> None:
+    """Serve the workspace's endpoints over HTTP, following every promotion."""
+    if no_keys and not _loopback(host):
+        raise ConfigError(
+            f"refusing to serve without keys on {host}: bind 127.0.0.1, or drop --no-keys"
+        )
+    # Each worker scores on one core's worth of BLAS/OpenMP threads; many workers share few.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    with state.open() as ws:  # fail here, once, if the workspace cannot be opened
+        root = str(ws.settings.root)
+    options = ServeOptions(
+        root=root,
+        endpoints=tuple(endpoint or ()),
+        require_keys=not no_keys,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        max_in_flight=max_in_flight,
+        timeout_s=timeout,
+    )
+    os.environ.update(options.to_env())
+    console.print(f"modelyard serving on http://{host}:{port} (Ctrl+C stops)")
+    uvicorn.run(
+        "modelyard.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=max(1, workers),
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,156 @@
+"""Requests become DataFrames checked against the version's signature.
+
+Every codec decodes to rows (lists in signature order, or dicts by column name) or
+to columns; this module builds the frame and says which row and column is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelyard.errors import InvalidInput
+from modelyard.types import ColumnSpec, Signature
+
+_NUMERIC = {"int64", "float64"}
+
+
+def _bad(row: int, spec: ColumnSpec, value: Any, expected: str) -> InvalidInput:
+    shown = "null" if value is None else repr(value)
+    return InvalidInput(
+        f"row {row}, column {spec.name}: expected {expected}, got {shown}",
+        code="bad_value",
+        row=row,
+        column=spec.name,
+        expected=expected,
+        got=shown,
+    )
+
+
+def _coerce(values: list[Any], spec: ColumnSpec) -> Any:
+    if spec.dtype in _NUMERIC:
+        out = np.empty(len(values), dtype="float64")
+        for i, value in enumerate(values):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                if not spec.nullable:
+                    raise _bad(i, spec, value, "a number")
+                out[i] = np.nan
+            elif isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise _bad(i, spec, value, "a number")
+            else:
+                try:
+                    out[i] = float(value)
+                except ValueError:
+                    raise _bad(i, spec, value, "a number") from None
+        if spec.dtype == "int64" and not np.isnan(out).any() and np.all(out == np.round(out)):
+            return out.astype("int64")
+        return out
+    if spec.dtype == "bool":
+        flags = []
+        for i, value in enumerate(values):
+            if value in (True, False, 0, 1):
+                flags.append(bool(value))
+            elif isinstance(value, str) and value.lower() in ("true", "false"):
+                flags.append(value.lower() == "true")
+            else:
+                raise _bad(i, spec, value, "true or false")
+        return np.array(flags, dtype=bool)
+    if spec.dtype == "datetime":
+        try:
+            return pd.to_datetime(pd.Series(values, dtype="object"))
+        except (ValueError, TypeError):
+            for i, value in enumerate(values):
+                try:
+                    pd.to_datetime(value)
+                except (ValueError, TypeError):
+                    raise _bad(i, spec, value, "a date or timestamp") from None
+            raise
+    strings: list[Any] = []
+    for i, value in enumerate(values):
+        if value is None:
+            if not spec.nullable:
+                raise _bad(i, spec, value, "a string")
+            strings.append(None)
+        elif isinstance(value, str | int | float | bool):
+            strings.append(str(value))
+        else:
+            raise _bad(i, spec, value, "a string")
+    return np.array(strings, dtype=object)
+
+
+def from_columns(columns: Mapping[str, Sequence[Any]], signature: Signature | None) -> pd.DataFrame:
+    """A frame from ``{"column": [values…]}``, checked and ordered by the signature."""
+    if signature is None:
+        return pd.DataFrame({k: list(v) for k, v in columns.items()})
+    missing = [c for c in signature.names if c not in columns]
+    if missing:
+        raise InvalidInput(
+            f"missing column {', '.join(missing)}: the model expects {', '.join(signature.names)}",
+            code="missing_column",
+            column=missing[0],
+            expected=signature.names,
+        )
+    lengths = {len(columns[c]) for c in signature.names}
+    if len(lengths) > 1:
+        raise InvalidInput("columns have different lengths", code="ragged_columns")
+    data = {spec.name: _coerce(list(columns[spec.name]), spec) for spec in signature.inputs}
+    return pd.DataFrame(data, columns=signature.names)
+
+
+def from_rows(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame:
+    """A frame from rows: lists in signature order, or dicts by column name."""
+    if not isinstance(rows, list | tuple) or not rows:
+        raise InvalidInput("no rows to score: send at least one row", code="empty_input")
+    if all(isinstance(r, Mapping) for r in rows):
+        names = signature.names if signature is not None else list(rows[0])
+        columns: dict[str, list[Any]] = {n: [] for n in names}
+        for i, row in enumerate(rows):
+            absent = [n for n in names if n not in row]
+            if absent:
+                raise InvalidInput(
+                    f"row {i}: missing column {', '.join(absent)}",
+                    code="missing_column",
+                    row=i,
+                    column=absent[0],
+                )
+            for name in names:
+                columns[name].append(row[name])
+        return from_columns(columns, signature)
+    if not all(isinstance(r, list | tuple) for r in rows):
+        raise InvalidInput(
+            "rows must all be lists (values in signature order) or all objects (by column name)",
+            code="bad_rows",
+        )
+    if signature is None:
+        return pd.DataFrame([list(r) for r in rows])
+    width = len(signature.names)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise InvalidInput(
+                f"row {i} has {len(row)} values, expected {width} ({', '.join(signature.names)})",
+                code="bad_row_length",
+                row=i,
+            )
+    return from_columns(
+        {name: [row[j] for row in rows] for j, name in enumerate(signature.names)}, signature
+    )
+
+
+def example_frame(signature: Signature, profile: Mapping[str, Any] | None) -> pd.DataFrame:
+    """One plausible row (profile means, first categories) to warm a model up."""
+    features = (profile or {}).get("features", {})
+    row: dict[str, Any] = {}
+    for spec in signature.inputs:
+        stats = features.get(spec.name, {})
+        if spec.dtype in _NUMERIC:
+            row[spec.name] = stats.get("mean", 1.0)
+        elif spec.dtype == "bool":
+            row[spec.name] = False
+        elif spec.dtype == "datetime":
+            row[spec.name] = "2020-01-01"
+        else:
+            row[spec.name] = (spec.categories or ("x",))[0]
+    return from_rows([row], signature)

@@ -1,0 +1,91 @@
+"""Tabular request bodies: Azure ML v1 ``{"data": …}``, MLflow's four JSON shapes, CSV
+and Parquet. All decode to the same checked DataFrame."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from modelyard.errors import InvalidInput
+from modelyard.serving.frame import from_columns, from_rows
+from modelyard.serving.protocols.common import ARROW, CSV, PARQUET, parse_json
+from modelyard.types import Signature
+
+MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def decode_json(document: Any, signature: Signature | None, *, azure: bool = True) -> pd.DataFrame:
+    """A frame from ``{"data": …}`` (Azure ML v1) or one of MLflow's shapes."""
+    if not isinstance(document, Mapping):
+        kind = "a list" if isinstance(document, list) else type(document).__name__
+        raise InvalidInput(
+            f"the body must be a JSON object with one of {_expected(azure)}; received {kind}",
+            code="bad_shape",
+        )
+    keys = [k for k in (("data", *MLFLOW_KEYS) if azure else MLFLOW_KEYS) if k in document]
+    if len(keys) != 1:
+        found = ", ".join(sorted(str(k) for k in document)) or "none"
+        raise InvalidInput(
+            f"the body must have exactly one of {_expected(azure)}; it has: {found}",
+            code="bad_shape",
+        )
+    key = keys[0]
+    value = document[key]
+    if key in ("data", "dataframe_records", "instances"):
+        return from_rows(value, signature)
+    if key == "dataframe_split":
+        if not isinstance(value, Mapping) or "data" not in value:
+            raise InvalidInput(
+                'dataframe_split needs {"columns": [...], "data": [[...]]}', code="bad_shape"
+            )
+        columns = value.get("columns")
+        rows = value["data"]
+        if columns is None:
+            return from_rows(rows, signature)
+        if not isinstance(rows, list):
+            raise InvalidInput("dataframe_split.data must be a list of rows", code="bad_shape")
+        return from_rows([dict(zip(columns, row, strict=False)) for row in rows], signature)
+    if isinstance(value, Mapping):
+        return from_columns({str(k): _as_list(v) for k, v in value.items()}, signature)
+    return from_rows(value, signature)
+
+
+def decode_body(body: bytes, kind: str, signature: Signature | None) -> pd.DataFrame:
+    """Decode a body of media type ``kind`` (JSON, CSV, Parquet or Arrow stream)."""
+    if kind == CSV:
+        return _from_table(_read(lambda: pcsv.read_csv(io.BytesIO(body)), "CSV"), signature)
+    if kind == PARQUET:
+        return _from_table(_read(lambda: pq.read_table(io.BytesIO(body)), "Parquet"), signature)
+    if kind == ARROW:
+        return _from_table(
+            _read(lambda: pa.ipc.open_stream(io.BytesIO(body)).read_all(), "Arrow"), signature
+        )
+    return decode_json(parse_json(body), signature)
+
+
+def _read(reader: Any, what: str) -> pa.Table:
+    try:
+        return reader()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(f"the body is not valid {what}: {exc}", code="invalid_body") from None
+
+
+def _from_table(table: pa.Table, signature: Signature | None) -> pd.DataFrame:
+    return from_columns(
+        {name: table.column(name).to_pylist() for name in table.column_names}, signature
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _expected(azure: bool) -> str:
+    keys = ("data", *MLFLOW_KEYS) if azure else MLFLOW_KEYS
+    return ", ".join(keys)

@@ -1,0 +1,1 @@
+"""The HTTP layer: the app factory, the error table, auth and routes."""

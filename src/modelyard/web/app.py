@@ -1,0 +1,78 @@
+"""``create_app()``: the whole request path of a scoring replica in one place.
+
+request -> LimitsMiddleware (request id, body limit, in-flight cap)
+        -> route (auth, codec decode) -> Scorer.score in a worker thread
+        -> codec encode -> response with x-model-version and x-request-id
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from modelyard import __version__
+from modelyard.config import ServeOptions
+from modelyard.registry.endpoints import EndpointStore
+from modelyard.serving import Runtime
+from modelyard.web import errors, scoring
+from modelyard.web.limits import LimitsMiddleware
+from modelyard.workspace import Workspace
+
+
+def create_app(
+    ws: Workspace,
+    *,
+    endpoints: Iterable[str] | None = None,
+    require_keys: bool = True,
+    limits: ServeOptions | None = None,
+    follow_interval: float = 1.0,
+) -> FastAPI:
+    """A scoring app for the workspace's endpoints (all, or only ``endpoints``)."""
+    limits = limits or ServeOptions()
+    runtime = Runtime(ws.registry, EndpointStore(ws.db), only=endpoints, interval=follow_interval)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.ready = False
+            runtime.stop()
+
+    app = FastAPI(
+        title="modelyard",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(scoring.router(runtime, ws.settings.admin_key, require_keys, limits))
+
+    @app.get("/v2/health/live", tags=["health"])
+    async def live() -> JSONResponse:
+        return JSONResponse({"live": True})
+
+    @app.get("/v2/health/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        return JSONResponse({"ready": runtime.ready}, status_code=200 if runtime.ready else 503)
+
+    app.add_middleware(LimitsMiddleware, limits=limits)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``modelyard serve`` worker, configured by ``ServeOptions.to_env``."""
+    options = ServeOptions.from_env()
+    ws = Workspace.from_config(options.root or None)
+    return create_app(
+        ws,
+        endpoints=options.endpoints or None,
+        require_keys=options.require_keys,
+        limits=options,
+    )

@@ -1,0 +1,52 @@
+"""Bearer keys: per-endpoint score keys and the workspace admin key, compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from modelyard.config import Secret
+from modelyard.errors import Forbidden, Unauthorized
+from modelyard.registry.endpoints import EndpointRecord
+
+
+def bearer(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def is_admin(token: str | None, admin_key: Secret | None) -> bool:
+    """True if ``token`` is the admin key (constant-time compare)."""
+    if token is None or admin_key is None:
+        return False
+    return hmac.compare_digest(token.encode(), admin_key.reveal().encode())
+
+
+def check_score_key(
+    request: Request, record: EndpointRecord, admin_key: Secret | None, *, required: bool
+) -> None:
+    """Allow the endpoint's primary or secondary key, or the admin key; else 401."""
+    if not required:
+        return
+    token = bearer(request)
+    if token is None:
+        raise Unauthorized(
+            f"endpoint {record.name} needs 'Authorization: Bearer <key>': "
+            f"`modelyard endpoints keys {record.name}` shows how to get one"
+        )
+    if not (record.accepts(token) | is_admin(token, admin_key)):
+        raise Unauthorized(f"the key is not valid for endpoint {record.name}")
+
+
+def check_admin(request: Request, admin_key: Secret | None) -> None:
+    """Allow only the admin key: 401 without a key, 403 with any other key."""
+    token = bearer(request)
+    if token is None:
+        raise Unauthorized("this route needs the admin key: 'Authorization: Bearer <admin key>'")
+    if not is_admin(token, admin_key):
+        raise Forbidden("this route needs the admin key; an endpoint's score key cannot call it")

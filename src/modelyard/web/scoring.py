@@ -1,0 +1,101 @@
+"""Data-plane routes: ``/endpoints/E/score``, health, swagger. Thin: decode, score, encode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.config import Secret, ServeOptions
+from modelyard.errors import ScoringTimeout
+from modelyard.serving import Runtime, Scored, Scorer
+from modelyard.serving.protocols.common import ARROW, CSV, JSON, PARQUET, dumps, jsonable, require
+from modelyard.serving.protocols.tabular import decode_body
+from modelyard.serving.swagger import openapi
+from modelyard.types import Signature
+from modelyard.web.auth import check_score_key
+
+TABULAR = (JSON, CSV, PARQUET, ARROW)
+
+
+def version_headers(scored: Scored) -> dict[str, str]:
+    """``x-model-version`` (the number) and ``x-model-name`` of the version that answered."""
+    return {"x-model-version": str(scored.version.version), "x-model-name": scored.version.name}
+
+
+async def score_with(
+    request: Request,
+    runtime: Runtime,
+    name: str,
+    *,
+    admin_key: Secret | None,
+    require_keys: bool,
+    limits: ServeOptions,
+    decode: Callable[[bytes, Signature | None], pd.DataFrame],
+) -> Scored:
+    """Authenticate, decode the body against the serving signature, score off the loop."""
+    record, scorer = runtime.endpoint(name)
+    check_score_key(request, record, admin_key, required=require_keys)
+    body = await request.body()
+    frame = decode(body, scorer.signature)
+    return await _timed(scorer, frame, limits.timeout_s)
+
+
+async def _timed(scorer: Scorer, frame: pd.DataFrame, timeout_s: float) -> Scored:
+    try:
+        with anyio.fail_after(timeout_s):
+            return await run_in_threadpool(scorer.score, frame)
+    except TimeoutError:
+        raise ScoringTimeout(f"the model took longer than {timeout_s:g} s") from None
+
+
+def router(
+    runtime: Runtime, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
+) -> APIRouter:
+    """The Azure ML v1-style routes of every endpoint."""
+    api = APIRouter(tags=["scoring"])
+
+    @api.post("/endpoints/{name}/score")
+    async def score(name: str, request: Request) -> Response:
+        kind = require(request.headers.get("content-type"), TABULAR)
+        scored = await score_with(
+            request,
+            runtime,
+            name,
+            admin_key=admin_key,
+            require_keys=require_keys,
+            limits=limits,
+            decode=lambda body, sig: decode_body(body, kind, sig),
+        )
+        document: dict[str, Any] = {"predictions": jsonable(scored.predictions)}
+        if scored.classes is not None:
+            document["classes"] = scored.classes
+        return Response(dumps(document), media_type=JSON, headers=version_headers(scored))
+
+    @api.get("/endpoints/{name}/")
+    async def health(name: str, request: Request) -> JSONResponse:
+        record, scorer = runtime.endpoint(name)
+        check_score_key(request, record, admin_key, required=require_keys)
+        current = scorer.current
+        body = {
+            "endpoint": name,
+            "target": record.target,
+            "healthy": current is not None,
+            "version": current.version.version if current else None,
+            "error": scorer.last_error,
+        }
+        return JSONResponse(body, status_code=200 if current else 503)
+
+    @api.get("/endpoints/{name}/swagger.json")
+    async def swagger(name: str, request: Request) -> JSONResponse:
+        record, scorer = runtime.endpoint(name)
+        current = scorer.current
+        version = current.version.ref if current else record.target
+        return JSONResponse(openapi(name, version, scorer.signature))
+
+    return api
