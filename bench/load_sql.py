@@ -183,7 +183,10 @@ def run_backend(
         pandas_s, pandas_rows = median_seconds(with_pandas, repeat)
         print(f"  pandas.read_sql: {pandas_s:.3f} s ({pandas_rows:,} rows)")
         for reader in readers:
-            source = SqlSource("bench", SecretURL(url), reader=reader)
+            name, partitioned = reader.removesuffix("+partitions"), reader.endswith("+partitions")
+            source = SqlSource(
+                "bench", SecretURL(url), reader=name, partition_on="id" if partitioned else None
+            )
 
             def with_modelyard(source: SqlSource = source) -> pd.DataFrame:
                 return to_frame(source.read(table=TABLE))
@@ -191,7 +194,7 @@ def run_backend(
             seconds, read_rows = median_seconds(with_modelyard, repeat)
             used = source.last_reader
             source.close()
-            note = "" if used == reader else f" (fell back to {used})"
+            note = "" if used == name else f" (fell back to {used})"
             print(f"  modelyard {reader}: {seconds:.3f} s ({read_rows:,} rows){note}")
             figures.append(Figure(backend, read_rows, reader, seconds, pandas_s))
         if drop:
@@ -216,7 +219,12 @@ def main() -> None:
     figures = []
     if args.pg:
         figures += run_backend(
-            "postgresql", args.pg, args.rows_pg, ("adbc", "connectorx"), args.repeat, args.drop
+            "postgresql",
+            args.pg,
+            args.rows_pg,
+            ("adbc", "adbc+partitions", "connectorx"),
+            args.repeat,
+            args.drop,
         )
     if args.maria:
         figures += run_backend(
@@ -225,12 +233,12 @@ def main() -> None:
 
     print()
     print(f"median of {args.repeat} runs, 10 columns")
-    header = f"{'backend':<11} {'rows':>10} {'reader':<11} {'modelyard s':>12} {'pandas s':>9}"
+    header = f"{'backend':<11} {'rows':>10} {'reader':<16} {'modelyard s':>12} {'pandas s':>9}"
     print(f"{header} {'speed-up':>9}")
     for f in figures:
         ratio = f.pandas_s / f.modelyard_s if f.modelyard_s else float("inf")
         print(
-            f"{f.backend:<11} {f.rows:>10,} {f.reader:<11} {f.modelyard_s:>12.3f} "
+            f"{f.backend:<11} {f.rows:>10,} {f.reader:<16} {f.modelyard_s:>12.3f} "
             f"{f.pandas_s:>9.3f} {ratio:>8.1f}x"
         )
 

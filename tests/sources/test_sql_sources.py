@@ -589,3 +589,22 @@ def test_open_source_reads_a_relative_sqlite_path_under_the_workspace(tmp_path: 
     source.write(mixed_data(), "things")
     assert (tmp_path / "data" / "x.db").exists()
     assert len(to_frame(source.read(table="things"))) == 3
+
+
+def test_partitioned_postgresql_read_returns_the_same_rows(postgresql_url: str) -> None:
+    table = f"parts_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(postgresql_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE TABLE {table} AS SELECT n AS id, n * 0.5 AS x, 'r' || n AS label "
+            "FROM generate_series(1, 1001) AS g(n)"
+        )
+    engine.dispose()
+    whole = to_frame(SqlSource("pg", SecretURL(postgresql_url)).read(table=table))
+    split = SqlSource("pg", SecretURL(postgresql_url), partition_on="id", partitions=3)
+    parts = to_frame(split.read(f"SELECT * FROM {table} WHERE id > :low", params={"low": 0}))
+    assert len(parts) == 1001
+    pd.testing.assert_frame_equal(
+        parts.sort_values("id").reset_index(drop=True),
+        whole.sort_values("id").reset_index(drop=True),
+    )

@@ -24,7 +24,14 @@ def open_source(name: str, spec: Mapping[str, Any], root: Path) -> SqlSource | F
             relative = url[len("sqlite:///") :]
             if relative and not relative.startswith(":memory:"):
                 url = f"sqlite:///{root / relative}"
-        return SqlSource(name, SecretURL(url), reader=str(spec.get("reader", "auto")))
+        partition_on = spec.get("partition_on")
+        return SqlSource(
+            name,
+            SecretURL(url),
+            reader=str(spec.get("reader", "auto")),
+            partition_on=str(partition_on) if partition_on else None,
+            partitions=int(spec.get("partitions", 2)),
+        )
     if "path" in spec:
         path = Path(str(spec["path"])).expanduser()
         return FileSource(name, path if path.is_absolute() else root / path)
