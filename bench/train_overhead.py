@@ -20,45 +20,15 @@ from sklearn.model_selection import train_test_split
 from modelyard import Workspace
 from modelyard.config import SecretURL, Settings
 from modelyard.sources import SqlSource, to_frame
+from modelyard.training.demo_data import churn_training
 from modelyard.training.estimators import build_estimator
 from modelyard.training.metrics import score
-
-NUMERIC = [
-    "CreditScore",
-    "Age",
-    "Tenure",
-    "Balance",
-    "NumOfProducts",
-    "HasCrCard",
-    "IsActiveMember",
-    "EstimatedSalary",
-]
 
 
 def declaration(table: str) -> dict[str, object]:
     """The churn training of seed 003: one-hot + scaler + XGBoost, gated on roc_auc."""
-    return {
-        "source": "bank",
-        "table": table,
-        "target": "Exited",
-        "steps": [
-            {
-                "name": "onehot",
-                "estimator": "sklearn.preprocessing.OneHotEncoder",
-                "params": {"handle_unknown": "ignore"},
-                "columns": ["Geography", "Gender"],
-            },
-            {
-                "name": "scale",
-                "estimator": "sklearn.preprocessing.StandardScaler",
-                "columns": NUMERIC,
-            },
-        ],
-        "estimator": "xgboost.XGBClassifier",
-        "params": {"n_estimators": 100, "max_depth": 4, "n_jobs": 2, "random_state": 0},
-        "evaluation": {"holdout": 0.2, "seed": 42},
-        "promotion": {"metric": "roc_auc", "min": 0.7},
-    }
+    params = {"n_estimators": 100, "max_depth": 4, "n_jobs": 2, "random_state": 0}
+    return churn_training("bank", table, params=params)
 
 
 def by_hand(ws: Workspace, url: str, table: str) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from modelyard import SecretURL, Workspace
+from modelyard.training.demo_data import churn_training
 from modelyard.training.estimators import build_estimator
 from modelyard.training.evaluation import holdout
 from modelyard.types import Outcome, RunState, VersionStatus
@@ -142,38 +143,12 @@ def test_best_policy_compares_with_the_champion_on_the_same_holdout(
 @pytest.fixture
 def churn_ws(postgresql_url: str, tmp_path: Path) -> Iterator[tuple[Workspace, str]]:
     table = f"churn_{uuid.uuid4().hex[:8]}"
-    numeric = [
-        "CreditScore",
-        "Age",
-        "Tenure",
-        "Balance",
-        "NumOfProducts",
-        "HasCrCard",
-        "IsActiveMember",
-        "EstimatedSalary",
-    ]
-    declaration = {
-        "source": "bank",
-        "table": table,
-        "target": "Exited",
-        "steps": [
-            {
-                "name": "onehot",
-                "estimator": "sklearn.preprocessing.OneHotEncoder",
-                "params": {"handle_unknown": "ignore"},
-                "columns": ["Geography", "Gender"],
-            },
-            {
-                "name": "scale",
-                "estimator": "sklearn.preprocessing.StandardScaler",
-                "columns": numeric,
-            },
-        ],
-        "estimator": "xgboost.XGBClassifier",
-        "params": {"n_estimators": 60, "max_depth": 3, "learning_rate": 0.1, "random_state": 0},
-        "evaluation": {"holdout": 0.25, "seed": 7},
-        "promotion": {"metric": "roc_auc", "min": 0.7},
-    }
+    declaration = churn_training(
+        "bank",
+        table,
+        params={"n_estimators": 60, "max_depth": 3, "learning_rate": 0.1, "random_state": 0},
+        evaluation={"holdout": 0.25, "seed": 7},
+    )
     ws = Workspace(
         make_settings(
             tmp_path,

@@ -90,3 +90,45 @@ def write_demo(
     return source.write(
         pa.Table.from_pandas(frame, preserve_index=False), table or kind, if_exists=if_exists
     )
+
+
+CHURN_CATEGORICAL = ("Geography", "Gender")
+CHURN_NUMERIC = (
+    "CreditScore",
+    "Age",
+    "Tenure",
+    "Balance",
+    "NumOfProducts",
+    "HasCrCard",
+    "IsActiveMember",
+    "EstimatedSalary",
+)
+
+
+def churn_training(source: str, table: str, **overrides: object) -> dict[str, object]:
+    """Seed 003's churn training as a ``[trainings.NAME]`` table: one-hot + scaler +
+    XGBoost, gated on roc_auc; ``overrides`` replace top-level keys."""
+    declaration: dict[str, object] = {
+        "source": source,
+        "table": table,
+        "target": "Exited",
+        "steps": [
+            {
+                "name": "onehot",
+                "estimator": "sklearn.preprocessing.OneHotEncoder",
+                "params": {"handle_unknown": "ignore"},
+                "columns": list(CHURN_CATEGORICAL),
+            },
+            {
+                "name": "scale",
+                "estimator": "sklearn.preprocessing.StandardScaler",
+                "columns": list(CHURN_NUMERIC),
+            },
+        ],
+        "estimator": "xgboost.XGBClassifier",
+        "params": {"n_estimators": 100, "max_depth": 4, "random_state": 0},
+        "evaluation": {"holdout": 0.2, "seed": 42},
+        "promotion": {"metric": "roc_auc", "min": 0.7},
+    }
+    declaration.update(overrides)
+    return declaration
