@@ -21,19 +21,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-## quickstart: set up and run the main job (seed 000's training half on an embedded workspace)
+## quickstart: set up, then run seed 000 end to end (train, serve, predict 25 m2; Ctrl+C stops)
 quickstart: $(VENV)/.installed
-	@dir=$$(mktemp -d) && cd $$dir && my=$(CURDIR)/$(BIN)/modelyard && \
-	  $$my init . && \
-	  printf '%s\n' '[sources.immo_db]' 'url = "sqlite:///immo.db"' '' '[trainings.immo]' \
-	    'source = "immo_db"' 'query = "SELECT surface, prix FROM immo"' 'target = "prix"' \
-	    'estimator = "sklearn.linear_model.LinearRegression"' \
-	    'promotion = { metric = "r2", min = 0.8, policy = "latest-passing" }' >> modelyard.toml && \
-	  $$my demo-data immo --source immo_db --rows 1000 && \
-	  $$my train immo && \
-	  $$my models show immo@champion && \
-	  $$my doctor && \
-	  echo "workspace ready in $$dir"
+	$(BIN)/modelyard quickstart
 
 ## test: lint, types, import contracts, then the whole suite
 test: $(VENV)/.installed-dev lint types contracts unit

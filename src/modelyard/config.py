@@ -283,6 +283,8 @@ class ServeOptions:
     max_body_bytes: int = 16 * 1024 * 1024
     max_in_flight: int = 64
     timeout_s: float = 30.0
+    drain_s: float = 5.0  # after SIGTERM: seconds not-ready but serving, before the listener closes
+    mlflow_compat: bool = False  # MLflow's routes at the root, for the one endpoint served
 
     def to_env(self) -> dict[str, str]:
         """The ``MODELYARD_*`` variables that carry these options to worker processes."""
@@ -293,6 +295,8 @@ class ServeOptions:
             "MODELYARD_SERVE_MAX_BODY": str(self.max_body_bytes),
             "MODELYARD_SERVE_MAX_IN_FLIGHT": str(self.max_in_flight),
             "MODELYARD_SERVE_TIMEOUT": str(self.timeout_s),
+            "MODELYARD_SERVE_DRAIN": str(self.drain_s),
+            "MODELYARD_SERVE_MLFLOW": "1" if self.mlflow_compat else "0",
         }
 
     @classmethod
@@ -310,6 +314,8 @@ class ServeOptions:
                 max_body_bytes=int(env.get("MODELYARD_SERVE_MAX_BODY", default.max_body_bytes)),
                 max_in_flight=int(env.get("MODELYARD_SERVE_MAX_IN_FLIGHT", default.max_in_flight)),
                 timeout_s=float(env.get("MODELYARD_SERVE_TIMEOUT", default.timeout_s)),
+                drain_s=float(env.get("MODELYARD_SERVE_DRAIN", default.drain_s)),
+                mlflow_compat=env.get("MODELYARD_SERVE_MLFLOW", "0") == "1",
             )
         except ValueError as exc:
             raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None

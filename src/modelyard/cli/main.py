@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from modelyard import __version__
-from modelyard.cli import models, serving, training
+from modelyard.cli import models, quickstart, serving, training
 from modelyard.cli.context import console, err_console, state
 from modelyard.config import redact
 from modelyard.errors import ModelyardError
@@ -30,6 +30,7 @@ app.add_typer(serving.endpoints_app, name="endpoints")
 app.command("serve")(serving.serve)
 app.command("train")(training.train)
 app.command("demo-data")(training.demo_data)
+app.command("quickstart")(quickstart.quickstart)
 
 
 def _version(value: bool) -> None:

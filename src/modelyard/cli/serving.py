@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from typing import Annotated
 
@@ -104,11 +105,30 @@ def serve(
     max_body_mb: Annotated[float, typer.Option(help="Largest request body.")] = 16.0,
     max_in_flight: Annotated[int, typer.Option(help="Requests in flight before 429.")] = 64,
     timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 30.0,
+    drain_seconds: Annotated[
+        float,
+        typer.Option(
+            help="On SIGTERM: seconds to report not-ready while still serving, "
+            "before closing the listener and finishing requests in flight."
+        ),
+    ] = 5.0,
+    mlflow_compat: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow-compat",
+            help="Serve MLflow's /invocations, /ping, /health and /version at the root for "
+            "the one --endpoint (for MLflow's ScoringServerClient; add --no-keys for it).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the workspace's endpoints over HTTP, following every promotion."""
     if no_keys and not _loopback(host):
         raise ConfigError(
             f"refusing to serve without keys on {host}: bind 127.0.0.1, or drop --no-keys"
+        )
+    if mlflow_compat and len(endpoint or ()) != 1:
+        raise ConfigError(
+            "--mlflow-compat serves one endpoint at the root: name it with --endpoint E"
         )
     # Each worker scores on one core's worth of BLAS/OpenMP threads; many workers share few.
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -122,17 +142,21 @@ def serve(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         max_in_flight=max_in_flight,
         timeout_s=timeout,
+        drain_s=drain_seconds,
+        mlflow_compat=mlflow_compat,
     )
     os.environ.update(options.to_env())
     console.print(f"modelyard serving on http://{host}:{port} (Ctrl+C stops)")
+    # SIGTERM: not-ready for drain_s while still serving, then uvicorn's graceful shutdown
+    # finishes what is in flight (up to the request timeout and a margin) and exits.
     uvicorn.run(
-        "modelyard.web.app:app_from_environment",
+        "modelyard.web.lifecycle:app_from_environment",
         factory=True,
         host=host,
         port=port,
         workers=max(1, workers),
         log_level="warning",
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=math.ceil(timeout) + 5,
     )
 
 

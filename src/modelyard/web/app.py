@@ -17,7 +17,7 @@ from modelyard import __version__
 from modelyard.config import ServeOptions
 from modelyard.registry.endpoints import EndpointStore
 from modelyard.serving import Runtime
-from modelyard.web import errors, scoring
+from modelyard.web import classic, errors, mlflow, scoring, v2
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.workspace import Workspace
 
@@ -33,6 +33,46 @@ def create_app(
     """A scoring app for the workspace's endpoints (all, or only ``endpoints``)."""
     limits = limits or ServeOptions()
     runtime = Runtime(ws.registry, EndpointStore(ws.db), only=endpoints, interval=follow_interval)
+    app = _replica(runtime, limits)
+
+    @app.get("/v2/health/live", tags=["health"])
+    async def live() -> JSONResponse:
+        return JSONResponse({"live": True})
+
+    @app.get("/v2/health/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        return JSONResponse({"ready": runtime.ready}, status_code=200 if runtime.ready else 503)
+
+    keys = (runtime, ws.settings.admin_key, require_keys, limits)
+    app.include_router(scoring.router(*keys))
+    app.include_router(mlflow.router(*keys))
+    app.include_router(classic.router(*keys))
+    app.include_router(v2.router(*keys))  # last: it answers any other /v2/... path
+    return app
+
+
+def create_mlflow_app(
+    ws: Workspace,
+    endpoint: str,
+    require_keys: bool = True,
+    *,
+    limits: ServeOptions | None = None,
+    follow_interval: float = 1.0,
+) -> FastAPI:
+    """MLflow's ``/invocations``, ``/ping``, ``/health`` and ``/version`` at the root, for
+    ``endpoint`` alone: what ``mlflow.pyfunc.scoring_server.client.ScoringServerClient``
+    (which sends no key and no path prefix) can call."""
+    limits = limits or ServeOptions()
+    runtime = Runtime(ws.registry, EndpointStore(ws.db), only=[endpoint], interval=follow_interval)
+    app = _replica(runtime, limits)
+    app.include_router(
+        mlflow.router(runtime, ws.settings.admin_key, require_keys, limits, endpoint=endpoint)
+    )
+    return app
+
+
+def _replica(runtime: Runtime, limits: ServeOptions) -> FastAPI:
+    """An app that follows ``runtime`` while it serves, with the error handlers and limits."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -52,16 +92,6 @@ def create_app(
     )
     app.state.runtime = runtime
     errors.install(app)
-    app.include_router(scoring.router(runtime, ws.settings.admin_key, require_keys, limits))
-
-    @app.get("/v2/health/live", tags=["health"])
-    async def live() -> JSONResponse:
-        return JSONResponse({"live": True})
-
-    @app.get("/v2/health/ready", tags=["health"])
-    async def ready() -> JSONResponse:
-        return JSONResponse({"ready": runtime.ready}, status_code=200 if runtime.ready else 503)
-
     app.add_middleware(LimitsMiddleware, limits=limits)
     return app
 
@@ -70,6 +100,8 @@ def app_from_environment() -> FastAPI:
     """The app of one ``modelyard serve`` worker, configured by ``ServeOptions.to_env``."""
     options = ServeOptions.from_env()
     ws = Workspace.from_config(options.root or None)
+    if options.mlflow_compat:
+        return create_mlflow_app(ws, options.endpoints[0], options.require_keys, limits=options)
     return create_app(
         ws,
         endpoints=options.endpoints or None,

@@ -8,6 +8,8 @@ request id to look for in the server log, never a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +38,10 @@ STATUS: list[tuple[type[e.ModelyardError], int]] = [
 ]
 _CLIENT_CODES = {"bad_value", "missing_column", "bad_row_length", "ragged_columns"}
 
+ErrorShape = Callable[[e.ModelyardError, int], dict[str, Any]]
+"""A wire protocol's own error body (MLflow, Open Inference, Studio classic) for an error
+and its status."""
+
 
 def status_of(error: e.ModelyardError) -> int:
     """The HTTP status for ``error`` (a 422 for values that do not fit the signature)."""
@@ -47,15 +53,24 @@ def status_of(error: e.ModelyardError) -> int:
     return 500
 
 
-def error_response(error: e.ModelyardError, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The JSON answer for ``error``."""
+def error_response(
+    error: e.ModelyardError,
+    headers: dict[str, str] | None = None,
+    *,
+    shape: ErrorShape | None = None,
+) -> JSONResponse:
+    """The JSON answer for ``error``; in a protocol's own ``shape`` if given, where a
+    value that does not fit the signature is a 400, as those protocols answer it."""
     extra = dict(headers or {})
     status = status_of(error)
+    if shape is not None and status == 422:
+        status = 400
     if status in (429, 503):
         extra.setdefault("Retry-After", "1")
     if status == 401:
         extra.setdefault("WWW-Authenticate", 'Bearer realm="modelyard"')
-    return JSONResponse(error.to_dict(), status_code=status, headers=extra)
+    body = error.to_dict() if shape is None else shape(error, status)
+    return JSONResponse(body, status_code=status, headers=extra)
 
 
 def install(app: FastAPI) -> None:

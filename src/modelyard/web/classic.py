@@ -1,0 +1,56 @@
+"""Azure ML Studio (classic) Request-Response: ``POST /endpoints/E/execute?api-version=2.0``."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from modelyard.config import Secret, ServeOptions
+from modelyard.serving import Runtime
+from modelyard.serving.protocols import classic
+from modelyard.serving.protocols.common import JSON, dumps, parse_json, require
+from modelyard.types import Signature
+from modelyard.web.scoring import version_headers
+from modelyard.web.shaped import score_or_refuse, shaped_route
+
+MEDIA_TYPE = "application/json; charset=utf-8"
+
+
+def router(
+    runtime: Runtime, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
+) -> APIRouter:
+    """The RRS route of every endpoint, table and ``format=swagger`` variants."""
+    api = APIRouter(tags=["azure ml classic"], route_class=shaped_route(classic.error_body))
+
+    @api.post("/endpoints/{name}/execute")
+    async def execute(name: str, request: Request) -> Response:
+        started = time.perf_counter()
+        decoded: list[tuple[classic.Table, classic.Options, Signature | None]] = []
+
+        def decode(body: bytes, signature: Signature | None) -> pd.DataFrame:
+            options = classic.Options.parse(request.query_params)
+            require(request.headers.get("content-type"), (JSON,))
+            table, frame = classic.decode(parse_json(body), signature)
+            decoded.append((table, options, signature))
+            return frame
+
+        scored = await score_or_refuse(
+            request,
+            runtime,
+            name,
+            admin_key=admin_key,
+            require_keys=require_keys,
+            limits=limits,
+            decode=decode,
+        )
+        table, options, signature = decoded[0]
+        elapsed_ms = round((time.perf_counter() - started) * 1000)
+        document = classic.encode(
+            table, scored.predictions, scored.classes, signature, options, elapsed_ms
+        )
+        return Response(dumps(document), media_type=MEDIA_TYPE, headers=version_headers(scored))
+
+    return api

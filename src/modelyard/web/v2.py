@@ -1,0 +1,137 @@
+"""Open Inference Protocol (KServe V2) routes: server and model metadata, model readiness,
+inference. ``/v2/health/live`` and ``/ready`` are in :mod:`modelyard.web.app`.
+
+A model is an endpoint; its one version is the one serving now. No Content-Type is
+required on ``/infer`` (tritonclient sends none).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from modelyard import __version__
+from modelyard.config import Secret, ServeOptions
+from modelyard.errors import ModelUnavailable, NotFound, VersionNotFound
+from modelyard.serving import Loaded, Runtime
+from modelyard.serving.protocols import v2
+from modelyard.serving.protocols.common import JSON, dumps
+from modelyard.serving.protocols.v2_tensors import inflate
+from modelyard.types import Signature
+from modelyard.web.auth import check_score_key
+from modelyard.web.scoring import version_headers
+from modelyard.web.shaped import score_or_refuse, shaped_route
+
+
+def router(
+    runtime: Runtime, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
+) -> APIRouter:
+    """``/v2`` and ``/v2/models/{name}[/versions/{version}][/ready|/infer]``."""
+    api = APIRouter(tags=["open inference (v2)"], route_class=shaped_route(v2.error_body))
+
+    def serving(name: str, request: Request, version: str | None) -> Loaded:
+        """The version ``name`` serves, after the key and the asked version are checked."""
+        record, scorer = runtime.endpoint(name)
+        check_score_key(request, record, admin_key, required=require_keys)
+        current = scorer.current
+        if current is None:
+            raise ModelUnavailable(
+                f"model {name} is not ready"
+                + (f": {scorer.last_error}" if scorer.last_error else "")
+            )
+        _check_version(name, version, current.version.version)
+        return current
+
+    @api.get("/v2")
+    async def server_metadata() -> JSONResponse:
+        return JSONResponse(v2.server_metadata(__version__))
+
+    @api.get("/v2/models/{name}")
+    @api.get("/v2/models/{name}/versions/{version}")
+    async def model_metadata(name: str, request: Request) -> Response:
+        version = request.path_params.get("version")
+        current = serving(name, request, version)
+        document = v2.model_metadata(
+            name,
+            current.version.version,
+            current.version.flavour.value,
+            current.signature,
+            _classes(current.model),
+        )
+        return Response(dumps(document), media_type=JSON, headers=_headers(current))
+
+    @api.get("/v2/models/{name}/ready")
+    @api.get("/v2/models/{name}/versions/{version}/ready")
+    async def model_ready(name: str, request: Request) -> Response:
+        version = request.path_params.get("version")
+        current = serving(name, request, version)
+        return Response(
+            dumps({"name": name, "ready": True}), media_type=JSON, headers=_headers(current)
+        )
+
+    @api.post("/v2/models/{name}/infer")
+    @api.post("/v2/models/{name}/versions/{version}/infer")
+    async def infer(name: str, request: Request) -> Response:
+        version = request.path_params.get("version")
+        parsed: list[v2.InferRequest] = []
+
+        def decode(body: bytes, signature: Signature | None) -> pd.DataFrame:
+            current = runtime.endpoint(name)[1].current
+            if current is not None:
+                _check_version(name, version, current.version.version)
+            body = inflate(body, request.headers.get("content-encoding"), limits.max_body_bytes)
+            parsed.append(
+                v2.parse_request(body, request.headers.get("inference-header-content-length"))
+            )
+            return v2.to_frame(parsed[0], signature)
+
+        scored = await score_or_refuse(
+            request,
+            runtime,
+            name,
+            admin_key=admin_key,
+            require_keys=require_keys,
+            limits=limits,
+            decode=decode,
+        )
+        _check_version(name, version, scored.version.version)  # a swap while scoring
+        document = v2.encode(parsed[0], name, scored.version.version, scored.predictions)
+        return Response(dumps(document), media_type=JSON, headers=version_headers(scored))
+
+    @api.api_route(
+        "/v2/{path:path}", methods=["GET", "POST", "PUT", "DELETE"], include_in_schema=False
+    )
+    async def elsewhere(path: str, request: Request) -> Response:
+        # tritonclient reads only {"error": ...}: its other calls (config, repository,
+        # statistics) get an error it can show rather than one it cannot decode.
+        raise NotFound(
+            f"no route {request.method} /v2/{path}: modelyard serves the Open Inference "
+            "Protocol's health, metadata, ready and infer routes"
+        )
+
+    return api
+
+
+def _check_version(name: str, asked: str | None, serving: int) -> None:
+    if asked is not None and asked != str(serving):
+        raise VersionNotFound(
+            f"model {name} serves version {serving} only, not {asked!r}: "
+            f"call /v2/models/{name}/infer or /v2/models/{name}/versions/{serving}/infer",
+            endpoint=name,
+            version=asked,
+            serving=serving,
+        )
+
+
+def _headers(current: Loaded) -> dict[str, str]:
+    return {"x-model-version": str(current.version.version), "x-model-name": current.version.name}
+
+
+def _classes(model: Any) -> list[Any] | None:
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return None
+    return [c.item() if hasattr(c, "item") else c for c in classes]

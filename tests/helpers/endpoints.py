@@ -1,0 +1,116 @@
+"""A scoring server with two endpoints, for the protocol tests: ``immo`` (one numeric
+column, regression) and ``churn`` (seed 003's bank-churn table: string columns, a
+OneHotEncoder + LogisticRegression pipeline answering probabilities)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hypothesis import strategies as st
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from modelyard import Workspace
+from modelyard.config import ServeOptions
+from modelyard.types import OutputKind
+from modelyard.web.app import create_app
+from tests.conftest import make_settings
+from tests.helpers.models import fitted_immo
+from tests.helpers.server import running
+
+ADMIN_KEY = "admin-secret"
+
+
+def churn_frame(rows: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Customers as in seed 003 (Geography and Gender are strings) and whether they left."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "CreditScore": rng.integers(400, 850, rows),
+            "Geography": rng.choice(["France", "Germany", "Spain"], rows),
+            "Gender": rng.choice(["Female", "Male"], rows),
+            "Age": rng.integers(18, 80, rows),
+            "Balance": rng.uniform(0, 200_000, rows).round(2),
+        }
+    )
+    exited = ((frame["Geography"] == "Germany") | (frame["Age"] > 55)).astype("int64")
+    return frame, exited.rename("Exited")
+
+
+def fitted_churn() -> tuple[Pipeline, pd.DataFrame]:
+    """A fitted pipeline that refuses categories it never saw (to test model failures)."""
+    frame, target = churn_frame()
+    encode = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="error"), ["Geography", "Gender"]),
+            ("num", StandardScaler(), ["CreditScore", "Age", "Balance"]),
+        ]
+    )
+    pipe = Pipeline([("prep", encode), ("clf", LogisticRegression(max_iter=1000))])
+    return pipe.fit(frame, target), frame
+
+
+@dataclass(frozen=True)
+class Served:
+    """The running server: its base URL, workspace and each endpoint's primary key."""
+
+    ws: Workspace
+    base: str
+    keys: dict[str, str]
+
+    def auth(self, endpoint: str) -> dict[str, str]:
+        """The Authorization header of ``endpoint``."""
+        return {"Authorization": f"Bearer {self.keys[endpoint]}"}
+
+
+@contextmanager
+def serving_immo_and_churn(root: Path, max_body_bytes: int = 1 << 20) -> Iterator[Served]:
+    """Register, promote and serve both models until the block ends."""
+    ws = Workspace(
+        make_settings(root, f"sqlite:///{root / 'r.db'}", security={"admin_key": ADMIN_KEY})
+    )
+    immo, immo_rows = fitted_immo()
+    ws.models.register("immo", immo, input_example=immo_rows)
+    ws.models.promote("immo", 1)
+    churn, churn_rows = fitted_churn()
+    ws.models.register(
+        "churn", churn, input_example=churn_rows, output_kind=OutputKind.PROBABILITIES
+    )
+    ws.models.promote("churn", 1)
+    keys = {
+        name: (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
+        for name in ("immo", "churn")
+    }
+    app = create_app(ws, limits=ServeOptions(max_body_bytes=max_body_bytes), follow_interval=0.2)
+    try:
+        with running(app) as base:
+            yield Served(ws, base, keys)
+    finally:
+        ws.close()
+
+
+def json_documents() -> st.SearchStrategy[Any]:
+    """Arbitrary JSON, biased towards the keys the protocols look for."""
+    keys = st.sampled_from(
+        [
+            "data", "inputs", "instances", "dataframe_split", "dataframe_records", "columns",
+            "index", "params", "name", "shape", "datatype", "parameters", "content_type",
+            "binary_data_size", "outputs", "id", "Inputs", "input1", "ColumnNames", "Values",
+            "GlobalParameters", "surface", "Geography",
+        ]
+    )  # fmt: skip
+    scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=5)
+    scalars = scalars | st.floats(allow_nan=False, allow_infinity=False)
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+        max_leaves=20,
+    )

@@ -1,0 +1,192 @@
+"""Hot swap under load, on PostgreSQL: 20 promotions while 8 connections score non-stop.
+
+Version k of the model predicts exactly k, so every answer says which version made it.
+The endpoint follows ``@champion`` by polling the registry every ``FOLLOW_S`` seconds and
+swaps one reference once the new version is loaded and warmed up; so an answer may come
+from the previous champion for up to one poll plus a load after a promotion (``LAG_S``
+bounds that), but never from a version that was not yet champion, never from an older
+version than one the same connection already saw, and never with a failed request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyRegressor
+
+from modelyard import Workspace
+from modelyard.web.app import create_app
+from tests.conftest import make_settings
+from tests.helpers.server import running
+
+pytestmark = pytest.mark.slow
+
+VERSIONS = 21
+CONNECTIONS = 8
+LOAD_S = 30.0
+PROMOTE_EVERY_S = 1.3  # version 21 is promoted at 26 s: 4 s of load remain after it
+FOLLOW_S = 0.2
+LAG_S = 2.0  # one poll, a load and a warm-up, with room for a loaded 2-core machine
+SWAP_WITHIN_S = 5.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    worker: int
+    start: float
+    end: float
+    status: int
+    version: int | None
+    prediction: float | None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    version: int
+    before: float  # wall time the promote call began
+    committed: float  # wall time it returned (the transaction was committed by then)
+
+
+@pytest.fixture
+def pg_workspace(tmp_path: Path, postgresql_url: str) -> Iterator[Workspace]:
+    ws = Workspace(make_settings(tmp_path, postgresql_url))
+    yield ws
+    ws.close()
+
+
+def _constant_models(ws: Workspace, name: str) -> None:
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    target = pd.Series([0.0, 0.0, 0.0, 0.0])
+    for k in range(1, VERSIONS + 1):
+        model = DummyRegressor(strategy="constant", constant=float(k)).fit(frame, target)
+        assert ws.models.register(name, model, input_example=frame).version == k
+
+
+def _client(url: str, key: str, worker: int, stop: threading.Event, answers: list[Answer]) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    mine: list[Answer] = []
+    with httpx.Client(headers=headers, timeout=30.0) as client:  # one keep-alive connection
+        while not stop.is_set():
+            start = time.time()
+            try:
+                response = client.post(url, json={"data": [[float(worker)]]})
+            except httpx.HTTPError:
+                mine.append(Answer(worker, start, time.time(), 0, None, None))
+                continue
+            end = time.time()
+            version = response.headers.get("x-model-version")
+            prediction = (
+                float(response.json()["predictions"][0]) if response.status_code == 200 else None
+            )
+            mine.append(
+                Answer(
+                    worker,
+                    start,
+                    end,
+                    response.status_code,
+                    int(version) if version else None,
+                    prediction,
+                )
+            )
+    answers.extend(mine)
+
+
+def test_twenty_promotions_under_load_drop_nothing_and_answer_from_a_champion(
+    pg_workspace: Workspace,
+) -> None:
+    ws = pg_workspace
+    name = f"hot{uuid.uuid4().hex[:8]}"
+    _constant_models(ws, name)
+    ws.models.promote(name, 1)
+    promotions = [Promotion(1, 0.0, time.time())]
+    endpoint = ws.endpoints.create(name, model=f"{name}@champion")
+    key = (endpoint.keys or {})["primary"]
+    app = create_app(ws, endpoints=[name], follow_interval=FOLLOW_S)
+    with running(app) as base:
+        url = f"{base}/endpoints/{name}/score"
+        warm = httpx.post(url, json={"data": [[0.0]]}, headers={"Authorization": f"Bearer {key}"})
+        assert warm.status_code == 200 and warm.headers["x-model-version"] == "1"
+        stop = threading.Event()
+        answers: list[Answer] = []
+        clients = [
+            threading.Thread(target=_client, args=(url, key, w, stop, answers), daemon=True)
+            for w in range(CONNECTIONS)
+        ]
+        began = time.monotonic()
+        for thread in clients:
+            thread.start()
+        for k in range(2, VERSIONS + 1):
+            time.sleep(max(0.0, began + (k - 1) * PROMOTE_EVERY_S - time.monotonic()))
+            before = time.time()
+            ws.models.promote(name, k)
+            promotions.append(Promotion(k, before, time.time()))
+        time.sleep(max(0.0, began + LOAD_S - time.monotonic()))
+        stop.set()
+        for thread in clients:
+            thread.join(timeout=40)
+            assert not thread.is_alive(), "a client is stuck"
+
+    # 0 failed requests.
+    failed = [a for a in answers if a.status != 200]
+    assert not failed, f"{len(failed)} of {len(answers)} requests failed, first: {failed[0]}"
+    assert len(answers) > 20 * CONNECTIONS, f"only {len(answers)} requests in {LOAD_S} s"
+
+    # Each prediction is the version in the header: the answer came from that version.
+    assert all(a.prediction == float(a.version or -1) for a in answers)
+
+    # Each answer came from a version that was champion during the request, give or take
+    # the follow lag: never one not yet promoted, never one superseded more than LAG_S
+    # before the request began.
+    by_version = {p.version: p for p in promotions}
+    seen = {a.version for a in answers}
+    for answer in answers:
+        assert answer.version in by_version, answer
+        promoted = by_version[answer.version]
+        assert promoted.before <= answer.end, f"v{answer.version} answered before promotion"
+        successor = by_version.get(answer.version + 1)
+        if successor is not None:
+            stale = answer.start - successor.committed
+            assert stale <= LAG_S, (
+                f"v{answer.version} answered {stale:.2f} s after v{answer.version + 1}"
+            )
+
+    # One connection never goes back to an older version.
+    for worker in range(CONNECTIONS):
+        versions = [
+            a.version or 0 for a in sorted(answers, key=lambda a: a.start) if a.worker == worker
+        ]
+        assert versions == sorted(versions), f"connection {worker} went back to an older version"
+
+    # Version 21 answered within 5 s of its promotion, and the last answers are all its own.
+    last = by_version[VERSIONS]
+    first_21 = min(a.end for a in answers if a.version == VERSIONS)
+    assert first_21 - last.committed <= SWAP_WITHIN_S
+    for worker in range(CONNECTIONS):
+        final = max((a for a in answers if a.worker == worker), key=lambda a: a.start)
+        assert final.version == VERSIONS, f"connection {worker} ended on v{final.version}"
+    assert seen >= {1, VERSIONS}
+    lags = [
+        min(a.end for a in answers if a.version == p.version) - p.committed
+        for p in promotions[1:]
+        if p.version in seen
+    ]
+    late = sum(
+        1
+        for a in answers
+        if a.version in by_version
+        and (a.version + 1) in by_version
+        and by_version[a.version + 1].committed < a.start
+    )
+    print(
+        f"{len(answers)} requests, {len(seen)} versions seen, {late} answered by the previous "
+        f"champion within the lag, swap lag max {max(lags):.3f} s, "
+        f"mean {sum(lags) / len(lags):.3f} s"
+    )
