@@ -19,6 +19,7 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── InvalidReference        invalid_reference
     │   ├── UnsupportedMediaType    unsupported_media_type
     │   ├── PayloadTooLarge         payload_too_large
+    │   ├── ModelFailed             model_error
     │   ├── ScriptFailed            script_failed
     │   └── SignatureChanged        signature_changed
     ├── ArtifactError               artifact_error
@@ -167,6 +168,12 @@ class PayloadTooLarge(InvalidInput):
     """A request body over the server's limit."""
 
     code = "payload_too_large"
+
+
+class ModelFailed(InvalidInput):
+    """The model raised on rows that fit its signature (e.g. a category it refuses)."""
+
+    code = "model_error"
 
 
 class ScriptFailed(InvalidInput):

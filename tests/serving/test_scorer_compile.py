@@ -14,6 +14,7 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 from xgboost import XGBClassifier
 
 from modelyard import Workspace
+from modelyard.errors import ModelFailed
 from modelyard.monitoring import profile_frame
 from modelyard.registry.registry import VersionInfo
 from modelyard.registry.signature import infer_signature
@@ -97,7 +98,9 @@ def test_a_request_the_compiled_path_cannot_do_gets_the_originals_answer_or_erro
     unseen.loc[0, "Geography"] = "Italy"
     with pytest.raises(ValueError, match="unknown categor"):
         model.predict_proba(unseen)
-    with pytest.raises(ValueError, match="unknown categor"):
+    with pytest.raises(
+        ModelFailed, match=r"strict:1 failed on this input: ValueError.*unknown categor"
+    ):
         scorer.score(unseen)
     narrow = x.iloc[:3].astype({"Balance": np.float32}).reset_index(drop=True)
     assert np.array_equal(scorer.score(narrow).predictions, model.predict_proba(narrow))

@@ -10,6 +10,9 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from modelyard import Workspace
 from modelyard.config import ServeOptions
@@ -193,3 +196,17 @@ def test_a_promotion_reaches_the_endpoint_and_a_broken_version_is_never_swapped_
     failures = [e for e in ws.models.history("immo") if e.kind.value == "load_failed"]
     assert failures and failures[0].to_version == 3
     assert "HashMismatch" in failures[0].reason
+
+
+def test_a_model_that_refuses_valid_rows_gets_400_not_500(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"city": ["Paris", "Lyon", "Paris", "Lyon"]})
+    model = make_pipeline(OneHotEncoder(), LogisticRegression()).fit(frame, [1, 0, 1, 0])
+    ws = Workspace(make_settings(tmp_path, f"sqlite:///{tmp_path / 'r.db'}"))
+    ws.models.register("city", model, input_example=frame)
+    ws.models.promote("city", 1)
+    ws.endpoints.create("city", model="city")
+    with running(create_app(ws, require_keys=False)) as base:
+        answer = httpx.post(f"{base}/endpoints/city/score", json={"data": [["Nice"]]})
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "model_error" and "Nice" in answer.json()["message"]
+    ws.close()

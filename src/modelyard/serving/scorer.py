@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelyard.errors import ModelUnavailable, ModelyardError
+from modelyard.errors import ModelFailed, ModelUnavailable, ModelyardError
 from modelyard.registry import ModelVersion, Registry
 from modelyard.serving import threads
 from modelyard.serving.compile import Compiled, Fallback, NeedsOriginal, method_for, try_compile
@@ -177,7 +177,14 @@ class Scorer:
             with contextlib.suppress(NeedsOriginal):
                 predictions = _shaped(current.compiled(frame))
         if predictions is None:
-            predictions = _predict(current.model, _as_frame(frame, current.signature), kind)
+            rows = _as_frame(frame, current.signature)
+            try:
+                predictions = _predict(current.model, rows, kind)
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                # Rows that fit the signature but not the model (an unseen category under
+                # handle_unknown="error", say): the caller's input, answered with a 4xx.
+                detail = f"{type(exc).__name__}: {exc}"[:500]
+                raise ModelFailed(f"{current.version.ref} failed on this input: {detail}") from None
         return Scored(
             predictions,
             current.version,

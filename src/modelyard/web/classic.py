@@ -13,8 +13,8 @@ from modelyard.serving import Runtime
 from modelyard.serving.protocols import classic
 from modelyard.serving.protocols.common import JSON, dumps, parse_json, require
 from modelyard.types import Signature
-from modelyard.web.scoring import version_headers
-from modelyard.web.shaped import score_or_refuse, shaped_route
+from modelyard.web.scoring import score_with, version_headers
+from modelyard.web.shaped import shaped_route
 
 MEDIA_TYPE = "application/json; charset=utf-8"
 
@@ -37,7 +37,7 @@ def router(
             decoded.append((table, options, signature))
             return frame
 
-        scored = await score_or_refuse(
+        scored = await score_with(
             request,
             runtime,
             name,

@@ -15,8 +15,8 @@ from modelyard.serving import Runtime
 from modelyard.serving.protocols import mlflow
 from modelyard.serving.protocols.common import JSON, dumps
 from modelyard.web.auth import check_score_key
-from modelyard.web.scoring import version_headers
-from modelyard.web.shaped import score_or_refuse, shaped_route
+from modelyard.web.scoring import score_with, version_headers
+from modelyard.web.shaped import shaped_route
 
 Handler = Callable[[str, Request], Awaitable[Response]]
 
@@ -35,7 +35,7 @@ def router(
 
     async def invocations(name: str, request: Request) -> Response:
         kind = mlflow.content_kind(request.headers.get("content-type"))
-        scored = await score_or_refuse(
+        scored = await score_with(
             request,
             runtime,
             name,

@@ -87,6 +87,7 @@ def router(
             "target": record.target,
             "healthy": current is not None,
             "version": current.version.version if current else None,
+            "path": current.path if current else None,
             "error": scorer.last_error,
         }
         return JSONResponse(body, status_code=200 if current else 503)

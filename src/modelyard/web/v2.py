@@ -22,8 +22,8 @@ from modelyard.serving.protocols.common import JSON, dumps
 from modelyard.serving.protocols.v2_tensors import inflate
 from modelyard.types import Signature
 from modelyard.web.auth import check_score_key
-from modelyard.web.scoring import version_headers
-from modelyard.web.shaped import score_or_refuse, shaped_route
+from modelyard.web.scoring import score_with, version_headers
+from modelyard.web.shaped import shaped_route
 
 
 def router(
@@ -88,7 +88,7 @@ def router(
             )
             return v2.to_frame(parsed[0], signature)
 
-        scored = await score_or_refuse(
+        scored = await score_with(
             request,
             runtime,
             name,
