@@ -312,11 +312,25 @@ class Endpoints:
         )
 
     def create(
-        self, name: str, *, model: str, collect: bool = False, description: str = ""
+        self,
+        name: str,
+        *,
+        model: str,
+        collect: bool = False,
+        description: str = "",
+        batch_max_rows: int = 0,
+        batch_max_wait_ms: float = 2.0,
     ) -> Endpoint:
         """Create an endpoint serving ``model`` (``immo``, ``immo@champion``, ``immo:3``);
-        its keys are returned this once."""
-        record, keys = self._store.create(name, model, collect=collect, description=description)
+        its keys are returned this once. ``batch_max_rows > 0`` turns on adaptive
+        micro-batching of concurrent requests (batches of up to that many rows, each
+        request waiting at most ``batch_max_wait_ms``)."""
+        options: dict[str, Any] = {}
+        if batch_max_rows > 0:
+            options["batch"] = {"max_rows": batch_max_rows, "max_wait_ms": batch_max_wait_ms}
+        record, keys = self._store.create(
+            name, model, collect=collect, description=description, options=options
+        )
         return self._view(record, keys)
 
     def get(self, name: str) -> Endpoint:

@@ -25,10 +25,23 @@ def create(
     model: Annotated[str, typer.Option(help="immo, immo@champion or immo:3.")],
     collect: Annotated[bool, typer.Option("--collect", help="Collect scored rows.")] = False,
     description: Annotated[str, typer.Option(help="Free text.")] = "",
+    batch_max_rows: Annotated[
+        int, typer.Option(help="Micro-batch concurrent requests up to this many rows (0: off).")
+    ] = 0,
+    batch_max_wait_ms: Annotated[
+        float, typer.Option(help="Longest a request waits for its batch to fill.")
+    ] = 2.0,
 ) -> None:
     """Create an endpoint; prints its keys this once."""
     with state.open() as ws:
-        endpoint = ws.endpoints.create(name, model=model, collect=collect, description=description)
+        endpoint = ws.endpoints.create(
+            name,
+            model=model,
+            collect=collect,
+            description=description,
+            batch_max_rows=batch_max_rows,
+            batch_max_wait_ms=batch_max_wait_ms,
+        )
     keys = endpoint.keys or {}
     console.print(f"Created endpoint [bold]{endpoint.name}[/] serving {endpoint.target}")
     console.print(f"  scoring URI: {endpoint.scoring_uri}")

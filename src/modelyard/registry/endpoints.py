@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import RowMapping
@@ -49,6 +51,7 @@ class EndpointRecord:
     updated_at: datetime
     primary_key_hash: str
     secondary_key_hash: str
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def accepts(self, key: str) -> bool:
         """True if ``key`` is this endpoint's primary or secondary key (constant time)."""
@@ -69,6 +72,7 @@ def _record(row: RowMapping) -> EndpointRecord:
         updated_at=row["updated_at"],
         primary_key_hash=row["primary_key_hash"],
         secondary_key_hash=row["secondary_key_hash"],
+        options=dict(row["options"] or {}),
     )
 
 
@@ -79,7 +83,13 @@ class EndpointStore:
         self._db = db
 
     def create(
-        self, name: str, target: str, *, collect: bool = False, description: str = ""
+        self,
+        name: str,
+        target: str,
+        *,
+        collect: bool = False,
+        description: str = "",
+        options: Mapping[str, Any] | None = None,
     ) -> tuple[EndpointRecord, dict[str, str]]:
         """Record a new endpoint; returns it with its two keys (shown this once)."""
         check_name(name, "endpoint name")
@@ -100,6 +110,7 @@ class EndpointStore:
                     state=EndpointState.CREATING.value,
                     collect=collect,
                     description=description,
+                    options=dict(options or {}),
                     created_at=now,
                     updated_at=now,
                 )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from modelyard.errors import EndpointNotFound, ModelyardError
 from modelyard.registry import Registry
 from modelyard.registry.endpoints import EndpointRecord, EndpointStore
+from modelyard.serving.batcher import BatchOptions, MicroBatcher
 from modelyard.serving.scorer import Scorer
 from modelyard.types import EndpointState, ModelRef
 
@@ -35,6 +36,7 @@ class Runtime:
         self.interval = interval
         self._records: dict[str, EndpointRecord] = {}
         self._scorers: dict[str, Scorer] = {}
+        self._batchers: dict[str, tuple[tuple[int, BatchOptions], MicroBatcher]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = False
@@ -46,6 +48,20 @@ class Runtime:
         if name not in self._records:
             raise EndpointNotFound(f"no endpoint named {name!r} on this server", endpoint=name)
         return self._records[name], self._scorers[name]
+
+    def batcher(self, name: str) -> MicroBatcher | None:
+        """The micro-batcher of ``name`` if its options ask for one (made on first use)."""
+        record, scorer = self.endpoint(name)
+        batch = record.options.get("batch")
+        if not batch:
+            return None
+        options = BatchOptions(int(batch.get("max_rows", 64)), float(batch.get("max_wait_ms", 2)))
+        key = (id(scorer), options)
+        found = self._batchers.get(name)
+        if found is None or found[0] != key:
+            found = (key, MicroBatcher(scorer.score, options))
+            self._batchers[name] = found
+        return found[1]
 
     def names(self) -> list[str]:
         """The endpoints served."""

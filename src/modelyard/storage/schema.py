@@ -142,4 +142,5 @@ endpoints = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("options", sa.JSON, nullable=True),
 )

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from modelyard.config import Secret, ServeOptions
 from modelyard.errors import ScoringTimeout
 from modelyard.serving import Runtime, Scored, Scorer
+from modelyard.serving.batcher import MicroBatcher
 from modelyard.serving.protocols.common import ARROW, CSV, JSON, PARQUET, dumps, jsonable, require
 from modelyard.serving.protocols.tabular import decode_body
 from modelyard.serving.swagger import openapi
@@ -43,12 +44,16 @@ async def score_with(
     check_score_key(request, record, admin_key, required=require_keys)
     body = await request.body()
     frame = decode(body, scorer.signature)
-    return await _timed(scorer, frame, limits.timeout_s)
+    return await _timed(scorer, runtime.batcher(name), frame, limits.timeout_s)
 
 
-async def _timed(scorer: Scorer, frame: pd.DataFrame, timeout_s: float) -> Scored:
+async def _timed(
+    scorer: Scorer, batcher: MicroBatcher | None, frame: pd.DataFrame, timeout_s: float
+) -> Scored:
     try:
         with anyio.fail_after(timeout_s):
+            if batcher is not None:
+                return await batcher.submit(frame)
             return await run_in_threadpool(scorer.score, frame)
     except TimeoutError:
         raise ScoringTimeout(f"the model took longer than {timeout_s:g} s") from None
