@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from modelyard import Workspace
 from modelyard.config import Settings
+from modelyard.storage.schema import metadata
 
 PG_ADMIN_URL = os.environ.get(
     "MODELYARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -24,6 +25,8 @@ MARIA_ADMIN_URL = os.environ.get("MODELYARD_TEST_MARIADB", "mysql+pymysql://root
 IN_CI = os.environ.get("CI", "").lower() == "true"
 os.environ.setdefault("COLUMNS", "200")  # Rich tables in CLI tests are not cut at 80 columns
 BACKENDS = ("sqlite", "postgresql", "mariadb")
+# Every registry table, dependants first (the order in which they can be emptied or dropped).
+TABLES = tuple(t.name for t in reversed(metadata.sorted_tables))
 
 
 def _unavailable(what: str, exc: Exception) -> None:
@@ -81,7 +84,7 @@ def _empty(url: str) -> None:
     try:
         with engine.begin() as conn:
             tables = set(sa.inspect(conn).get_table_names())
-            for table in ("endpoints", "runs", "events", "aliases", "model_versions", "models"):
+            for table in TABLES:
                 if table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
     finally:

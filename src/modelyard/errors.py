@@ -11,7 +11,8 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── VersionNotFound         version_not_found
     │   ├── AliasNotFound           alias_not_found
     │   ├── RunNotFound             run_not_found
-    │   └── EndpointNotFound        endpoint_not_found
+    │   ├── EndpointNotFound        endpoint_not_found
+    │   └── JobNotFound             job_not_found
     ├── Conflict                    conflict
     │   ├── AliasMoved              alias_moved
     │   └── NothingToRollBack       nothing_to_roll_back
@@ -109,6 +110,12 @@ class EndpointNotFound(NotFound):
     """No endpoint of that name."""
 
     code = "endpoint_not_found"
+
+
+class JobNotFound(NotFound):
+    """No job with that id."""
+
+    code = "job_not_found"
 
 
 class Conflict(ModelyardError):

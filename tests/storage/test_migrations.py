@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from modelyard import Workspace
 from modelyard.config import SecretURL
 from modelyard.storage import Database, upgrade
 from modelyard.storage.migrate import current_revision, head_revision
-from tests.conftest import make_settings
+from modelyard.storage.schema import metadata
+from tests.conftest import TABLES, make_settings
 
 
 def test_an_older_schema_is_upgraded_on_open_and_keeps_its_models(
@@ -19,15 +22,7 @@ def test_an_older_schema_is_upgraded_on_open_and_keeps_its_models(
 ) -> None:
     db = Database(SecretURL(db_url))
     with db.engine.begin() as conn:  # a previous test on this server may have left tables
-        for table in (
-            "endpoints",
-            "runs",
-            "events",
-            "aliases",
-            "model_versions",
-            "models",
-            "alembic_version",
-        ):
+        for table in (*TABLES, "alembic_version"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     upgrade(db, "0001")
     assert current_revision(db) == "0001"
@@ -54,3 +49,9 @@ def test_opening_twice_is_a_no_op(tmp_path: Path) -> None:
     Workspace(make_settings(tmp_path, url)).close()
     with Workspace(make_settings(tmp_path, url)) as ws:
         assert current_revision(ws.db) == head_revision()
+
+
+def test_the_migrations_build_exactly_the_declared_schema(db_url: str, tmp_path: Path) -> None:
+    with Workspace(make_settings(tmp_path, db_url)) as ws, ws.db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        assert compare_metadata(context, metadata) == []

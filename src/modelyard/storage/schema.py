@@ -144,3 +144,53 @@ endpoints = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("options", sa.JSON, nullable=True),
 )
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(128), nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=True, unique=True),
+    sa.Column("worker", sa.String(128), nullable=True),
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Index("ix_jobs_state_created_at", "state", "created_at"),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("training", sa.String(128), primary_key=True),
+    sa.Column("spec", sa.String(128), nullable=False),
+    sa.Column("next_fire_at", UTCDateTime(), nullable=False),
+    sa.Column("last_fire_at", UTCDateTime(), nullable=True),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+schedule_fires = sa.Table(
+    "schedule_fires",
+    metadata,
+    sa.Column("training", sa.String(128), primary_key=True),
+    sa.Column("fire_at", UTCDateTime(), primary_key=True),
+    sa.Column("job_id", sa.String(32), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
