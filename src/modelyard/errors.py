@@ -13,6 +13,7 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── RunNotFound             run_not_found
     │   ├── EndpointNotFound        endpoint_not_found
     │   └── JobNotFound             job_not_found
+    ├── RunCancelled                run_cancelled
     ├── Conflict                    conflict
     │   ├── AliasMoved              alias_moved
     │   └── NothingToRollBack       nothing_to_roll_back
@@ -116,6 +117,12 @@ class JobNotFound(NotFound):
     """No job with that id."""
 
     code = "job_not_found"
+
+
+class RunCancelled(ModelyardError):
+    """A run was cancelled while it ran; it stops at its next stage."""
+
+    code = "run_cancelled"
 
 
 class Conflict(ModelyardError):

@@ -81,12 +81,22 @@ class RunStore:
         self._db = db
 
     def create(
-        self, training: str, model: str, *, trigger: str, actor: str, params: Mapping[str, Any]
+        self,
+        training: str,
+        model: str,
+        *,
+        trigger: str,
+        actor: str,
+        params: Mapping[str, Any],
+        run_id: str | None = None,
     ) -> Run:
-        """Record a queued run and return it."""
-        run_id = uuid.uuid4().hex
+        """Record a queued run and return it; with ``run_id``, the run of that id if it
+        exists already (a queued job's run is created by whoever comes first)."""
+        run_id = run_id or uuid.uuid4().hex
 
         def insert(conn: Connection) -> None:
+            if conn.execute(sa.select(r.c.id).where(r.c.id == run_id)).first() is not None:
+                return
             conn.execute(
                 sa.insert(r).values(
                     id=run_id,
@@ -103,7 +113,7 @@ class RunStore:
                 )
             )
 
-        self._db.write(insert)
+        self._db.write(insert, retry_conflicts=True)
         return self.get(run_id)
 
     def _update(self, run_id: str, **values: Any) -> None:
@@ -150,6 +160,41 @@ class RunStore:
             logs=logs[-_MAX_LOG:],
             metrics=dict(metrics),
         )
+
+    def cancel(self, run_id: str, *, logs: str | None = None) -> bool:
+        """Mark a queued or running run cancelled; False if it had already ended."""
+
+        def update(conn: Connection) -> bool:
+            values: dict[str, Any] = {"state": RunState.CANCELLED.value, "finished_at": utcnow()}
+            if logs is not None:
+                values["logs"] = logs[-_MAX_LOG:]
+            moved = conn.execute(
+                sa.update(r)
+                .where(
+                    r.c.id == run_id,
+                    r.c.state.in_((RunState.QUEUED.value, RunState.RUNNING.value)),
+                )
+                .values(**values)
+            ).rowcount
+            return bool(moved == 1)
+
+        return self._db.write(update)
+
+    def fail_unfinished(self, run_id: str, error: str) -> bool:
+        """Fail a run left queued or running by a worker that died; False if it had ended."""
+
+        def update(conn: Connection) -> bool:
+            moved = conn.execute(
+                sa.update(r)
+                .where(
+                    r.c.id == run_id,
+                    r.c.state.in_((RunState.QUEUED.value, RunState.RUNNING.value)),
+                )
+                .values(state=RunState.FAILED.value, finished_at=utcnow(), error=error)
+            ).rowcount
+            return bool(moved == 1)
+
+        return self._db.write(update)
 
     def get(self, run_id: str) -> Run:
         """The run with this id (a unique prefix of at least 6 characters works too)."""

@@ -17,7 +17,14 @@ import pandas as pd
 from sklearn.base import is_classifier
 
 from modelyard.config import Settings
-from modelyard.errors import AliasMoved, AliasNotFound, ConfigError, InvalidInput, ModelyardError
+from modelyard.errors import (
+    AliasMoved,
+    AliasNotFound,
+    ConfigError,
+    InvalidInput,
+    ModelyardError,
+    RunCancelled,
+)
 from modelyard.monitoring import profile_frame
 from modelyard.promotion import decide
 from modelyard.registry import Registry, VersionInfo, current_actor, infer_signature
@@ -98,8 +105,12 @@ class TrainingRunner:
         trigger: str = "manual",
         actor: str | None = None,
         on_stage: OnStage | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        """Run training ``name`` to its end and return the recorded run (succeeded or failed)."""
+        """Run training ``name`` to its end and return the recorded run (succeeded or failed).
+
+        ``run_id`` names a run already queued (a job's); it is created if missing.
+        """
         declaration = self._settings.trainings.get(name)
         if declaration is None:
             self.spec(name)  # raises the helpful ConfigError
@@ -107,7 +118,7 @@ class TrainingRunner:
         who = actor or current_actor()
         model_name = str(declaration.get("model", name))
         run = self._runs.create(
-            name, model_name, trigger=trigger, actor=who, params=dict(params or {})
+            name, model_name, trigger=trigger, actor=who, params=dict(params or {}), run_id=run_id
         )
         journal = _Journal(on_stage)
         self._runs.start(run.id)
@@ -115,6 +126,11 @@ class TrainingRunner:
         try:
             spec = self.spec(name)
             version, decision = self._execute(spec, dict(params or {}), journal, metrics, who)
+        except RunCancelled as exc:
+            journal.end("cancelled")
+            journal.log(f"cancelled: {exc.message}")
+            self._runs.stages(run.id, journal.stages, journal.rows)
+            self._runs.cancel(run.id, logs=journal.text())
         except ModelyardError as exc:
             self._fail(run.id, journal, metrics, f"{exc.code}: {exc.message}", exc.details)
         except Exception as exc:  # a bug in user code or a library: recorded, never promoted

@@ -77,6 +77,16 @@ def _read(reader: Any, what: str) -> pa.Table:
 
 
 def _from_table(table: pa.Table, signature: Signature | None) -> pd.DataFrame:
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            # pyarrow keeps duplicated names, and table.column(name) then raises KeyError
+            raise InvalidInput(
+                f"column {name!r} appears more than once: send each column once",
+                code="bad_shape",
+                column=name,
+            )
+        seen.add(name)
     return from_columns(
         {name: table.column(name).to_pylist() for name in table.column_names}, signature
     )

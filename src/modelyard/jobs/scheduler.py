@@ -1,0 +1,96 @@
+"""The scheduler: only the holder of the ``scheduler`` lease fires, and each fire once.
+
+Per tick, every due schedule fires at most once however many fire times it missed
+(coalesce); a fire whose training is still queued or running is skipped and recorded as
+such; the (training, fire time) guard and the job's idempotency key make a fire that two
+schedulers both attempt start one job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from modelyard.errors import ModelyardError
+from modelyard.jobs.schedule import next_fire
+from modelyard.jobs.worker import worker_name
+from modelyard.storage.queue import JobStore, LeaseStore, ScheduleStore
+from modelyard.storage.schema import utcnow
+
+log = logging.getLogger("modelyard.scheduler")
+LEASE = "scheduler"
+
+Fire = Callable[[str, datetime], str]
+"""Start a run of (training, fire time); returns the job id (idempotent per fire)."""
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What one tick did for one schedule."""
+
+    training: str
+    fire_at: datetime
+    outcome: str  # "started" or "skipped_running"
+    job_id: str | None
+
+
+class Scheduler:
+    """Fires due schedules while it holds the lease."""
+
+    def __init__(
+        self,
+        schedules: ScheduleStore,
+        leases: LeaseStore,
+        jobs: JobStore,
+        fire: Fire,
+        *,
+        kind: str = "train",
+        holder: str | None = None,
+        lease_s: float = 10.0,
+        tick_s: float = 1.0,
+    ) -> None:
+        self._schedules = schedules
+        self._leases = leases
+        self._jobs = jobs
+        self._fire = fire
+        self._kind = kind
+        self.holder = holder or worker_name()
+        self.lease = timedelta(seconds=lease_s)
+        self.tick_s = tick_s
+
+    def tick(self, now: datetime | None = None) -> list[Fired]:
+        """Fire what is due if this scheduler leads; returns what it did."""
+        if not self._leases.acquire(LEASE, self.holder, self.lease):
+            return []
+        moment = now or utcnow()
+        done: list[Fired] = []
+        for schedule in self._schedules.list():
+            if schedule.paused or schedule.next_fire_at > moment:
+                continue
+            fire_at = schedule.next_fire_at  # missed fires coalesce into this one
+            following = next_fire(schedule.spec, moment)
+            if self._jobs.active(self._kind, schedule.training):
+                outcome, job_id = "skipped_running", None
+            else:
+                outcome, job_id = "started", self._fire(schedule.training, fire_at)
+            if self._schedules.record_fire(schedule.training, fire_at, following, outcome, job_id):
+                done.append(Fired(schedule.training, fire_at, outcome, job_id))
+                log.info("schedule %s at %s: %s", schedule.training, fire_at, outcome)
+        return done
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick until ``stop`` is set, then give the lease up."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except ModelyardError as exc:
+                    log.warning("scheduler %s: %s; retrying", self.holder, exc.message)
+                stop.wait(self.tick_s)
+        finally:
+            with contextlib.suppress(ModelyardError):
+                self._leases.release(LEASE, self.holder)

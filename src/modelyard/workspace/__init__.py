@@ -1,0 +1,108 @@
+"""The composition root and the SDK: ``Workspace.from_config()`` builds everything.
+
+from modelyard import Workspace
+ws = Workspace.from_config()
+v = ws.models.register("immo", "model.skops")
+ws.models.promote("immo", v.version)
+est = ws.models.load("immo@champion")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from modelyard import config as cfg
+from modelyard.registry import DoctorReport, Registry, SafeLoader
+from modelyard.registry.doctor import check as doctor_check
+from modelyard.registry.endpoints import EndpointStore
+from modelyard.registry.runs import RunStore
+from modelyard.storage import ArtifactStore, Database, upgrade
+from modelyard.training import TrainingRunner
+from modelyard.workspace.endpoints import Endpoint, Endpoints
+from modelyard.workspace.jobs import RunQueue
+from modelyard.workspace.models import Models
+from modelyard.workspace.trainings import Runs, Sources, Trainings
+
+__all__ = [
+    "Endpoint",
+    "Endpoints",
+    "Models",
+    "RunQueue",
+    "Runs",
+    "Sources",
+    "Trainings",
+    "Workspace",
+]
+
+
+class Workspace:
+    """A registry database, an artifact store and the settings that name them."""
+
+    def __init__(self, settings: cfg.Settings) -> None:
+        self.settings = settings
+        self.db = Database(
+            settings.database_url, sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s
+        )
+        _ensure_sqlite_folder(settings)
+        upgrade(self.db)
+        self.store = ArtifactStore(settings.artifacts)
+        scratch = settings.root / cfg.STATE_DIR / "cache"
+        loader = SafeLoader(self.store, settings.skops_trusted, scratch)
+        self.registry = Registry(self.db, self.store, loader, settings.skops_trusted)
+        self.models = Models(self.registry)
+        runner = TrainingRunner(settings, self.registry, RunStore(self.db))
+        self.queue = RunQueue(settings, self.db, runner, RunStore(self.db))
+        self.trainings = Trainings(runner, self.queue)
+        self.runs = Runs(RunStore(self.db), self.queue)
+        self.sources = Sources(settings)
+        self.endpoints = Endpoints(EndpointStore(self.db), settings)
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    ) -> Workspace:
+        """Open the workspace whose ``modelyard.toml`` is in ``path`` (default: the current
+        folder) or the nearest parent; upgrades an older registry schema."""
+        start = Path(path) if path is not None else None
+        config_path = start if start is not None and start.is_file() else cfg.find_config(start)
+        return cls(cfg.Settings.load(config_path, env))
+
+    @classmethod
+    def init(
+        cls, folder: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
+    ) -> Workspace:
+        """Create ``modelyard.toml`` and ``.modelyard/`` in ``folder`` (kept if present);
+        then open the workspace."""
+        root = Path(folder)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / cfg.STATE_DIR).mkdir(exist_ok=True)
+        config_path = root / cfg.CONFIG_FILE
+        if not config_path.exists():
+            config_path.write_text(cfg.default_config_text(), encoding="utf-8")
+        return cls(cfg.Settings.load(config_path, env))
+
+    def doctor(self, *, fix: bool = False) -> DoctorReport:
+        """Check that every version's artifact exists and matches its sha256."""
+        return doctor_check(self.db, self.store, fix=fix)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace(root={str(self.settings.root)!r}, database={self.settings.database_url})"
+
+
+def _ensure_sqlite_folder(settings: cfg.Settings) -> None:
+    url = settings.database_url.reveal()
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix) and not url[len(prefix) :].startswith(":memory:"):
+            Path(url[len(prefix) :].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)

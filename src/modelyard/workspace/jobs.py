@@ -1,0 +1,156 @@
+"""Queued runs, workers and the scheduler, wired to the training runner.
+
+A queued run and its job share one id: the job is written first (with the caller's
+idempotency key), then the run row; a worker that claims the job before the row exists
+creates it with that id. So ``POST …/runs`` can answer 202 with the run id at once.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from modelyard import config as cfg
+from modelyard.errors import ConfigError, JobNotFound, RunCancelled
+from modelyard.jobs import JobContext, Scheduler, Worker, next_fire, parse_schedule
+from modelyard.registry import current_actor
+from modelyard.registry.runs import Run, RunStore
+from modelyard.storage import Database
+from modelyard.storage.queue import Job, JobStore, LeaseStore, Schedule, ScheduleStore
+from modelyard.storage.schema import utcnow
+from modelyard.training import TrainingRunner
+from modelyard.types import RunState
+
+TRAIN = "train"
+
+
+class RunQueue:
+    """Queue training runs, cancel them, and build the workers and scheduler that run them."""
+
+    def __init__(
+        self, settings: cfg.Settings, db: Database, runner: TrainingRunner, runs: RunStore
+    ) -> None:
+        self._settings = settings
+        self._runner = runner
+        self._runs = runs
+        self.jobs = JobStore(db)
+        self.schedules = ScheduleStore(db)
+        self.leases = LeaseStore(db)
+
+    def trigger(
+        self,
+        training: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        trigger: str = "api",
+        idempotency_key: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[Run, bool]:
+        """Queue a run of ``training``; returns (run, created). The same idempotency key
+        returns the run it started the first time."""
+        self._runner.spec(training)  # an unknown training fails here, not in a worker
+        declaration = self._settings.trainings[training]
+        payload = {"training": training, "params": dict(params or {}), "trigger": trigger}
+        job, created = self.jobs.enqueue(
+            TRAIN, payload, subject=training, idempotency_key=idempotency_key
+        )
+        run = self._runs.create(
+            training,
+            str(declaration.get("model", training)),
+            trigger=str(job.payload.get("trigger", trigger)),
+            actor=actor or current_actor(),
+            params=dict(job.payload.get("params", {})),
+            run_id=job.id,
+        )
+        return run, created
+
+    def cancel(self, run_id: str) -> Run:
+        """Cancel a queued run now, or a running one at its next stage."""
+        run = self._runs.get(run_id)
+        with contextlib.suppress(JobNotFound):  # a run made by `modelyard train` has no job
+            self.jobs.cancel(run.id)
+        if run.state is RunState.QUEUED:
+            self._runs.cancel(run.id)
+        return self._runs.get(run.id)
+
+    def handle(self, job: Job, context: JobContext) -> Mapping[str, Any]:
+        """Run the training a job names (the ``train`` job handler)."""
+
+        def on_stage(stage: str, detail: str) -> None:
+            if context.cancelled.is_set():
+                raise RunCancelled(f"run {job.id[:8]} was cancelled")
+
+        run = self._runner.run(
+            str(job.payload["training"]),
+            params=dict(job.payload.get("params", {})),
+            trigger=str(job.payload.get("trigger", "queue")),
+            run_id=job.id,
+            on_stage=on_stage,
+        )
+        result: dict[str, Any] = {
+            "run_id": run.id,
+            "state": run.state.value,
+            "version": run.version,
+        }
+        if run.state is RunState.FAILED:
+            result["error"] = run.error
+        return result
+
+    def _reaped(self, job: Job) -> None:
+        self._runs.fail_unfinished(
+            job.id, f"worker_lost: worker {job.worker} stopped heartbeating during the run"
+        )
+
+    def worker(self, *, heartbeat_s: float = 2.0, poll_s: float = 0.5) -> Worker:
+        """A worker for training jobs."""
+        return Worker(
+            self.jobs,
+            {TRAIN: self.handle},
+            heartbeat_s=heartbeat_s,
+            poll_s=poll_s,
+            on_reaped=self._reaped,
+        )
+
+    def sync_schedules(self) -> builtins.list[Schedule]:
+        """Store the ``schedule = "…"`` of every training; drop schedules no longer declared."""
+        now = utcnow()
+        declared: dict[str, str] = {}
+        for name, declaration in self._settings.trainings.items():
+            spec = declaration.get("schedule")
+            if spec:
+                parse_schedule(str(spec))
+                declared[name] = str(spec)
+        for name, spec in declared.items():
+            self.schedules.upsert(name, spec, next_fire(spec, now))
+        for schedule in self.schedules.list():
+            if schedule.training not in declared:
+                self.schedules.remove(schedule.training)
+        return self.schedules.list()
+
+    def scheduler(self, *, lease_s: float = 10.0, tick_s: float = 1.0) -> Scheduler:
+        """A scheduler that queues a run per fire (one per fire, whoever leads)."""
+
+        def fire(training: str, fire_at: Any) -> str:
+            key = f"schedule:{training}:{fire_at.isoformat()}"
+            run, _ = self.trigger(
+                training, trigger="schedule", idempotency_key=key, actor="scheduler"
+            )
+            return run.id
+
+        return Scheduler(
+            self.schedules,
+            self.leases,
+            self.jobs,
+            fire,
+            kind=TRAIN,
+            lease_s=lease_s,
+            tick_s=tick_s,
+        )
+
+    def set_paused(self, training: str, paused: bool) -> None:
+        """Pause or resume a training's schedule."""
+        if training not in self._settings.trainings:
+            raise ConfigError(f"no training named {training!r}")
+        self.schedules.set_paused(training, paused)

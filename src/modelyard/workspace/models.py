@@ -1,0 +1,130 @@
+"""``ws.models``: the registry as the SDK shows it."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelyard.errors import ConfigError
+from modelyard.registry import Event, Model, ModelVersion, Registry, VersionInfo, infer_signature
+from modelyard.registry.aliases import UNSET
+from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signature
+
+
+class Models:
+    """``ws.models``: register, find, promote, roll back and load model versions."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def register(
+        self,
+        name: str,
+        model: object,
+        *,
+        input_example: pd.DataFrame | None = None,
+        signature: Signature | None = None,
+        output_kind: OutputKind = OutputKind.RAW,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        lineage: Mapping[str, Any] | None = None,
+        description: str = "",
+        flavour: Flavour | str | None = None,
+        main: str | None = None,
+        allow_pickle: bool = False,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Register a path (file or folder) or a live estimator as the next version of ``name``.
+
+        ``input_example`` (a DataFrame) gives the signature; ``allow_pickle`` lets an
+        admin register a pickle/joblib file, which then loads only while its bytes match.
+        """
+        if signature is None and input_example is not None:
+            signature = infer_signature(input_example, output_kind)
+        info = VersionInfo(
+            signature=signature,
+            metrics=dict(metrics or {}),
+            params=dict(params or {}),
+            tags=dict(tags or {}),
+            lineage=dict(lineage or {}),
+            description=description,
+        )
+        if isinstance(model, str | os.PathLike):
+            return self._registry.register_path(
+                name,
+                Path(model),
+                info,
+                flavour=Flavour(flavour) if flavour else None,
+                main=main,
+                allow_pickle=allow_pickle,
+                actor=actor,
+            )
+        return self._registry.register_object(name, model, info, actor=actor)
+
+    def get(
+        self, name: str, *, version: int | None = None, alias: str | None = None
+    ) -> ModelVersion:
+        """One version (default: the champion); raises ``NotFound`` if there is none."""
+        if version is not None and alias is not None:
+            raise ConfigError("give either version or alias, not both")
+        return self._registry.get_version(name, version, alias=alias)
+
+    def resolve(self, ref: str | ModelRef) -> ModelVersion:
+        """The version ``immo``, ``immo@champion`` or ``immo:3`` names."""
+        return self._registry.resolve(ref)
+
+    def list(self, *, include_archived: bool = False) -> builtins.list[Model]:
+        """All models."""
+        return self._registry.list_models(include_archived=include_archived)
+
+    def versions(self, name: str) -> builtins.list[ModelVersion]:
+        """All versions of ``name``, oldest first."""
+        return self._registry.list_versions(name)
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        *,
+        alias: str = DEFAULT_ALIAS,
+        reason: str = "",
+        force: bool = False,
+        expected: Any = UNSET,
+        actor: str | None = None,
+    ) -> Event | None:
+        """Move ``alias`` (default ``champion``) to ``version``; see ``Registry.promote``."""
+        return self._registry.promote(
+            name, version, alias=alias, reason=reason, force=force, expected=expected, actor=actor
+        )
+
+    def rollback(
+        self, name: str, *, alias: str = DEFAULT_ALIAS, reason: str = "", actor: str | None = None
+    ) -> Event:
+        """Return ``alias`` to the version it held before the current one."""
+        return self._registry.rollback(name, alias=alias, reason=reason, actor=actor)
+
+    def history(self, name: str, *, alias: str | None = None) -> builtins.list[Event]:
+        """The model's event log, oldest first."""
+        return self._registry.history(name, alias=alias)
+
+    def load(self, ref: str | ModelRef) -> object:
+        """Load a version through the one safe loader (hash, allow-list and pickle checks)."""
+        return self._registry.load(ref)
+
+    def download(self, ref: str | ModelRef, target: str | os.PathLike[str]) -> Path:
+        """Write a version's verified files into ``target``."""
+        return self._registry.download(ref, Path(target))
+
+    def archive(self, name: str, version: int | None = None, *, actor: str | None = None) -> None:
+        """Archive a version (or the whole model)."""
+        self._registry.archive(name, version, actor=actor)
+
+    def approve(self, name: str, version: int, *, actor: str | None = None) -> Event | None:
+        """Approve a version held pending by ``require_approval``: it becomes champion."""
+        return self._registry.approve(name, version, actor=actor)
