@@ -40,6 +40,9 @@ from schemathesis.checks import not_a_server_error
 
 from tests.helpers.endpoints import Served, churn_frame, json_documents, serving_immo_and_churn
 
+# huge generated numbers overflow a linear model's product: a warning, and a null prediction
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+
 SCALE = max(1, int(os.environ.get("MODELYARD_FUZZ_EXAMPLES", "1")))
 FUZZ = settings(
     max_examples=40 * SCALE,
@@ -160,8 +163,10 @@ def test_schemathesis_on_each_endpoints_swagger(
         case.validate_response(response, checks=[not_a_server_error])
         check_answer(response)
         rows = case.body.get("data") if isinstance(case.body, dict) else None
-        if mode is GenerationMode.POSITIVE and endpoint == "immo" and case.media_type == (
-            "application/json"
+        if (
+            mode is GenerationMode.POSITIVE
+            and endpoint == "immo"
+            and case.media_type == ("application/json")
         ):
             # any number is a surface: schema-valid JSON with rows must score
             assert response.status_code == (200 if rows else 400), response.text
@@ -420,9 +425,7 @@ def test_parquet_and_arrow_tables_of_any_types_never_get_a_5xx(
         with pa.ipc.new_stream(buffer, table.schema) as writer:
             writer.write_table(table)
         content_type = "application/vnd.apache.arrow.stream"
-    answer = _post(
-        served, endpoint, route, content=buffer.getvalue(), content_type=content_type
-    )
+    answer = _post(served, endpoint, route, content=buffer.getvalue(), content_type=content_type)
     check_answer(answer, PROTOCOL[route])
 
 
@@ -448,6 +451,16 @@ def test_a_column_sent_twice_is_a_400(served: Served, route: str, kind: str) -> 
     answer = _post(served, "immo", route, content=buffer.getvalue(), content_type=content_type)
     assert answer.status_code == 400, answer.text
     assert "surface" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("datatype", [["FP64"], {"FP64": 1}, None, 64])
+def test_a_datatype_that_is_not_a_string_is_a_400(served: Served, datatype: Any) -> None:
+    """Found by this module: a list or object as datatype raised TypeError (unhashable)
+    in the datatype lookup, a 500."""
+    body = {"inputs": [{"name": "input-0", "shape": [1, 1], "datatype": datatype, "data": [1]}]}
+    answer = _post(served, "immo", "infer", body=body, content_type=None)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "bad_tensor" and "datatype" in answer.json()["error"]
 
 
 # --- rows that fit the signature score, alike on every protocol ------------------------------
@@ -485,7 +498,10 @@ def test_valid_rows_score_the_same_on_every_protocol(
             "execute",
             body={
                 "Inputs": {
-                    "input1": {"ColumnNames": CHURN, "Values": [[str(v) for v in r] for r in values]}
+                    "input1": {
+                        "ColumnNames": CHURN,
+                        "Values": [[str(v) for v in r] for r in values],
+                    }
                 },
                 "GlobalParameters": {},
             },
@@ -526,3 +542,26 @@ def test_the_helpers_frames_fit_the_generators() -> None:
     frame, _ = churn_frame(rows=50)
     assert list(frame.columns) == CHURN
     assert set(frame["Geography"]) <= {"France", "Germany", "Spain"}
+
+
+def _churn_row(**values: Any) -> dict[str, Any]:
+    row = {"CreditScore": 600, "Geography": "France", "Gender": "Male", "Age": 40, "Balance": 1.0}
+    return {"data": [{**row, **values}]}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("immo", {"data": [["nan"]]}),
+        ("churn", _churn_row(CreditScore=2**63)),
+        ("churn", _churn_row(CreditScore=1e300)),
+        ("churn", _churn_row(CreditScore="inf")),
+        ("churn", _churn_row(Balance="nan")),
+    ],
+)
+def test_numbers_a_column_cannot_hold_are_a_422(
+    served: Served, endpoint: str, body: dict[str, Any]
+) -> None:
+    answer = _post(served, endpoint, "score", body=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "bad_value"

@@ -74,9 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ws.models.register("immo", immo, input_example=immo_rows)
     ws.models.promote("immo", 1)
     bank, bank_rows = fitted_bank()
-    ws.models.register(
-        "bank", bank, input_example=bank_rows, output_kind=OutputKind.PROBABILITIES
-    )
+    ws.models.register("bank", bank, input_example=bank_rows, output_kind=OutputKind.PROBABILITIES)
     ws.models.promote("bank", 1)
     keys = {
         name: (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
@@ -102,19 +100,27 @@ def _immo(*surfaces: float) -> list[float]:
 # --- Azure ML v1: seed 003's requests client ------------------------------------------------
 
 
-def test_seed_003_client_as_written_cannot_read_a_model_endpoints_answer(server: Server) -> None:
-    """The seed's last line, ``json.loads(predictions.json())``, only works because its
-    entry script returned ``json.dumps(...)`` (a str) which azmlinfsrv JSON-encodes again.
-    A modelyard model endpoint answers a JSON object, so ``.json()`` is already a dict and
-    ``json.loads(dict)`` raises TypeError: the one line that has to change."""
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="json.loads(predictions.json()) needs the answer to be a JSON *string*: the seed's "
+    "entry script returned json.dumps(...), which azmlinfsrv JSON-encoded again; a modelyard "
+    "model endpoint answers {'predictions': ...}, so .json() is a dict already",
+)
+def test_seed_003_client_exactly_as_written(server: Server) -> None:
     endpoint = f"{server.base}/endpoints/bank/score"
+
     x_new = [SEED_ROW]
+
     input_json = json.dumps({"data": x_new})
+
     headers = {"Content-Type": "application/json", "Authorization": "Bearer " + server.keys["bank"]}
+
     predictions = requests.post(endpoint, input_json, headers=headers)
     assert predictions.status_code == 200, predictions.text
-    with pytest.raises(TypeError, match="must be str, bytes or bytearray, not dict"):
-        json.loads(predictions.json())
+    predicted_classes = json.loads(predictions.json())
+
+    assert np.allclose(predicted_classes, _seed_probabilities(SEED_ROW))
 
 
 def test_seed_003_client_with_its_last_line_reading_predictions(server: Server) -> None:
@@ -249,7 +255,10 @@ def _help_page_data(values: list[list[str]]) -> dict[str, Any]:
 
 def test_classic_help_page_client_scores_string_columns(server: Server) -> None:
     url = f"{server.base}/endpoints/bank/execute?api-version=2.0&details=true"
-    values = [[str(v) for v in SEED_ROW], ["700", "France", "Female", "61", "8", "0", "1", "1", "1", "150000"]]
+    values = [
+        [str(v) for v in SEED_ROW],
+        ["700", "France", "Female", "61", "8", "0", "1", "1", "1", "150000"],
+    ]
     status, headers, result = _help_page_call(url, server.keys["bank"], _help_page_data(values))
     assert status == 200, result
     assert headers["Content-Type"] == "application/json; charset=utf-8"
@@ -260,7 +269,9 @@ def test_classic_help_page_client_scores_string_columns(server: Server) -> None:
     assert len(table["ColumnTypes"]) == len(table["ColumnNames"])
     assert all(isinstance(cell, str) for row in table["Values"] for cell in row)
     assert [row[:10] for row in table["Values"]] == values
-    expected = _seed_probabilities(SEED_ROW, [700, "France", "Female", 61, 8, 0.0, 1, 1, 1, 150000.0])
+    expected = _seed_probabilities(
+        SEED_ROW, [700, "France", "Female", 61, 8, 0.0, 1, 1, 1, 150000.0]
+    )
     assert np.allclose([float(row[-1]) for row in table["Values"]], expected[:, 1])
     assert [row[-2] for row in table["Values"]] == [str(int(p > 0.5)) for p in expected[:, 1]]
 
@@ -278,16 +289,38 @@ def test_classic_help_page_client_without_details_on_a_numeric_model(server: Ser
     assert [float(row[1]) for row in table["Values"]] == pytest.approx(_immo(25.0, 40.0))
 
 
+def _strings(row: list[Any]) -> list[list[str]]:
+    return [[str(v) for v in row]]
+
+
+BAD_AGE = [596, "Germany", "Male", "old", 3, 96709.1, 2, 0, 0, 41788.4]
+ITALY = [596, "Italy", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
+
+
 @pytest.mark.parametrize(
     ("key", "query", "values", "status", "kind", "detail"),
     [
-        ("wrong", "api-version=2.0&details=true", None, 401, "Unauthorized", "ScoreRequestUnauthorized"),
+        ("wrong", "api-version=2.0", None, 401, "Unauthorized", "ScoreRequestUnauthorized"),
         (None, "api-version=1.0", None, 400, "BadArgument", "BadVersionCall"),
-        (None, "api-version=2.0", [["x", *[str(v) for v in SEED_ROW[1:]]]], 400, "BadUserArgument", "InputParseError"),
-        (None, "api-version=2.0", [[str(v) for v in SEED_ROW[:9]]], 400, "BadUserArgument", "InputParseError"),
-        (None, "api-version=2.0", [["596", "Italy", *[str(v) for v in SEED_ROW[2:]]]], 400, "ModuleExecutionError", "ModuleExecutionError"),
+        (None, "api-version=2.0", _strings(BAD_AGE), 400, "BadUserArgument", "InputParseError"),
+        (
+            None,
+            "api-version=2.0",
+            _strings(SEED_ROW[:9]),
+            400,
+            "BadUserArgument",
+            "InputParseError",
+        ),
+        (
+            None,
+            "api-version=2.0",
+            _strings(ITALY),
+            400,
+            "ModuleExecutionError",
+            "ModuleExecutionError",
+        ),
     ],
-)  # fmt: skip
+)
 def test_classic_help_page_client_reads_errors_from_the_envelope(
     server: Server,
     key: str | None,
@@ -298,7 +331,7 @@ def test_classic_help_page_client_reads_errors_from_the_envelope(
     detail: str,
 ) -> None:
     url = f"{server.base}/endpoints/bank/execute?{query}"
-    data = _help_page_data(values or [[str(v) for v in SEED_ROW]])
+    data = _help_page_data(values or _strings(SEED_ROW))
     code, headers, result = _help_page_call(url, key or server.keys["bank"], data)
     assert code == status, result
     assert headers["x-request-id"]
@@ -436,6 +469,9 @@ def test_tritonclient_errors_carry_the_servers_message(server: Server, triton: A
     assert unknown.value.status() == "404"
     with pytest.raises(utils.InferenceServerException, match="serves version 1 only"):
         triton.infer(
-            "immo", [x], model_version="9", headers={"Authorization": "Bearer " + server.keys["immo"]}
+            "immo",
+            [x],
+            model_version="9",
+            headers={"Authorization": "Bearer " + server.keys["immo"]},
         )
     assert triton.get_server_metadata()["name"] == "modelyard"

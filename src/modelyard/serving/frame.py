@@ -16,6 +16,8 @@ from modelyard.errors import InvalidInput
 from modelyard.types import ColumnSpec, Signature
 
 _NUMERIC = {"int64", "float64"}
+_INT64_MIN, _INT64_END = -(2.0**63), 2.0**63
+_RANGE = {"int64": "an integer within the int64 range", "float64": "a finite number"}
 
 
 def _bad(row: int, spec: ColumnSpec, value: Any, expected: str) -> InvalidInput:
@@ -42,9 +44,16 @@ def _coerce(values: list[Any], spec: ColumnSpec) -> Any:
                 raise _bad(i, spec, value, "a number")
             else:
                 try:
-                    out[i] = float(value)
-                except ValueError:
+                    number = float(value)
+                except (ValueError, OverflowError):
                     raise _bad(i, spec, value, "a number") from None
+                if np.isnan(number) and not spec.nullable:
+                    raise _bad(i, spec, value, "a number")
+                if np.isinf(number) or (
+                    spec.dtype == "int64" and not _INT64_MIN <= number < _INT64_END
+                ):
+                    raise _bad(i, spec, value, _RANGE[spec.dtype])
+                out[i] = number
         if spec.dtype == "int64" and not np.isnan(out).any() and np.all(out == np.round(out)):
             return out.astype("int64")
         return out
@@ -102,7 +111,12 @@ def from_columns(columns: Mapping[str, Sequence[Any]], signature: Signature | No
 
 def from_rows(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame:
     """A frame from rows: lists in signature order, or dicts by column name."""
-    if not isinstance(rows, list | tuple) or not rows:
+    if not isinstance(rows, list | tuple):
+        raise InvalidInput(
+            f"the rows must be a list (of lists or of objects), not {type(rows).__name__}",
+            code="bad_shape",
+        )
+    if not rows:
         raise InvalidInput("no rows to score: send at least one row", code="empty_input")
     if all(isinstance(r, Mapping) for r in rows):
         names = signature.names if signature is not None else list(rows[0])

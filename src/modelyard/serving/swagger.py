@@ -49,7 +49,9 @@ def openapi(endpoint: str, version: str, signature: Signature | None) -> dict[st
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "properties": {"data": {"type": "array", "items": row}},
+                                    "properties": {
+                                        "data": {"type": "array", "items": row, "minItems": 1}
+                                    },
                                     "required": ["data"],
                                 }
                             },

@@ -108,7 +108,7 @@ def read_tensor(spec: Any, tail: bytes, offset: int, what: str) -> tuple[Tensor,
     parameters = spec.get("parameters") or {}
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"each {what} needs a name", code="bad_shape")
-    if datatype not in DTYPES and datatype != BYTES:
+    if not isinstance(datatype, str) or (datatype not in DTYPES and datatype != BYTES):
         known = ", ".join([*DTYPES, BYTES])
         raise InvalidInput(
             f"{what} {name!r}: datatype {datatype!r} is not one of {known}", code="bad_tensor"
