@@ -8,6 +8,7 @@ replica within that time, with no restart and nothing dropped.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Iterable
 
@@ -17,6 +18,8 @@ from modelyard.registry.endpoints import EndpointRecord, EndpointStore
 from modelyard.serving.batcher import BatchOptions, MicroBatcher
 from modelyard.serving.scorer import Scorer
 from modelyard.types import EndpointState, ModelRef
+
+GC_THRESHOLDS = (50_000, 50, 100)
 
 
 class Runtime:
@@ -102,8 +105,16 @@ class Runtime:
                 self._store.set_state(record.name, state)
 
     def start(self) -> None:
-        """Load everything once, then follow changes in a daemon thread."""
+        """Load everything once, then follow changes in a daemon thread.
+
+        The loaded models are moved out of the garbage collector's sight and its young
+        generation is made larger: full collections over the model's objects were the
+        p99 tail of single-row scoring (100+ ms pauses every couple of seconds).
+        """
         self.refresh()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         self._thread = threading.Thread(target=self._loop, name="modelyard-follow", daemon=True)
         self._thread.start()
 
