@@ -285,6 +285,8 @@ class ServeOptions:
     timeout_s: float = 30.0
     drain_s: float = 5.0  # after SIGTERM: seconds not-ready but serving, before the listener closes
     mlflow_compat: bool = False  # MLflow's routes at the root, for the one endpoint served
+    host: str = "127.0.0.1"  # the interface bound: the admin API answers to it as a Host name
+    allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers to (a proxy's)
 
     def to_env(self) -> dict[str, str]:
         """The ``MODELYARD_*`` variables that carry these options to worker processes."""
@@ -297,6 +299,8 @@ class ServeOptions:
             "MODELYARD_SERVE_TIMEOUT": str(self.timeout_s),
             "MODELYARD_SERVE_DRAIN": str(self.drain_s),
             "MODELYARD_SERVE_MLFLOW": "1" if self.mlflow_compat else "0",
+            "MODELYARD_SERVE_HOST": self.host,
+            "MODELYARD_SERVE_ALLOWED_HOSTS": ",".join(self.allowed_hosts),
         }
 
     @classmethod
@@ -316,6 +320,10 @@ class ServeOptions:
                 timeout_s=float(env.get("MODELYARD_SERVE_TIMEOUT", default.timeout_s)),
                 drain_s=float(env.get("MODELYARD_SERVE_DRAIN", default.drain_s)),
                 mlflow_compat=env.get("MODELYARD_SERVE_MLFLOW", "0") == "1",
+                host=env.get("MODELYARD_SERVE_HOST", default.host),
+                allowed_hosts=tuple(
+                    h for h in env.get("MODELYARD_SERVE_ALLOWED_HOSTS", "").split(",") if h
+                ),
             )
         except ValueError as exc:
             raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None

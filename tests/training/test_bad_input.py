@@ -3,6 +3,8 @@ the champion unchanged."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -135,3 +137,28 @@ def test_unknown_training_is_a_config_error_listing_the_declared(tmp_path: Path)
     ws = _workspace(tmp_path / uuid.uuid4().hex, {})
     with pytest.raises(ConfigError, match=r"declared: bad, immo"):
         ws.trainings.run("imo")
+
+
+def test_a_scripts_output_is_captured_without_swallowing_other_threads(tmp_path: Path) -> None:
+    (tmp_path / "chatty.py").write_text(
+        "import time\n"
+        "from sklearn.linear_model import LinearRegression\n"
+        "def train(df, params):\n"
+        "    print('from the script')\n"
+        "    time.sleep(0.3)\n"
+        "    return LinearRegression().fit(df[['surface']], df['prix'])\n"
+    )
+    ws = _workspace(tmp_path, {"estimator": None, "script": "chatty.py"})
+    seen: list[str] = []
+
+    def other_thread() -> None:
+        time.sleep(0.1)
+        print("from another thread")
+        seen.append("printed")
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    run = ws.trainings.run("bad")
+    thread.join()
+    assert run.state is RunState.SUCCEEDED
+    assert "from the script" in run.logs and "from another thread" not in run.logs

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from modelyard import __version__
-from modelyard.cli import models, quickstart, serving, training
+from modelyard.cli import control, jobs, models, quickstart, serving, training
 from modelyard.cli.context import console, err_console, state
 from modelyard.config import redact
 from modelyard.errors import ModelyardError
@@ -27,7 +27,11 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(training.runs_app, name="runs")
 app.add_typer(serving.endpoints_app, name="endpoints")
+app.add_typer(jobs.schedules_app, name="schedules")
 app.command("serve")(serving.serve)
+app.command("up")(control.up)
+app.command("worker")(jobs.worker)
+app.command("scheduler")(jobs.scheduler)
 app.command("train")(training.train)
 app.command("demo-data")(training.demo_data)
 app.command("quickstart")(quickstart.quickstart)

@@ -167,6 +167,19 @@ def run_logs(
     console.out(run.logs, end="")
 
 
+@runs_app.command("cancel")
+def cancel_run(
+    run_id: Annotated[str, typer.Argument(help="Run id (or its first 8 characters).")],
+) -> None:
+    """Cancel a queued run now, or a running one at its next stage."""
+    with state.open() as ws:
+        run = ws.runs.cancel(run_id)
+    if run.state is RunState.CANCELLED:
+        console.print(f"cancelled run {run.id[:8]} of {run.training}")
+    else:
+        console.print(f"run {run.id[:8]} of {run.training} stops at its next stage")
+
+
 def demo_data(
     dataset: Annotated[str, typer.Argument(help="immo or churn.")],
     source: Annotated[str, typer.Option(help="A source declared in modelyard.toml.")],

@@ -163,6 +163,23 @@ class EndpointStore:
         )
         return key
 
+    def set_target(self, name: str, target: str) -> EndpointRecord:
+        """Point the endpoint at another model reference; replicas follow within a second."""
+        ModelRef.parse(target)
+
+        def update(conn: Connection) -> None:
+            moved = conn.execute(
+                sa.update(e).where(e.c.name == name).values(target=target, updated_at=utcnow())
+            ).rowcount
+            if moved != 1:
+                raise EndpointNotFound(
+                    f"no endpoint named {name!r}: `modelyard endpoints list` shows them",
+                    endpoint=name,
+                )
+
+        self._db.write(update)
+        return self.get(name)
+
     def set_state(self, name: str, state: EndpointState) -> None:
         """Record the endpoint's state as seen by a serving replica."""
         self._db.write(

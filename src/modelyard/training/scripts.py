@@ -15,8 +15,10 @@ import importlib.util
 import io
 import pickle  # only bytes produced in this very run by the user's script
 import sys
+import threading
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -61,10 +63,47 @@ def load_script(path: Path) -> ModuleType:
     return module
 
 
+class _PerThreadStream(io.TextIOBase):
+    """Stands in for sys.stdout/stderr: a thread capturing a script's output writes to its
+    buffer, every other thread (a server, a scheduler) to the real stream."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.local = threading.local()
+
+    def write(self, text: str) -> int:
+        target = getattr(self.local, "buffer", None) or self.real
+        return int(target.write(text))
+
+    def flush(self) -> None:
+        target = getattr(self.local, "buffer", None) or self.real
+        target.flush()
+
+
+_install_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def captured(buffer: io.StringIO) -> Iterator[None]:
+    """Send this thread's stdout and stderr to ``buffer`` while the block runs."""
+    with _install_lock:
+        for name in ("stdout", "stderr"):
+            if not isinstance(getattr(sys, name), _PerThreadStream):
+                setattr(sys, name, _PerThreadStream(getattr(sys, name)))
+    streams = [s for s in (sys.stdout, sys.stderr) if isinstance(s, _PerThreadStream)]
+    for stream in streams:
+        stream.local.buffer = buffer
+    try:
+        yield
+    finally:
+        for stream in streams:
+            stream.local.buffer = None
+
+
 def run_script(path: Path, frame: pd.DataFrame, params: dict[str, Any]) -> ScriptResult:
     """Run ``train(df, params)`` or ``azureml_main(df, None)``; capture stdout and stderr."""
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+    with captured(buffer):
         module = load_script(path)
         train = getattr(module, "train", None)
         classic = getattr(module, "azureml_main", None)

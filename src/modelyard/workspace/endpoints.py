@@ -97,6 +97,11 @@ class Endpoints:
         """All endpoints."""
         return [self._view(r) for r in self._store.list()]
 
+    def update(self, name: str, *, model: str) -> Endpoint:
+        """Serve ``model`` (``immo``, ``immo@champion``, ``immo:3``) from the endpoint ``name``
+        from now on; its keys stay the same and replicas follow within a second."""
+        return self._view(self._store.set_target(name, model))
+
     def delete(self, name: str) -> None:
         """Delete the endpoint ``name`` (replicas stop serving it within a second)."""
         self._store.delete(name)

@@ -79,6 +79,10 @@ class Models:
         """The version ``immo``, ``immo@champion`` or ``immo:3`` names."""
         return self._registry.resolve(ref)
 
+    def get_model(self, name: str) -> Model:
+        """The model ``name`` with its latest version and aliases; raises ``ModelNotFound``."""
+        return self._registry.get_model(name)
+
     def list(self, *, include_archived: bool = False) -> builtins.list[Model]:
         """All models."""
         return self._registry.list_models(include_archived=include_archived)

@@ -9,12 +9,13 @@ from typing import Any
 import pandas as pd
 
 from modelyard import config as cfg
-from modelyard.errors import ConfigError
+from modelyard.errors import ConfigError, Conflict
 from modelyard.registry.runs import Run, RunStore
 from modelyard.sources import FileSource, SqlSource, open_source, to_frame
 from modelyard.training import TrainingRunner, TrainingSpec
 from modelyard.training.demo_data import write_demo
 from modelyard.training.runner import OnStage
+from modelyard.types import RunState
 from modelyard.workspace.jobs import RunQueue
 
 
@@ -62,8 +63,12 @@ class Runs:
         self._queue = queue
 
     def cancel(self, run_id: str) -> Run:
-        """Cancel a queued run, or a running one at its next stage."""
-        return self._queue.cancel(self._store.get(run_id).id)
+        """Cancel a queued run now, or a running one at its next stage; raises ``Conflict``
+        if the run had already ended."""
+        run = self._store.get(run_id)
+        if run.state not in (RunState.QUEUED, RunState.RUNNING):
+            raise Conflict(f"run {run.id[:8]} has ended ({run.state.value}): nothing to cancel")
+        return self._queue.cancel(run.id)
 
     def get(self, run_id: str) -> Run:
         """One run by id (or a unique prefix)."""

@@ -1,0 +1,97 @@
+"""Who may call the admin API: the admin key, sent by a Host name this server answers to,
+from no other web origin than its own.
+
+Every admin route runs :class:`AdminGuard` first (a dependency of the ``/api/v1`` router,
+so no route can forget it); each refusal is a JSON error from the one error table:
+
+- Host: the name in the ``Host`` header must be ``127.0.0.1``, ``localhost``, ``::1``, the
+  bound host or one allowed explicitly. A page on ``evil.example`` whose name was made to
+  resolve to 127.0.0.1 (DNS rebinding) is refused with 403.
+- Origin: a browser names the page that makes a request; when it does, it must be this
+  server's own ``scheme://host:port``. A page elsewhere cannot drive the API (CSRF): 403.
+- The key: ``Authorization: Bearer <admin key>``; 401 without a key, 403 with any other
+  (an endpoint's score key never opens an admin route).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from modelyard.config import Secret
+from modelyard.errors import Forbidden
+from modelyard.web.auth import check_admin
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Declared for the OpenAPI document (the "Authorize" button of /docs); the guard reads the
+# header itself so that a missing or malformed one is answered by the error table.
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="admin key", description="The workspace's admin key."
+)
+
+
+def split_authority(authority: str) -> tuple[str, int | None] | None:
+    """``host[:port]`` (``[v6]:port`` too) as (lower-case host, port); None if malformed."""
+    try:
+        parts = urlsplit(f"//{authority}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.path:
+        return None
+    return parts.hostname.lower(), port
+
+
+def same_origin(origin: str, scheme: str, authority: str) -> bool:
+    """True if ``origin`` is ``scheme://authority`` (default ports made explicit)."""
+    own = split_authority(authority)
+    try:
+        theirs = urlsplit(origin)
+        their_port = theirs.port
+    except ValueError:
+        return False
+    if own is None or theirs.hostname is None or theirs.scheme != scheme:
+        return False
+    default = _DEFAULT_PORTS.get(scheme)
+    return (theirs.hostname.lower(), their_port or default) == (own[0], own[1] or default)
+
+
+class AdminGuard:
+    """The checks every admin request passes before its route runs."""
+
+    def __init__(self, admin_key: Secret | None, hosts: Iterable[str] = ()) -> None:
+        self.admin_key = admin_key
+        names = (*LOOPBACK_NAMES, *hosts)
+        self.hosts = frozenset(n.strip().strip("[]").lower() for n in names if n.strip())
+
+    def check(self, request: Request) -> None:
+        """Raise ``Forbidden`` for a Host or Origin not this server's own, ``Unauthorized``
+        without a key, ``Forbidden`` with a key that is not the admin key."""
+        authority = request.headers.get("host", "")
+        parsed = split_authority(authority)
+        if parsed is None or parsed[0] not in self.hosts:
+            raise Forbidden(
+                f"the admin API does not answer to Host {authority[:100]!r}: call it as "
+                "127.0.0.1 or localhost, or allow that name (`modelyard up --allow-host NAME`)"
+            )
+        origin = request.headers.get("origin")
+        if origin is not None and not same_origin(origin, request.url.scheme, authority):
+            raise Forbidden(
+                f"the admin API refuses calls from origin {origin[:100]!r}: "
+                f"only pages of {request.url.scheme}://{authority} may call it"
+            )
+        check_admin(request, self.admin_key)
+
+    def dependency(
+        self,
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    ) -> None:
+        """The router-level dependency: runs :meth:`check`."""
+        self.check(request)

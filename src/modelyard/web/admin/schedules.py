@@ -1,0 +1,46 @@
+"""``/api/v1/schedules``: when each scheduled training fires next; pause and resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from modelyard.errors import NotFound
+from modelyard.storage.queue import Schedule
+from modelyard.web.admin.trainings import known_training
+from modelyard.web.admin.views import schedule_view
+from modelyard.workspace import Workspace
+
+
+def _schedule(ws: Workspace, training: str) -> Schedule:
+    found = next((s for s in ws.queue.schedules.list() if s.training == training), None)
+    if found is None:
+        raise NotFound(f"training {training!r} has no schedule", training=training)
+    return found
+
+
+def router(ws: Workspace) -> APIRouter:
+    """List, pause, resume."""
+    api = APIRouter(prefix="/schedules", tags=["schedules"])
+
+    @api.get("")
+    def list_schedules() -> list[dict[str, Any]]:
+        """Every stored schedule with its next fire time (UTC)."""
+        return [schedule_view(s) for s in ws.queue.schedules.list()]
+
+    @api.post("/{training}/pause")
+    def pause(training: str) -> dict[str, Any]:
+        """Stop firing until resumed (a run in progress goes on)."""
+        known_training(ws, training)
+        ws.queue.set_paused(training, True)
+        return schedule_view(_schedule(ws, training))
+
+    @api.post("/{training}/resume")
+    def resume(training: str) -> dict[str, Any]:
+        """Fire again from the next due time (missed fires coalesce into one)."""
+        known_training(ws, training)
+        ws.queue.set_paused(training, False)
+        return schedule_view(_schedule(ws, training))
+
+    return api

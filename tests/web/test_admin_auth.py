@@ -1,0 +1,197 @@
+"""Every route of the control app, walked: admin routes need the admin key (401 without a
+key, 403 with an endpoint's score key), scoring routes take the endpoint's key, public
+routes need none, and a route nobody classified fails the test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import fastapi.routing
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from modelyard import Workspace
+from modelyard.web.admin.app import create_control_app
+from tests.helpers.control import ADMIN, bearer, control_workspace
+from tests.helpers.server import running
+
+
+@dataclass(frozen=True)
+class Call:
+    """A concrete request for one route."""
+
+    path: str
+    body: Any = None
+
+
+SCORE = {"data": [[50.0]]}
+V2 = {"inputs": [{"name": "surface", "shape": [1, 1], "datatype": "FP64", "data": [50.0]}]}
+CLASSIC = {"Inputs": {"input1": {"ColumnNames": ["surface"], "Values": [[50.0]]}}}
+MLFLOW = {"dataframe_split": {"columns": ["surface"], "data": [[50.0]]}}
+
+# Answer without any key: documentation, liveness and readiness, the swagger of an endpoint.
+PUBLIC: dict[tuple[str, str], Call] = {
+    ("GET", "/openapi.json"): Call("/openapi.json"),
+    ("HEAD", "/openapi.json"): Call("/openapi.json"),
+    ("GET", "/docs"): Call("/docs"),
+    ("HEAD", "/docs"): Call("/docs"),
+    ("GET", "/docs/oauth2-redirect"): Call("/docs/oauth2-redirect"),
+    ("HEAD", "/docs/oauth2-redirect"): Call("/docs/oauth2-redirect"),
+    ("GET", "/v2/health/live"): Call("/v2/health/live"),
+    ("GET", "/v2/health/ready"): Call("/v2/health/ready"),
+    ("GET", "/v2"): Call("/v2"),
+    ("GET", "/endpoints/{name}/swagger.json"): Call("/endpoints/immo/swagger.json"),
+    # the Open Inference catch-all: a JSON 404 for the routes it does not serve
+    ("GET", "/v2/{path:path}"): Call("/v2/repository/index"),
+    ("POST", "/v2/{path:path}"): Call("/v2/repository/index", {}),
+    ("PUT", "/v2/{path:path}"): Call("/v2/repository/index", {}),
+    ("DELETE", "/v2/{path:path}"): Call("/v2/repository/index"),
+}
+
+# Data plane: the endpoint's own key (primary or secondary) opens them.
+SCORING: dict[tuple[str, str], Call] = {
+    ("POST", "/endpoints/{name}/score"): Call("/endpoints/immo/score", SCORE),
+    ("GET", "/endpoints/{name}/"): Call("/endpoints/immo/"),
+    ("POST", "/endpoints/{name}/invocations"): Call("/endpoints/immo/invocations", MLFLOW),
+    ("GET", "/endpoints/{name}/ping"): Call("/endpoints/immo/ping"),
+    ("GET", "/endpoints/{name}/health"): Call("/endpoints/immo/health"),
+    ("GET", "/endpoints/{name}/version"): Call("/endpoints/immo/version"),
+    ("POST", "/endpoints/{name}/execute"): Call("/endpoints/immo/execute?api-version=2.0", CLASSIC),
+    ("GET", "/v2/models/{name}"): Call("/v2/models/immo"),
+    ("GET", "/v2/models/{name}/versions/{version}"): Call("/v2/models/immo/versions/2"),
+    ("GET", "/v2/models/{name}/ready"): Call("/v2/models/immo/ready"),
+    ("GET", "/v2/models/{name}/versions/{version}/ready"): Call("/v2/models/immo/versions/2/ready"),
+    ("POST", "/v2/models/{name}/infer"): Call("/v2/models/immo/infer", V2),
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): Call(
+        "/v2/models/immo/versions/2/infer", V2
+    ),
+}
+
+# Control plane: the admin key only. "{run}" is replaced by a queued run's id; the
+# destructive calls aim at the endpoint "spare", and DELETE runs last.
+ADMIN_ROUTES: dict[tuple[str, str], Call] = {
+    ("GET", "/api/v1/trainings"): Call("/api/v1/trainings"),
+    ("GET", "/api/v1/trainings/{name}"): Call("/api/v1/trainings/immo"),
+    ("POST", "/api/v1/trainings/{name}/runs"): Call("/api/v1/trainings/immo/runs", {}),
+    ("GET", "/api/v1/runs"): Call("/api/v1/runs"),
+    ("GET", "/api/v1/runs/{run_id}"): Call("/api/v1/runs/{run}"),
+    ("GET", "/api/v1/runs/{run_id}/logs"): Call("/api/v1/runs/{run}/logs"),
+    ("POST", "/api/v1/runs/{run_id}/cancel"): Call("/api/v1/runs/{run}/cancel"),
+    ("GET", "/api/v1/models"): Call("/api/v1/models"),
+    ("GET", "/api/v1/models/{name}"): Call("/api/v1/models/immo"),
+    ("GET", "/api/v1/models/{name}/versions/{version}"): Call("/api/v1/models/immo/versions/1"),
+    ("POST", "/api/v1/models/{name}/promote"): Call("/api/v1/models/immo/promote", {"version": 2}),
+    ("POST", "/api/v1/models/{name}/rollback"): Call("/api/v1/models/spare/rollback", {}),
+    ("POST", "/api/v1/models/{name}/approve"): Call("/api/v1/models/held/approve", {"version": 1}),
+    ("GET", "/api/v1/models/{name}/history"): Call("/api/v1/models/immo/history"),
+    ("POST", "/api/v1/endpoints"): Call("/api/v1/endpoints", {"name": "new", "model": "immo"}),
+    ("GET", "/api/v1/endpoints"): Call("/api/v1/endpoints"),
+    ("GET", "/api/v1/endpoints/{name}"): Call("/api/v1/endpoints/immo"),
+    ("PATCH", "/api/v1/endpoints/{name}"): Call("/api/v1/endpoints/spare", {"model": "immo:1"}),
+    ("DELETE", "/api/v1/endpoints/{name}"): Call("/api/v1/endpoints/spare"),
+    ("POST", "/api/v1/endpoints/{name}/keys/regenerate"): Call(
+        "/api/v1/endpoints/spare/keys/regenerate", {"slot": "secondary"}
+    ),
+    ("GET", "/api/v1/schedules"): Call("/api/v1/schedules"),
+    ("POST", "/api/v1/schedules/{training}/pause"): Call("/api/v1/schedules/immo/pause"),
+    ("POST", "/api/v1/schedules/{training}/resume"): Call("/api/v1/schedules/immo/resume"),
+}
+
+
+def routes_of(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route the app answers, routers included."""
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)  # FastAPI >= 0.160
+    found: set[tuple[str, str]] = set()
+    for route in iterate(app.routes) if iterate is not None else app.routes:
+        for method in getattr(route, "methods", None) or ():
+            found.add((method, str(route.path)))
+    return found
+
+
+@dataclass(frozen=True)
+class World:
+    ws: Workspace
+    app: FastAPI
+    base: str
+    score_key: str
+    run_id: str
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("control")
+    ws = control_workspace(root, f"sqlite:///{root / 'registry.db'}")
+    for _ in range(2):
+        assert ws.trainings.run("immo").version is not None  # immo:1 then immo:2, champion
+    ws.models.register("spare", ws.models.load("immo:1"), input_example=_example(ws))
+    ws.models.register("spare", ws.models.load("immo:2"), input_example=_example(ws))
+    ws.models.promote("spare", 1)
+    ws.models.promote("spare", 2)
+    ws.models.register("held", ws.models.load("immo:1"), input_example=_example(ws))
+    ws.registry.mark_pending("held", 1)  # as require_approval leaves a passing version
+    keys = ws.endpoints.create("immo", model="immo@champion").keys or {}
+    ws.endpoints.create("spare", model="spare@champion")
+    ws.queue.sync_schedules()
+    queued = ws.trainings.run("immo", wait=False)
+    app = create_control_app(ws, follow_interval=0.2)
+    with running(app) as base:
+        yield World(ws, app, base, keys["primary"], queued.id)
+    ws.close()
+
+
+def _example(ws: Workspace) -> Any:
+    return ws.sources.read("immo_db", "SELECT surface FROM immo LIMIT 5")
+
+
+def _send(world: World, method: str, call: Call, headers: dict[str, str]) -> httpx.Response:
+    path = call.path.replace("{run}", world.run_id)
+    return httpx.request(method, world.base + path, json=call.body, headers=headers, timeout=30)
+
+
+def test_every_route_is_classified(world: World) -> None:
+    served = routes_of(world.app)
+    known = set(PUBLIC) | set(SCORING) | set(ADMIN_ROUTES)
+    assert not served - known, f"routes nobody classified: {sorted(served - known)}"
+    assert not known - served, f"classified routes that no longer exist: {sorted(known - served)}"
+    assert all(path.startswith("/api/v1/") or path == "/api/v1" for _, path in ADMIN_ROUTES)
+    assert not any(path.startswith("/api/") for _, path in (*PUBLIC, *SCORING))
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ADMIN_ROUTES))
+def test_admin_routes_refuse_no_key_and_score_keys(world: World, method: str, path: str) -> None:
+    call = ADMIN_ROUTES[(method, path)]
+    missing = _send(world, method, call, {})
+    assert missing.status_code == 401, missing.text
+    assert missing.json()["code"] == "unauthorized"
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    for key in (world.score_key, "not-a-key"):
+        refused = _send(world, method, call, bearer(key))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "forbidden"
+
+
+def test_admin_routes_answer_the_admin_key(world: World) -> None:
+    # Reads and safe writes first; the DELETE of "spare" last, after its other calls.
+    order = sorted(ADMIN_ROUTES, key=lambda route: (route[0] == "DELETE", route))
+    for method, path in order:
+        answer = _send(world, method, ADMIN_ROUTES[(method, path)], ADMIN)
+        assert answer.status_code in (200, 201, 202, 204), (method, path, answer.text)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(SCORING))
+def test_scoring_routes_take_the_endpoint_key(world: World, method: str, path: str) -> None:
+    call = SCORING[(method, path)]
+    assert _send(world, method, call, {}).status_code == 401
+    assert _send(world, method, call, bearer("not-a-key")).status_code == 401
+    answer = _send(world, method, call, bearer(world.score_key))
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(PUBLIC))
+def test_public_routes_need_no_key(world: World, method: str, path: str) -> None:
+    answer = _send(world, method, PUBLIC[(method, path)], {})
+    expected = 404 if path == "/v2/{path:path}" else 200
+    assert answer.status_code == expected, answer.text
