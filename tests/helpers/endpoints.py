@@ -114,3 +114,9 @@ def json_documents() -> st.SearchStrategy[Any]:
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
         max_leaves=20,
     )
+
+
+def immo_predictions(*surfaces: float) -> list[float]:
+    """What the immo model of ``fitted_immo()`` predicts for these surfaces."""
+    est, _ = fitted_immo()
+    return [float(v) for v in est.predict(pd.DataFrame({"surface": list(surfaces)}))]

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 
@@ -18,21 +17,16 @@ from tests.helpers.endpoints import (
     Served,
     churn_frame,
     fitted_churn,
+    immo_predictions,
     json_documents,
     serving_immo_and_churn,
 )
-from tests.helpers.models import fitted_immo
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serving_immo_and_churn(tmp_path_factory.mktemp("classic")) as served:
         yield served
-
-
-def _expected(*surfaces: float) -> list[float]:
-    est, _ = fitted_immo()
-    return [float(v) for v in est.predict(pd.DataFrame({"surface": list(surfaces)}))]
 
 
 def _execute(
@@ -68,7 +62,7 @@ def test_the_help_page_urllib_client_gets_the_table_with_column_types(served: Se
     assert table["ColumnTypes"] == ["Double", "Double"]
     assert all(isinstance(cell, str) for row in table["Values"] for cell in row)
     assert [row[0] for row in table["Values"]] == ["25", "40"]
-    assert [float(row[1]) for row in table["Values"]] == pytest.approx(_expected(25.0, 40.0))
+    assert [float(row[1]) for row in table["Values"]] == pytest.approx(immo_predictions(25.0, 40.0))
     assert {"ExecutionDurationMs", "ContainerAllocationDurationMs", "IsWarmContainer"} <= set(
         result
     )
@@ -90,7 +84,9 @@ def test_swagger_format_answers_rows_as_objects_of_strings(served: Served) -> No
     assert answer.status_code == 200, answer.text
     rows = answer.json()["Results"]["output1"]
     assert [row["surface"] for row in rows] == ["25", "40"]
-    assert [float(row["Scored Labels"]) for row in rows] == pytest.approx(_expected(25.0, 40.0))
+    assert [float(row["Scored Labels"]) for row in rows] == pytest.approx(
+        immo_predictions(25.0, 40.0)
+    )
     assert set(answer.json()) == {"Results"}
 
 

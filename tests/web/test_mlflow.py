@@ -20,10 +20,10 @@ from tests.helpers.endpoints import (
     Served,
     churn_frame,
     fitted_churn,
+    immo_predictions,
     json_documents,
     serving_immo_and_churn,
 )
-from tests.helpers.models import fitted_immo
 from tests.helpers.server import running
 
 PROTOCOL_CHANGE = "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0"
@@ -33,11 +33,6 @@ PROTOCOL_CHANGE = "IMPORTANT: The MLflow Model scoring protocol has changed in M
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serving_immo_and_churn(tmp_path_factory.mktemp("mlflow")) as served:
         yield served
-
-
-def _expected(*surfaces: float) -> list[float]:
-    est, _ = fitted_immo()
-    return [float(v) for v in est.predict(pd.DataFrame({"surface": list(surfaces)}))]
 
 
 def _invoke(served: Served, body: Any, endpoint: str = "immo", **headers: str) -> httpx.Response:
@@ -67,7 +62,7 @@ def test_every_mlflow_json_shape_scores_with_version_and_request_id(
     answer = _invoke(served, body)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/json"
-    assert answer.json() == {"predictions": pytest.approx(_expected(25.0, 40.0))}
+    assert answer.json() == {"predictions": pytest.approx(immo_predictions(25.0, 40.0))}
     assert answer.headers["x-model-version"] == "1" and answer.headers["x-request-id"]
 
 
@@ -79,7 +74,7 @@ def test_csv_and_parquet_bodies_score(served: Served) -> None:
         headers={**served.auth("immo"), "Content-Type": "text/csv; charset=utf-8"},
     )
     assert csv.status_code == 200, csv.text
-    assert csv.json()["predictions"] == pytest.approx(_expected(25.0, 40.0))
+    assert csv.json()["predictions"] == pytest.approx(immo_predictions(25.0, 40.0))
     buffer = io.BytesIO()
     pd.DataFrame({"surface": [25.0, 40.0]}).to_parquet(buffer)
     parquet = httpx.post(
@@ -88,7 +83,7 @@ def test_csv_and_parquet_bodies_score(served: Served) -> None:
         headers={**served.auth("immo"), "Content-Type": "application/vnd.apache.parquet"},
     )
     assert parquet.status_code == 200, parquet.text
-    assert parquet.json()["predictions"] == pytest.approx(_expected(25.0, 40.0))
+    assert parquet.json()["predictions"] == pytest.approx(immo_predictions(25.0, 40.0))
 
 
 @pytest.mark.parametrize(
@@ -229,7 +224,7 @@ def test_root_mounted_app_serves_mlflows_own_client_routes(served: Served) -> No
         body = {"dataframe_split": frame.to_dict(orient="split")}
         answer = httpx.post(f"{base}/invocations", json=body)
         assert answer.status_code == 200, answer.text
-        assert answer.json()["predictions"] == pytest.approx(_expected(25.0, 40.0))
+        assert answer.json()["predictions"] == pytest.approx(immo_predictions(25.0, 40.0))
         assert answer.headers["x-model-version"] == "1"
         assert httpx.post(f"{base}/endpoints/immo/score", json={"data": [[1]]}).status_code == 404
 
@@ -261,7 +256,7 @@ def test_mlflows_own_scoring_server_client_works_unchanged(served: Served) -> No
         client = client_module.ScoringServerClient(host, int(port))
         client.wait_server_ready(timeout=10)
         answer = client.invoke(pd.DataFrame({"surface": [25.0, 40.0]}), params={"a": 1})
-        assert answer["predictions"] == pytest.approx(_expected(25.0, 40.0))
+        assert answer["predictions"] == pytest.approx(immo_predictions(25.0, 40.0))
         with pytest.raises(Exception, match="error code 400"):
             client.invoke(pd.DataFrame({"area": [1.0]}))
 

@@ -20,21 +20,16 @@ from tests.helpers.endpoints import (
     Served,
     churn_frame,
     fitted_churn,
+    immo_predictions,
     json_documents,
     serving_immo_and_churn,
 )
-from tests.helpers.models import fitted_immo
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serving_immo_and_churn(tmp_path_factory.mktemp("v2")) as served:
         yield served
-
-
-def _expected(*surfaces: float) -> list[float]:
-    est, _ = fitted_immo()
-    return [float(v) for v in est.predict(pd.DataFrame({"surface": list(surfaces)}))]
 
 
 def _binary(header: dict[str, Any], *tensors: bytes) -> tuple[bytes, dict[str, str]]:
@@ -118,7 +113,7 @@ def test_tensor_mode_json_infer_echoes_id_flat_or_nested(served: Served, data: A
     assert result["model_version"] == "1"
     (output,) = result["outputs"]
     assert output["name"] == "output-0" and output["datatype"] == "FP64"
-    assert output["shape"] == [2] and output["data"] == pytest.approx(_expected(25.0, 40.0))
+    assert output["shape"] == [2] and output["data"] == pytest.approx(immo_predictions(25.0, 40.0))
     assert answer.headers["x-model-version"] == "1" and answer.headers["x-request-id"]
 
 
@@ -144,7 +139,7 @@ def test_binary_tensor_extension_as_tritonclient_sends_it(served: Served) -> Non
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["id"] == "req-1"
-    assert answer.json()["outputs"][0]["data"] == pytest.approx(_expected(25.0, 40.0))
+    assert answer.json()["outputs"][0]["data"] == pytest.approx(immo_predictions(25.0, 40.0))
 
 
 def test_dataframe_mode_scores_string_columns_in_json(served: Served) -> None:
@@ -197,7 +192,7 @@ def test_a_gzip_request_body_is_accepted(served: Served) -> None:
         headers={**served.auth("immo"), "Content-Encoding": "gzip"},
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["outputs"][0]["data"] == pytest.approx(_expected(25.0))
+    assert answer.json()["outputs"][0]["data"] == pytest.approx(immo_predictions(25.0))
 
 
 def _tensor(shape: list[int], data: Any, datatype: str = "FP64") -> dict[str, Any]:
@@ -313,7 +308,7 @@ def test_the_real_tritonclient_scores_with_its_defaults(served: Served) -> None:
         tensor = http.InferInput("input-0", list(x.shape), "FP64")
         tensor.set_data_from_numpy(x)  # binary_data=True: the binary tensor extension
         result = client.infer("immo", [tensor], request_id="r1", headers=served.auth("immo"))
-        assert result.as_numpy("output-0") == pytest.approx(_expected(25.0, 40.0))
+        assert result.as_numpy("output-0") == pytest.approx(immo_predictions(25.0, 40.0))
         assert result.get_response()["id"] == "r1"
         frame, _ = churn_frame(rows=2, seed=3)
         columns = []
