@@ -13,7 +13,7 @@ from modelyard.serving import Runtime
 from modelyard.serving.protocols import classic
 from modelyard.serving.protocols.common import JSON, dumps, parse_json, require
 from modelyard.types import Signature
-from modelyard.web.scoring import score_with, version_headers
+from modelyard.web.scoring import Scoring, version_headers
 from modelyard.web.shaped import shaped_route
 
 MEDIA_TYPE = "application/json; charset=utf-8"
@@ -24,6 +24,7 @@ def router(
 ) -> APIRouter:
     """The RRS route of every endpoint, table and ``format=swagger`` variants."""
     api = APIRouter(tags=["azure ml classic"], route_class=shaped_route(classic.error_body))
+    scoring = Scoring(runtime, admin_key, require_keys, limits)
 
     @api.post("/endpoints/{name}/execute")
     async def execute(name: str, request: Request) -> Response:
@@ -37,15 +38,7 @@ def router(
             decoded.append((table, options, signature))
             return frame
 
-        scored = await score_with(
-            request,
-            runtime,
-            name,
-            admin_key=admin_key,
-            require_keys=require_keys,
-            limits=limits,
-            decode=decode,
-        )
+        scored = await scoring.score(request, name, decode)
         table, options, signature = decoded[0]
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         document = classic.encode(

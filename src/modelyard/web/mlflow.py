@@ -15,7 +15,7 @@ from modelyard.serving import Runtime
 from modelyard.serving.protocols import mlflow
 from modelyard.serving.protocols.common import JSON, dumps
 from modelyard.web.auth import check_score_key
-from modelyard.web.scoring import score_with, version_headers
+from modelyard.web.scoring import Scoring, version_headers
 from modelyard.web.shaped import shaped_route
 
 Handler = Callable[[str, Request], Awaitable[Response]]
@@ -32,17 +32,12 @@ def router(
     """The routes under ``/endpoints/{name}/`` for every endpoint, or, with ``endpoint``,
     at the root for that endpoint alone."""
     api = APIRouter(tags=["mlflow"], route_class=shaped_route(mlflow.error_body))
+    scoring = Scoring(runtime, admin_key, require_keys, limits)
 
     async def invocations(name: str, request: Request) -> Response:
         kind = mlflow.content_kind(request.headers.get("content-type"))
-        scored = await score_with(
-            request,
-            runtime,
-            name,
-            admin_key=admin_key,
-            require_keys=require_keys,
-            limits=limits,
-            decode=lambda body, signature: mlflow.decode(body, kind, signature),
+        scored = await scoring.score(
+            request, name, lambda body, signature: mlflow.decode(body, kind, signature)
         )
         return Response(
             dumps(mlflow.encode(scored.predictions)),

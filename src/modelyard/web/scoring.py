@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -59,24 +60,45 @@ async def _timed(
         raise ScoringTimeout(f"the model took longer than {timeout_s:g} s") from None
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """What every data-plane route needs to score: the runtime and the server's key and
+    limit settings, bound once per router."""
+
+    runtime: Runtime
+    admin_key: Secret | None
+    require_keys: bool
+    limits: ServeOptions
+
+    async def score(
+        self,
+        request: Request,
+        name: str,
+        decode: Callable[[bytes, Signature | None], pd.DataFrame],
+    ) -> Scored:
+        """:func:`score_with` for endpoint ``name``."""
+        return await score_with(
+            request,
+            self.runtime,
+            name,
+            admin_key=self.admin_key,
+            require_keys=self.require_keys,
+            limits=self.limits,
+            decode=decode,
+        )
+
+
 def router(
     runtime: Runtime, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
 ) -> APIRouter:
     """The Azure ML v1-style routes of every endpoint."""
     api = APIRouter(tags=["scoring"])
+    scoring = Scoring(runtime, admin_key, require_keys, limits)
 
     @api.post("/endpoints/{name}/score")
     async def score(name: str, request: Request) -> Response:
         kind = require(request.headers.get("content-type"), TABULAR)
-        scored = await score_with(
-            request,
-            runtime,
-            name,
-            admin_key=admin_key,
-            require_keys=require_keys,
-            limits=limits,
-            decode=lambda body, sig: decode_body(body, kind, sig),
-        )
+        scored = await scoring.score(request, name, lambda body, sig: decode_body(body, kind, sig))
         document: dict[str, Any] = {"predictions": jsonable(scored.predictions)}
         if scored.classes is not None:
             document["classes"] = scored.classes

@@ -22,7 +22,7 @@ from modelyard.serving.protocols.common import JSON, dumps
 from modelyard.serving.protocols.v2_tensors import inflate
 from modelyard.types import Signature
 from modelyard.web.auth import check_score_key
-from modelyard.web.scoring import score_with, version_headers
+from modelyard.web.scoring import Scoring, version_headers
 from modelyard.web.shaped import shaped_route
 
 
@@ -31,6 +31,7 @@ def router(
 ) -> APIRouter:
     """``/v2`` and ``/v2/models/{name}[/versions/{version}][/ready|/infer]``."""
     api = APIRouter(tags=["open inference (v2)"], route_class=shaped_route(v2.error_body))
+    scoring = Scoring(runtime, admin_key, require_keys, limits)
 
     def serving(name: str, request: Request, version: str | None) -> Loaded:
         """The version ``name`` serves, after the key and the asked version are checked."""
@@ -88,15 +89,7 @@ def router(
             )
             return v2.to_frame(parsed[0], signature)
 
-        scored = await score_with(
-            request,
-            runtime,
-            name,
-            admin_key=admin_key,
-            require_keys=require_keys,
-            limits=limits,
-            decode=decode,
-        )
+        scored = await scoring.score(request, name, decode)
         _check_version(name, version, scored.version.version)  # a swap while scoring
         document = v2.encode(parsed[0], name, scored.version.version, scored.predictions)
         return Response(dumps(document), media_type=JSON, headers=version_headers(scored))
