@@ -139,6 +139,15 @@ def find_config(start: Path | None = None) -> Path:
 
 
 @dataclass(frozen=True)
+class ExecutorSettings:
+    """``[executor]``: where training fits run. ``ray`` always has an address and a token."""
+
+    kind: str = "local"
+    address: str | None = None  # ray://head:10001 (Ray Client)
+    token: Secret | None = None  # prints as ***
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a workspace needs, typed and resolved.
 
@@ -153,8 +162,15 @@ class Settings:
     skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED
     sqlite_busy_timeout_s: float = 60.0
     serve_url: str = "http://127.0.0.1:8080"
+    env_cache: Path | None = None  # built entry-script environments (default .modelyard/envs)
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+
+    @property
+    def environments(self) -> Path:
+        """Where entry-script environments are built and cached."""
+        return self.env_cache or self.root / STATE_DIR / "envs"
 
     @classmethod
     def load(cls, config_path: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -194,6 +210,7 @@ class Settings:
             raise ConfigError("security.skops_trusted must be a list of type patterns")
         serve = _section(doc, "serve")
         serve_url = env.get("MODELYARD_URL") or serve.get("url", "http://127.0.0.1:8080")
+        env_cache = env.get("MODELYARD_ENV_CACHE") or serve.get("env_cache")
         timeout = registry.get("sqlite_busy_timeout_s", 60.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError("registry.sqlite_busy_timeout_s must be a positive number of seconds")
@@ -205,8 +222,10 @@ class Settings:
             skops_trusted=tuple(trusted),
             sqlite_busy_timeout_s=float(timeout),
             serve_url=str(serve_url).rstrip("/"),
+            env_cache=(root / Path(str(env_cache)).expanduser()) if env_cache else None,
             sources=_section(doc, "sources"),
             trainings=_section(doc, "trainings"),
+            executor=executor_settings(_section(doc, "executor"), env),
         )
 
 
@@ -259,6 +278,9 @@ skops_trusted = {list(DEFAULT_SKOPS_TRUSTED)!r}
 [serve]
 # Where `modelyard serve` listens; scoring URIs are built from it (MODELYARD_URL overrides).
 url = "http://127.0.0.1:8080"
+# Virtual environments built for entry-script endpoints, shared by endpoints with the
+# same requirements (MODELYARD_ENV_CACHE overrides). Default: .modelyard/envs
+# env_cache = "~/.cache/modelyard/envs"
 
 # [sources.immo_db]
 # url = "sqlite:///data/immo.db"
@@ -327,3 +349,39 @@ class ServeOptions:
             )
         except ValueError as exc:
             raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None
+
+
+def executor_settings(section: Mapping[str, Any], env: Mapping[str, str]) -> ExecutorSettings:
+    """Parse ``[executor]``; ``MODELYARD_EXECUTOR``, ``MODELYARD_RAY_ADDRESS`` and
+    ``MODELYARD_RAY_TOKEN`` (or Ray's own ``RAY_AUTH_TOKEN``) override it.
+
+    Raises ConfigError for a Ray address that is not ``ray://host:port`` or that comes
+    without a token: modelyard never talks to a Ray cluster without authentication.
+    """
+    kind = str(env.get("MODELYARD_EXECUTOR") or section.get("kind", "local"))
+    if kind not in ("local", "ray"):
+        raise ConfigError(f'[executor] kind must be "local" or "ray", not {kind!r}')
+    if kind == "local":
+        return ExecutorSettings()
+    address = str(env.get("MODELYARD_RAY_ADDRESS") or section.get("address") or "")
+    if not address:
+        raise ConfigError(
+            '[executor] kind = "ray" needs the cluster\'s Ray Client address: set '
+            'address = "ray://HEAD:10001" in [executor] or MODELYARD_RAY_ADDRESS'
+        )
+    host_port = address.removeprefix("ray://")
+    if not address.startswith("ray://") or ":" not in host_port or "@" in host_port:
+        raise ConfigError(
+            f"Ray address {address!r} is not a Ray Client address (ray://HEAD:10001): "
+            "modelyard reaches a Ray cluster only as a client, so that it never starts or "
+            "joins one and never listens beyond loopback itself"
+        )
+    token = env.get("MODELYARD_RAY_TOKEN") or section.get("token") or env.get("RAY_AUTH_TOKEN")
+    if not token:
+        raise ConfigError(
+            f"the Ray cluster at {address} would be reached without authentication, which "
+            "modelyard refuses: run the cluster with RAY_AUTH_MODE=token and give modelyard "
+            "its token in MODELYARD_RAY_TOKEN (or RAY_AUTH_TOKEN, or "
+            '[executor] token = "${RAY_TOKEN}")'
+        )
+    return ExecutorSettings(kind="ray", address=address, token=Secret(str(token)))

@@ -16,14 +16,16 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     ├── RunCancelled                run_cancelled
     ├── Conflict                    conflict
     │   ├── AliasMoved              alias_moved
-    │   └── NothingToRollBack       nothing_to_roll_back
+    │   ├── NothingToRollBack       nothing_to_roll_back
+    │   └── PackageMismatch         package_mismatch
     ├── InvalidInput                invalid_input, missing_column, bad_value, …
     │   ├── InvalidReference        invalid_reference
     │   ├── UnsupportedMediaType    unsupported_media_type
     │   ├── PayloadTooLarge         payload_too_large
     │   ├── ModelFailed             model_error
     │   ├── ScriptFailed            script_failed
-    │   └── SignatureChanged        signature_changed
+    │   ├── SignatureChanged        signature_changed
+    │   └── EnvironmentBuildFailed  environment_build_failed
     ├── ArtifactError               artifact_error
     │   ├── UnsafePath              unsafe_path
     │   ├── ArtifactMissing         artifact_missing
@@ -35,6 +37,7 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── SourceUnreachable       source_unreachable
     │   └── QueryFailed             query_failed
     ├── StorageError                storage_unavailable
+    ├── ExecutorUnavailable         executor_unavailable
     ├── Unauthorized                unauthorized
     ├── Forbidden                   forbidden
     ├── Overloaded                  overloaded
@@ -296,3 +299,23 @@ class ModelUnavailable(ModelyardError):
     """The endpoint has no loaded model (nothing promoted yet, or it failed to load)."""
 
     code = "model_unavailable"
+
+
+class PackageMismatch(Conflict):
+    """The serving environment's scikit-learn, xgboost or numpy differs in major or minor
+    version from what the model was trained with; ``details["mismatches"]`` lists each."""
+
+    code = "package_mismatch"
+
+
+class EnvironmentBuildFailed(InvalidInput):
+    """An endpoint's declared environment could not be built; the message ends with the
+    package manager's own last lines and ``details`` hold the requirements and log path."""
+
+    code = "environment_build_failed"
+
+
+class ExecutorUnavailable(ModelyardError):
+    """The configured executor (a Ray cluster) cannot be reached or lost the work in hand."""
+
+    code = "executor_unavailable"

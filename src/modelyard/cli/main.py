@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from modelyard import __version__
-from modelyard.cli import control, jobs, models, quickstart, serving, training
+from modelyard.cli import control, jobs, models, quickstart, scripts, serving, training
 from modelyard.cli.context import console, err_console, state
 from modelyard.config import redact
 from modelyard.errors import ModelyardError
@@ -26,6 +26,9 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(training.runs_app, name="runs")
+serving.endpoints_app.command("deploy")(scripts.deploy)
+serving.endpoints_app.command("redeploy")(scripts.redeploy)
+serving.endpoints_app.command("logs")(scripts.logs)
 app.add_typer(serving.endpoints_app, name="endpoints")
 app.add_typer(jobs.schedules_app, name="schedules")
 app.command("serve")(serving.serve)

@@ -73,6 +73,11 @@ def show(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
     with state.open() as ws:
         item = ws.endpoints.get(name)
     console.print(f"[bold]{item.name}[/]: {item.target} ({item.state})")
+    if item.state_reason:
+        console.print(f"  why: {item.state_reason}", markup=False)
+    if item.kind == "script":
+        console.print(f"  entry script with models: {', '.join(item.models)}")
+        console.print(f"  keys: {'required' if item.auth_enabled else 'none (loopback only)'}")
     console.print(f"  scoring URI: {item.scoring_uri}")
     console.print(f"  swagger URI: {item.swagger_uri}")
     console.print(f"  created {when(item.created_at)} UTC, updated {when(item.updated_at)} UTC")

@@ -6,10 +6,11 @@ sha256 is stored, and a presented key is checked against both in constant time.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from modelyard.storage.schema import utcnow
 from modelyard.types import EndpointState, ModelRef, check_name
 
 e = schema.endpoints
+logs = schema.endpoint_logs
+LOG_KEEP = 5000  # log lines kept per endpoint
 KEY_SLOTS = ("primary", "secondary")
 
 
@@ -52,6 +55,17 @@ class EndpointRecord:
     primary_key_hash: str
     secondary_key_hash: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    state_reason: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``model`` (serves a model reference) or ``script`` (an entry script and its models)."""
+        return str(self.options.get("kind", "model"))
+
+    @property
+    def auth_enabled(self) -> bool:
+        """False only for an endpoint created without keys (served so on loopback alone)."""
+        return bool(self.options.get("auth", True))
 
     def accepts(self, key: str) -> bool:
         """True if ``key`` is this endpoint's primary or secondary key (constant time)."""
@@ -73,7 +87,19 @@ def _record(row: RowMapping) -> EndpointRecord:
         primary_key_hash=row["primary_key_hash"],
         secondary_key_hash=row["secondary_key_hash"],
         options=dict(row["options"] or {}),
+        state_reason=row["state_reason"],
     )
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line an endpoint's replica logged: environment build, entry-script output, events."""
+
+    id: int
+    replica: str
+    stream: str
+    line: str
+    created_at: datetime
 
 
 class EndpointStore:
@@ -91,9 +117,14 @@ class EndpointStore:
         description: str = "",
         options: Mapping[str, Any] | None = None,
     ) -> tuple[EndpointRecord, dict[str, str]]:
-        """Record a new endpoint; returns it with its two keys (shown this once)."""
+        """Record a new endpoint; returns it with its two keys (shown this once).
+
+        ``options["kind"] == "script"`` marks an entry-script endpoint, whose ``target`` is
+        a description (its models are in ``options``); any other target is a model reference.
+        """
         check_name(name, "endpoint name")
-        ModelRef.parse(target)
+        if (options or {}).get("kind", "model") != "script":
+            ModelRef.parse(target)
         keys = {slot: new_key() for slot in KEY_SLOTS}
 
         def insert(conn: Connection) -> None:
@@ -145,7 +176,12 @@ class EndpointStore:
     def delete(self, name: str) -> None:
         """Remove the endpoint ``name``."""
         self.get(name)
-        self._db.write(lambda conn: conn.execute(sa.delete(e).where(e.c.name == name)))
+
+        def remove(conn: Connection) -> None:
+            conn.execute(sa.delete(logs).where(logs.c.endpoint == name))
+            conn.execute(sa.delete(e).where(e.c.name == name))
+
+        self._db.write(remove)
 
     def regenerate(self, name: str, slot: str) -> str:
         """A new key for ``slot`` (primary or secondary); the old one stops working."""
@@ -180,10 +216,81 @@ class EndpointStore:
         self._db.write(update)
         return self.get(name)
 
-    def set_state(self, name: str, state: EndpointState) -> None:
-        """Record the endpoint's state as seen by a serving replica."""
+    def set_options(
+        self, name: str, target: str, options: Mapping[str, Any], *, state: EndpointState
+    ) -> EndpointRecord:
+        """Replace an entry-script endpoint's target description and options (keys stay);
+        replicas pick the new deployment up within a second."""
+
+        def update(conn: Connection) -> None:
+            moved = conn.execute(
+                sa.update(e)
+                .where(e.c.name == name)
+                .values(
+                    target=target,
+                    options=dict(options),
+                    state=state.value,
+                    state_reason=None,
+                    updated_at=utcnow(),
+                )
+            ).rowcount
+            if moved != 1:
+                raise EndpointNotFound(
+                    f"no endpoint named {name!r}: `modelyard endpoints list` shows them",
+                    endpoint=name,
+                )
+
+        self._db.write(update)
+        return self.get(name)
+
+    def set_state(self, name: str, state: EndpointState, reason: str | None = None) -> None:
+        """Record the endpoint's state as seen by a serving replica, and why."""
         self._db.write(
             lambda conn: conn.execute(
-                sa.update(e).where(e.c.name == name).values(state=state.value, updated_at=utcnow())
+                sa.update(e)
+                .where(e.c.name == name)
+                .values(state=state.value, state_reason=reason, updated_at=utcnow())
             )
         )
+
+    def append_logs(self, name: str, replica: str, lines: Sequence[tuple[str, str]]) -> None:
+        """Append ``(stream, line)`` pairs to the endpoint's log, keeping the newest
+        ``LOG_KEEP`` lines."""
+        if not lines:
+            return
+        now = utcnow()
+        rows = [
+            {"endpoint": name, "replica": replica, "stream": s, "line": t[:4000], "created_at": now}
+            for s, t in lines
+        ]
+
+        def write(conn: Connection) -> None:
+            conn.execute(sa.insert(logs), rows)
+            newest = conn.execute(
+                sa.select(sa.func.max(logs.c.id)).where(logs.c.endpoint == name)
+            ).scalar()
+            if newest is not None and newest > LOG_KEEP:
+                conn.execute(
+                    sa.delete(logs).where(logs.c.endpoint == name, logs.c.id <= newest - LOG_KEEP)
+                )
+
+        self._db.write(write)
+
+    def logs(self, name: str, *, tail: int = 1000) -> builtins.list[LogLine]:
+        """The endpoint's newest ``tail`` log lines, oldest first."""
+        self.get(name)
+
+        def read(conn: Connection) -> builtins.list[LogLine]:
+            rows = conn.execute(
+                sa.select(logs)
+                .where(logs.c.endpoint == name)
+                .order_by(logs.c.id.desc())
+                .limit(tail)
+            ).mappings()
+            found = [
+                LogLine(r["id"], r["replica"], r["stream"], r["line"], r["created_at"])
+                for r in rows
+            ]
+            return found[::-1]
+
+        return self._db.read(read)

@@ -89,8 +89,14 @@ class Registry:
         options: dict[str, object] | None = None,
         actor: str | None = None,
     ) -> ModelVersion:
-        """Register a model file (``.skops``, ``.json``, ``.onnx``, …) or a folder of files."""
+        """Register a model file (``.skops``, ``.json``, ``.onnx``, …) or a folder of files.
+
+        A folder's own name is kept (``basename``), so that an entry-script deployment lays
+        it out as Azure ML does: ``azureml-models/<name>/<version>/<folder>/…``.
+        """
         check_name(name)
+        if path.is_dir():
+            options = {**(options or {}), "basename": path.resolve().name, "folder": True}
         packed = pack_path(
             self.store,
             path,

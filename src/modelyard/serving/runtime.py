@@ -2,7 +2,9 @@
 
 Endpoint rows (targets, key hashes) and the versions behind them are re-read every
 ``interval`` seconds: a promotion, a new endpoint or a regenerated key reaches a
-replica within that time, with no restart and nothing dropped.
+replica within that time, with no restart and nothing dropped. On PostgreSQL a
+promotion is also pushed (``serving.notices``): the scorers following the alias swap to
+the version they preloaded on the event loop, before the next request is read.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from collections.abc import Iterable
 from modelyard.errors import EndpointNotFound, ModelyardError
 from modelyard.registry import Registry
 from modelyard.registry.endpoints import EndpointRecord, EndpointStore
+from modelyard.registry.follow import AliasMove
 from modelyard.serving.batcher import BatchOptions, MicroBatcher
+from modelyard.serving.entry import ScriptDeployment, ScriptEndpoints
+from modelyard.serving.notices import Notices
 from modelyard.serving.scorer import Scorer
 from modelyard.types import EndpointState, ModelRef
 
@@ -32,6 +37,7 @@ class Runtime:
         *,
         only: Iterable[str] | None = None,
         interval: float = 1.0,
+        scripts: ScriptEndpoints | None = None,
     ) -> None:
         self._registry = registry
         self._store = store
@@ -40,7 +46,10 @@ class Runtime:
         self._records: dict[str, EndpointRecord] = {}
         self._scorers: dict[str, Scorer] = {}
         self._batchers: dict[str, tuple[tuple[int, BatchOptions], MicroBatcher]] = {}
+        self._scripts = scripts
         self._stop = threading.Event()
+        self._wake = threading.Event()  # follow now: a pushed move, or more to preload
+        self._notices = Notices(registry.db, self._moved)
         self._thread: threading.Thread | None = None
         self.ready = False
 
@@ -50,7 +59,28 @@ class Runtime:
             self._sync_one(name)
         if name not in self._records:
             raise EndpointNotFound(f"no endpoint named {name!r} on this server", endpoint=name)
+        if self._records[name].kind == "script" or name not in self._scorers:
+            raise EndpointNotFound(
+                f"endpoint {name!r} runs an entry script: it answers /endpoints/{name}/score, "
+                f"/endpoints/{name}/ and /endpoints/{name}/swagger.json",
+                endpoint=name,
+            )
         return self._records[name], self._scorers[name]
+
+    def record(self, name: str) -> EndpointRecord:
+        """The row of ``name`` as last read (a new endpoint is picked up on first use)."""
+        if name not in self._records and (self._only is None or name in self._only):
+            self._sync_one(name)
+        if name not in self._records:
+            raise EndpointNotFound(f"no endpoint named {name!r} on this server", endpoint=name)
+        return self._records[name]
+
+    def script(self, name: str) -> ScriptDeployment | None:
+        """The entry-script deployment answering for ``name``, or None for a model endpoint."""
+        record = self.record(name)
+        if record.kind != "script" or self._scripts is None:
+            return None
+        return self._scripts.get(name)
 
     def batcher(self, name: str) -> MicroBatcher | None:
         """The micro-batcher of ``name`` if its options ask for one (made on first use)."""
@@ -82,6 +112,8 @@ class Runtime:
             if name not in records:
                 self._records.pop(name, None)
                 self._scorers.pop(name, None)
+                if self._scripts is not None:
+                    self._scripts.remove(name)
         for record in records.values():
             self._install(record)
         self.ready = True
@@ -93,6 +125,11 @@ class Runtime:
             return
 
     def _install(self, record: EndpointRecord) -> None:
+        if record.kind == "script":  # run by its own processes, not by a Scorer
+            if self._scripts is not None:
+                self._scripts.sync(record)
+            self._records[record.name] = record
+            return
         scorer = self._scorers.get(record.name)
         if scorer is None or str(scorer.target) != str(ModelRef.parse(record.target)):
             scorer = Scorer(self._registry, record.target)
@@ -115,15 +152,37 @@ class Runtime:
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+        self._notices.start()
         self._thread = threading.Thread(target=self._loop, name="modelyard-follow", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             self.refresh()
+            # One load per scorer and round, so that a pushed move is never kept waiting
+            # behind a whole series of preloads.
+            if any([scorer.preload() for scorer in list(self._scorers.values())]):
+                self._wake.set()
+            self._notices.check()
+
+    def _moved(self, move: AliasMove) -> None:
+        """A pushed move (on the event loop): swap the scorers following that alias to it if
+        they preloaded it; the follow thread then loads what they had not and preloads on."""
+        for scorer in list(self._scorers.values()):
+            if scorer.target.name == move.model and scorer.target.alias == move.alias:
+                scorer.noticed(move)
+        self._wake.set()
 
     def stop(self) -> None:
         """Stop following (the loaded versions stay usable)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._notices.close()
+        if self._scripts is not None:
+            self._scripts.stop()

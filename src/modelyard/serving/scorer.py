@@ -5,6 +5,10 @@ reference swapped. A request reads that reference once, so it finishes on the ve
 it started with. A version that fails to load or to warm up is never swapped in: the
 failure is recorded as a registry event and the old version keeps serving.
 
+An alias target also preloads the versions it is likely to move to next (``preload``),
+so that when the move is noticed (``noticed``, pushed on PostgreSQL; ``refresh``,
+polled) the swap is that one assignment, with no load in between.
+
 After warm-up the version is compiled where it can be (``serving.compile``): checked
 against the original on rows drawn from its training profile, kept only if it matches
 within 1e-6. ``Loaded.path`` says which runs: ``original`` or the compiled path.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +29,7 @@ import pandas as pd
 
 from modelyard.errors import ModelFailed, ModelUnavailable, ModelyardError
 from modelyard.registry import ModelVersion, Registry
+from modelyard.registry.follow import AliasMove, upcoming
 from modelyard.serving import threads
 from modelyard.serving.compile import Compiled, Fallback, NeedsOriginal, method_for, try_compile
 from modelyard.serving.frame import example_frame
@@ -31,6 +37,7 @@ from modelyard.serving.samples import sample_frame
 from modelyard.types import EventKind, ModelRef, OutputKind, Signature
 
 Columns = Mapping[str, np.ndarray[Any, Any]]
+PRELOAD = 2  # versions kept loaded beside the serving one, at most
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,16 @@ class Loaded:
     def path(self) -> str:
         """What scores: ``original``, or the compiled path (``numpy+onnxruntime``, …)."""
         return self.compiled.path if self.compiled is not None else "original"
+
+
+@dataclass(frozen=True)
+class Swap:
+    """One swap: the version now serving, when (wall time) and what noticed the move."""
+
+    version: int
+    at: float
+    via: str  # "notice" (PostgreSQL push) or "poll"
+    notice_s: float | None = None  # from the move's write (database clock) to this swap
 
 
 @dataclass(frozen=True)
@@ -80,10 +97,15 @@ class Scorer:
         self.target = ModelRef.parse(target)
         self._registry = registry
         self._current: Loaded | None = None
+        self._ready: dict[int, Loaded] = {}  # preloaded: loaded, warmed up, compiled
+        self._failed: dict[int, str] = {}  # preloads that failed, not tried again
         self._lock = threading.Lock()  # one load at a time; scoring never takes it
+        self._state = threading.Lock()  # held for a few assignments, never during a load
+        self._noticed: tuple[float, int] | None = None  # (monotonic time, version) of a notice
         self._use_compiled = use_compiled
         self._pin_threads = pin_threads
         self.last_error: str | None = None
+        self.swaps: deque[Swap] = deque(maxlen=64)
 
     @property
     def current(self) -> Loaded | None:
@@ -96,38 +118,132 @@ class Scorer:
         current = self._current
         return current.signature if current else None
 
+    @property
+    def preloaded(self) -> list[int]:
+        """The versions loaded beside the serving one, ready to swap in."""
+        return sorted(self._ready)
+
     def refresh(self) -> bool:
-        """Load the version the target points at if it changed; returns True on a swap."""
+        """Swap in the version the target points at if it changed; returns True on a swap.
+
+        The version is taken from the preloaded ones, or loaded, warmed up and compiled
+        first. A result that a notice (``noticed``) may have overtaken is dropped.
+        """
         with self._lock:
+            began = time.monotonic()
             try:
                 wanted = self._registry.resolve(self.target)
             except ModelyardError as exc:
                 self.last_error = exc.message
                 return False
             current = self._current
-            if current is not None and current.version.version == wanted.version:
+            if self._overtaken(began, wanted.version) or (
+                current is not None and current.version.version == wanted.version
+            ):
+                return False
+            with self._state:
+                preloaded = self._ready.get(wanted.version)
+            loaded = preloaded if preloaded is not None else self._load(wanted)
+            if isinstance(loaded, str):
+                self.last_error = loaded
+                return False
+            return self._swap(loaded, "poll", began)
+
+    def noticed(self, move: AliasMove) -> bool:
+        """The target's alias now points at ``move.version`` (a committed move): swap to it
+        at once if it is preloaded. False when a ``refresh`` must load it; never blocks."""
+        with self._state:
+            self._noticed = (time.monotonic(), move.version)
+            current = self._current
+            if current is not None and current.version.version == move.version:
+                return True
+            loaded = self._ready.get(move.version)
+            if loaded is None:
+                return False
+            self._install(loaded, "notice", move.sent_at)
+            return True
+
+    def preload(self, *, limit: int = PRELOAD) -> bool:
+        """Load one more of the versions an alias target may move to next: the one after
+        the version serving (promotions mostly go one step forward) and the newest (what
+        a training run just registered), ``limit`` at most; release the others. Returns
+        True if it loaded one. A version that fails is recorded and never swapped in."""
+        if self.target.alias is None or limit < 1:
+            return False
+        with self._lock:
+            current = self._current
+            if current is None:
+                return False
+            serving = current.version.version
+            try:
+                numbers = upcoming(self._registry.db, self.target.name, serving)
+            except ModelyardError:
+                return False
+            wanted = list(dict.fromkeys([*numbers[:1], *numbers[-1:]]))[:limit]
+            with self._state:
+                for number in [n for n in self._ready if n not in wanted]:
+                    del self._ready[number]
+                todo = [n for n in wanted if n not in self._ready and n not in self._failed]
+            self._failed = {n: why for n, why in self._failed.items() if n > serving}
+            if not todo:
                 return False
             try:
-                model = self._registry.loader.load(wanted)
-                self._warm_up(wanted, model)
-            except Exception as exc:  # never swap in what cannot score
-                self.last_error = f"{wanted.ref} failed to load: {type(exc).__name__}: {exc}"
-                self._record_failure(wanted, self.last_error)
+                version = self._registry.get_version(self.target.name, todo[0])
+            except ModelyardError:
                 return False
-            off = Fallback("compiling is turned off")
-            outcome = self._compiled(wanted, model) if self._use_compiled else off
-            if self._pin_threads:
-                threads.prepare()
-            self._current = Loaded(
-                wanted,
-                model,
-                time.time(),
-                compiled=outcome if isinstance(outcome, Compiled) else None,
-                fallback_reason=outcome.reason if isinstance(outcome, Fallback) else None,
-                classes=_classes(model),
-            )
-            self.last_error = None
+            loaded = self._load(version)
+            if isinstance(loaded, str):
+                self._failed[todo[0]] = loaded
+                return False
+            with self._state:
+                if self._current is not None and self._current.version.version < todo[0]:
+                    self._ready[todo[0]] = loaded
             return True
+
+    def _overtaken(self, began: float, version: int) -> bool:
+        """A notice of another version came after ``began``: the registry read may be older."""
+        noticed = self._noticed
+        return noticed is not None and noticed[0] > began and noticed[1] != version
+
+    def _swap(self, loaded: Loaded, via: str, began: float) -> bool:
+        with self._state:
+            if self._overtaken(began, loaded.version.version):
+                self._ready[loaded.version.version] = loaded  # the notice decides
+                return False
+            self._install(loaded, via)
+            return True
+
+    def _install(self, loaded: Loaded, via: str, sent_at: float | None = None) -> None:
+        # Under self._state. Requests that read the old reference finish on it; the old
+        # version is released with its last reference.
+        self._ready.pop(loaded.version.version, None)
+        self._current = loaded
+        self.last_error = None
+        now = time.time()
+        notice_s = now - sent_at if sent_at is not None else None
+        self.swaps.append(Swap(loaded.version.version, now, via, notice_s))
+
+    def _load(self, wanted: ModelVersion) -> Loaded | str:
+        """The version loaded, warmed up and compiled, or why it cannot score (recorded)."""
+        try:
+            model = self._registry.loader.load(wanted)
+            self._warm_up(wanted, model)
+        except Exception as exc:  # never swap in what cannot score
+            message = f"{wanted.ref} failed to load: {type(exc).__name__}: {exc}"
+            self._record_failure(wanted, message)
+            return message
+        off = Fallback("compiling is turned off")
+        outcome = self._compiled(wanted, model) if self._use_compiled else off
+        if self._pin_threads:
+            threads.prepare()
+        return Loaded(
+            wanted,
+            model,
+            time.time(),
+            compiled=outcome if isinstance(outcome, Compiled) else None,
+            fallback_reason=outcome.reason if isinstance(outcome, Fallback) else None,
+            classes=_classes(model),
+        )
 
     def _warm_up(self, version: ModelVersion, model: Any) -> None:
         if version.signature is None:

@@ -143,6 +143,19 @@ endpoints = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("options", sa.JSON, nullable=True),
+    sa.Column("state_reason", sa.Text, nullable=True),
+)
+
+endpoint_logs = sa.Table(
+    "endpoint_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("replica", sa.String(128), nullable=False),
+    sa.Column("stream", sa.String(16), nullable=False),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_endpoint_logs_endpoint_id", "endpoint", "id"),
 )
 
 jobs = sa.Table(

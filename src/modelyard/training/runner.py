@@ -25,16 +25,17 @@ from modelyard.errors import (
     ModelyardError,
     RunCancelled,
 )
+from modelyard.jobs.executors import Executor, LocalExecutor
 from modelyard.monitoring import profile_frame
 from modelyard.promotion import decide
 from modelyard.registry import Registry, VersionInfo, current_actor, infer_signature
 from modelyard.registry.runs import Run, RunStore
 from modelyard.sources import open_source, to_frame
 from modelyard.training import lineage
-from modelyard.training.estimators import build_estimator
 from modelyard.training.evaluation import cross_validate, holdout
+from modelyard.training.fitting import fit_model
 from modelyard.training.metrics import DEFAULTS, get_metric, score
-from modelyard.training.scripts import code_hash, run_script
+from modelyard.training.scripts import code_hash
 from modelyard.training.spec import TrainingSpec
 from modelyard.types import Decision, Outcome, OutputKind
 
@@ -76,12 +77,24 @@ class _Journal:
 
 
 class TrainingRunner:
-    """Runs the trainings declared in the workspace settings."""
+    """Runs the trainings declared in the workspace settings.
 
-    def __init__(self, settings: Settings, registry: Registry, runs: RunStore) -> None:
+    Each fit runs on ``executor`` (default: in this process); loading, evaluation,
+    registration, the gate and the run's records always happen here, so a run records
+    the same whichever executor fitted it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        runs: RunStore,
+        executor: Executor | None = None,
+    ) -> None:
         self._settings = settings
         self._registry = registry
         self._runs = runs
+        self.executor: Executor = executor or LocalExecutor()
 
     def names(self) -> list[str]:
         """The declared trainings."""
@@ -196,6 +209,8 @@ class TrainingRunner:
 
         # -- fit + evaluate
         journal.begin("fit", f"{len(x)} rows")
+        if self.executor.kind != "local":
+            journal.log(f"fit runs on {self.executor.describe()}")
         merged = {**spec.params, **params}
         classification_hint = spec.task == "classification" or (
             spec.promotion.metric is not None
@@ -265,17 +280,10 @@ class TrainingRunner:
         self, spec: TrainingSpec, params: dict[str, Any], journal: _Journal
     ) -> Callable[[pd.DataFrame, pd.Series[Any]], Any]:
         def fit(x: pd.DataFrame, y: pd.Series[Any]) -> Any:
-            if spec.script is not None:
-                frame = x.assign(**{spec.target: y.to_numpy()})
-                result = run_script(spec.script, frame, params)
-                if result.output:
-                    journal.log(result.output.rstrip("\n"))
-                return result.model
-            estimator = build_estimator(spec, params)
-            try:
-                return estimator.fit(x, y)
-            except (ValueError, TypeError) as exc:
-                raise InvalidInput(_fit_hint(exc, x), code="fit_failed") from None
+            fitted = self.executor.submit(fit_model, spec, params, x, y)
+            if fitted.output:
+                journal.log(fitted.output.rstrip("\n"))
+            return fitted.model
 
         return fit
 
@@ -355,19 +363,6 @@ def _features_and_target(spec: TrainingSpec, frame: pd.DataFrame) -> tuple[pd.Da
         )
     features = list(spec.features) if spec.features else [c for c in columns if c != spec.target]
     return frame[features], frame[spec.target]
-
-
-def _fit_hint(exc: Exception, x: pd.DataFrame) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    non_numeric = [str(c) for c, t in x.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
-    hint = ""
-    if non_numeric:
-        hint = (
-            f"; non-numeric columns: {', '.join(non_numeric)}: encode them with a step "
-            '(e.g. estimator = "sklearn.preprocessing.OneHotEncoder", columns = [...]) '
-            "or leave them out with features = [...]"
-        )
-    return f"fit failed: {type(exc).__name__}: {text}{hint}"
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from modelyard import __version__
-from modelyard.config import ServeOptions
+from modelyard.config import STATE_DIR, ServeOptions
 from modelyard.registry.endpoints import EndpointStore
 from modelyard.serving import Runtime
+from modelyard.serving.entry import ScriptEndpoints
+from modelyard.serving.env import EnvironmentCache
 from modelyard.web import classic, errors, mlflow, scoring, v2
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.workspace import Workspace
@@ -32,7 +34,14 @@ def create_app(
 ) -> FastAPI:
     """A scoring app for the workspace's endpoints (all, or only ``endpoints``)."""
     limits = limits or ServeOptions()
-    runtime = Runtime(ws.registry, EndpointStore(ws.db), only=endpoints, interval=follow_interval)
+    store = EndpointStore(ws.db)
+    scripts = ScriptEndpoints(
+        ws.registry,
+        store,
+        EnvironmentCache(ws.settings.environments),
+        ws.settings.root / STATE_DIR / "endpoints",
+    )
+    runtime = Runtime(ws.registry, store, only=endpoints, interval=follow_interval, scripts=scripts)
     app = _replica(runtime, limits)
 
     @app.get("/v2/health/live", tags=["health"])

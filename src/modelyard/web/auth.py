@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from fastapi import Request
 
-from modelyard.config import Secret
+from modelyard.config import Secret, ServeOptions
 from modelyard.errors import Forbidden, Unauthorized
 from modelyard.registry.endpoints import EndpointRecord
 
@@ -41,6 +42,24 @@ def check_score_key(
         )
     if not (record.accepts(token) | is_admin(token, admin_key)):
         raise Unauthorized(f"the key is not valid for endpoint {record.name}")
+
+
+def keys_required(record: EndpointRecord, require_keys: bool, limits: ServeOptions) -> bool:
+    """Whether ``record`` needs a key here: always, unless keys are off for the server or
+    the endpoint was created without keys (Azure ACI's default) and we listen on loopback."""
+    if not require_keys:
+        return False
+    return record.auth_enabled or not is_loopback(limits.host)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_admin(request: Request, admin_key: Secret | None) -> None:

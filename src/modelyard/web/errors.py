@@ -26,6 +26,7 @@ STATUS: list[tuple[type[e.ModelyardError], int]] = [
     (e.NotFound, 404),
     (e.PayloadTooLarge, 413),
     (e.UnsupportedMediaType, 415),
+    (e.EnvironmentBuildFailed, 422),
     (e.InvalidInput, 400),
     (e.ConfigError, 400),
     (e.Conflict, 409),

@@ -20,7 +20,8 @@ from modelyard.serving.protocols.common import ARROW, CSV, JSON, PARQUET, dumps,
 from modelyard.serving.protocols.tabular import decode_body
 from modelyard.serving.swagger import openapi
 from modelyard.types import Signature
-from modelyard.web.auth import check_score_key
+from modelyard.web.auth import check_score_key, keys_required
+from modelyard.web.entry import ScriptProxy
 
 TABULAR = (JSON, CSV, PARQUET, ARROW)
 
@@ -42,7 +43,9 @@ async def score_with(
 ) -> Scored:
     """Authenticate, decode the body against the serving signature, score off the loop."""
     record, scorer = runtime.endpoint(name)
-    check_score_key(request, record, admin_key, required=require_keys)
+    check_score_key(
+        request, record, admin_key, required=keys_required(record, require_keys, limits)
+    )
     body = await request.body()
     frame = decode(body, scorer.signature)
     return await _timed(scorer, runtime.batcher(name), frame, limits.timeout_s)
@@ -94,9 +97,23 @@ def router(
     """The Azure ML v1-style routes of every endpoint."""
     api = APIRouter(tags=["scoring"])
     scoring = Scoring(runtime, admin_key, require_keys, limits)
+    proxy = ScriptProxy(limits)
+
+    async def to_script(request: Request, name: str, route: str) -> Response | None:
+        """Forward to the entry-script workers of ``name``; None for a model endpoint."""
+        deployment = runtime.script(name)
+        if deployment is None:
+            return None
+        record = runtime.record(name)
+        required = keys_required(record, require_keys, limits)
+        check_score_key(request, record, admin_key, required=required)
+        return await proxy.forward(request, deployment, route)
 
     @api.post("/endpoints/{name}/score")
     async def score(name: str, request: Request) -> Response:
+        forwarded = await to_script(request, name, "score")
+        if forwarded is not None:
+            return forwarded
         kind = require(request.headers.get("content-type"), TABULAR)
         scored = await scoring.score(request, name, lambda body, sig: decode_body(body, kind, sig))
         document: dict[str, Any] = {"predictions": jsonable(scored.predictions)}
@@ -104,8 +121,22 @@ def router(
             document["classes"] = scored.classes
         return Response(dumps(document), media_type=JSON, headers=version_headers(scored))
 
-    @api.get("/endpoints/{name}/")
-    async def health(name: str, request: Request) -> JSONResponse:
+    @api.get("/endpoints/{name}/score", include_in_schema=False)
+    async def score_get(name: str, request: Request) -> Response:
+        """GET /score: entry scripts get the query string as JSON, as azmlinfsrv does."""
+        forwarded = await to_script(request, name, "score")
+        if forwarded is not None:
+            return forwarded
+        record, _ = runtime.endpoint(name)
+        check_score_key(request, record, admin_key, required=require_keys)
+        message = f"endpoint {name} serves a model: POST rows to /endpoints/{name}/score"
+        return JSONResponse({"code": "method_not_allowed", "message": message}, status_code=405)
+
+    @api.api_route("/endpoints/{name}/", methods=["GET", "HEAD"])
+    async def health(name: str, request: Request) -> Response:
+        forwarded = await to_script(request, name, "health")
+        if forwarded is not None:
+            return forwarded
         record, scorer = runtime.endpoint(name)
         check_score_key(request, record, admin_key, required=require_keys)
         current = scorer.current
@@ -120,7 +151,10 @@ def router(
         return JSONResponse(body, status_code=200 if current else 503)
 
     @api.get("/endpoints/{name}/swagger.json")
-    async def swagger(name: str, request: Request) -> JSONResponse:
+    async def swagger(name: str, request: Request) -> Response:
+        deployment = runtime.script(name)
+        if deployment is not None:  # the script's own swagger, public like the model's
+            return await proxy.forward(request, deployment, "swagger")
         record, scorer = runtime.endpoint(name)
         current = scorer.current
         version = current.version.ref if current else record.target

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from modelyard import config as cfg
+from modelyard.jobs.executors import build_executor
 from modelyard.registry import DoctorReport, Registry, SafeLoader
 from modelyard.registry.doctor import check as doctor_check
 from modelyard.registry.endpoints import EndpointStore
@@ -52,12 +53,13 @@ class Workspace:
         loader = SafeLoader(self.store, settings.skops_trusted, scratch)
         self.registry = Registry(self.db, self.store, loader, settings.skops_trusted)
         self.models = Models(self.registry)
-        runner = TrainingRunner(settings, self.registry, RunStore(self.db))
+        self.executor = build_executor(settings.executor)
+        runner = TrainingRunner(settings, self.registry, RunStore(self.db), self.executor)
         self.queue = RunQueue(settings, self.db, runner, RunStore(self.db))
         self.trainings = Trainings(runner, self.queue)
         self.runs = Runs(RunStore(self.db), self.queue)
         self.sources = Sources(settings)
-        self.endpoints = Endpoints(EndpointStore(self.db), settings)
+        self.endpoints = Endpoints(EndpointStore(self.db), settings, self.registry)
 
     @classmethod
     def from_config(
@@ -88,7 +90,8 @@ class Workspace:
         return doctor_check(self.db, self.store, fix=fix)
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and the executor's."""
+        self.executor.close()
         self.db.dispose()
 
     def __enter__(self) -> Workspace:

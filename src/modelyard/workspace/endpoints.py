@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,9 @@ import httpx
 
 from modelyard import config as cfg
 from modelyard.errors import ModelyardError
+from modelyard.registry import Registry
 from modelyard.registry.endpoints import EndpointRecord, EndpointStore
+from modelyard.workspace.scripts import ScriptDeployments
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,10 @@ class Endpoint:
     created_at: datetime
     updated_at: datetime
     keys: Mapping[str, str] | None = None
+    kind: str = "model"  # or "script": an entry script with its models
+    auth_enabled: bool = True
+    state_reason: str | None = None  # why it is in its state (a failure's cause)
+    models: tuple[str, ...] = ()  # an entry-script endpoint's model versions
 
     def predict(
         self, rows: builtins.list[Any], *, key: str | None = None, timeout: float = 30.0
@@ -51,12 +57,18 @@ class Endpoint:
 class Endpoints:
     """``ws.endpoints``: real-time endpoints serving a model reference."""
 
-    def __init__(self, store: EndpointStore, settings: cfg.Settings) -> None:
+    def __init__(self, store: EndpointStore, settings: cfg.Settings, registry: Registry) -> None:
         self._store = store
         self._base = settings.serve_url
+        self._registry = registry
+        self.scripts = ScriptDeployments(store, registry, self._view)
 
     def _view(self, record: EndpointRecord, keys: Mapping[str, str] | None = None) -> Endpoint:
         return Endpoint(
+            kind=record.kind,
+            auth_enabled=record.auth_enabled,
+            state_reason=record.state_reason,
+            models=tuple(record.options.get("models") or ()),
             name=record.name,
             target=record.target,
             state=record.state.value,
@@ -109,3 +121,32 @@ class Endpoints:
     def regenerate_key(self, name: str, slot: str = "primary") -> str:
         """A new primary or secondary key; the old one stops working."""
         return self._store.regenerate(name, slot)
+
+    def deploy_script(self, name: str, **options: Any) -> Endpoint:
+        """Deploy an entry script (``init()``/``run(raw_data)``) with its models; see
+        :meth:`ScriptDeployments.deploy` for the options. Keys are returned this once."""
+        return self.scripts.deploy(name, **options)
+
+    def update_script(self, name: str, **options: Any) -> Endpoint:
+        """Redeploy an entry-script endpoint with new code, models, environment or
+        resources; the old deployment serves until the new one is ready."""
+        return self.scripts.update(name, **options)
+
+    def wait(
+        self,
+        name: str,
+        *,
+        timeout_s: float = 900.0,
+        show_output: bool = False,
+        echo: Callable[[str], None] = print,
+    ) -> Endpoint:
+        """Block until the endpoint is ``healthy`` or ``failed`` (or ``timeout_s`` passed);
+        ``show_output`` echoes its log lines as they come."""
+        return self.scripts.wait(name, timeout_s=timeout_s, show_output=show_output, echo=echo)
+
+    def logs(self, name: str, *, tail: int = 1000) -> str:
+        """The endpoint's newest log lines: environment build, entry-script output, events."""
+        return "\n".join(
+            f"{line.created_at:%Y-%m-%d %H:%M:%S} {line.stream:<6} {line.line}"
+            for line in self._store.logs(name, tail=tail)
+        )

@@ -1,10 +1,12 @@
-"""``/api/v1/endpoints``: create (keys shown once), list, show, retarget, delete, new keys."""
+"""``/api/v1/endpoints``: create (keys shown once), list, show, retarget, delete, new keys,
+logs."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from modelyard.web.admin.views import endpoint_view, url
@@ -74,6 +76,11 @@ def router(ws: Workspace) -> APIRouter:
         """Delete the endpoint; replicas stop serving it within a second."""
         ws.endpoints.delete(name)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @api.get("/{name}/logs", response_class=PlainTextResponse)
+    def endpoint_logs(name: str, tail: int = Query(1000, ge=1, le=5000)) -> PlainTextResponse:
+        """The endpoint's newest log lines: environment build, entry-script output, events."""
+        return PlainTextResponse(ws.endpoints.logs(name, tail=tail))
 
     @api.post("/{name}/keys/regenerate")
     def regenerate_key(name: str, body: Regenerate) -> dict[str, Any]:

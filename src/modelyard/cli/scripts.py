@@ -1,0 +1,116 @@
+"""``modelyard endpoints deploy | redeploy | logs``: entry-script endpoints from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelyard.cli.context import console, state
+from modelyard.errors import ModelUnavailable
+from modelyard.workspace import Endpoints
+
+ModelsOption = Annotated[
+    list[str],
+    typer.Option("--model", "-m", help="A model version for get_model_path (repeatable)."),
+]
+
+
+def deploy(
+    name: Annotated[str, typer.Argument(help="Endpoint name (part of its URL).")],
+    entry_script: Annotated[Path, typer.Option(help="The script with init() and run(raw_data).")],
+    model: ModelsOption,
+    source_directory: Annotated[
+        Path | None, typer.Option(help="A folder shipped with the script (it holds the script).")
+    ] = None,
+    environment: Annotated[
+        Path | None, typer.Option(help="A conda YAML or requirements file for its own venv.")
+    ] = None,
+    cpu_cores: Annotated[float, typer.Option(help="Cores: one worker per whole core.")] = 1.0,
+    memory_gb: Annotated[float, typer.Option(help="Memory per worker before a restart.")] = 1.0,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: cores).")] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No keys (ACI's default; served on loopback only).")
+    ] = False,
+    skip_package_check: Annotated[
+        bool,
+        typer.Option(
+            "--skip-package-check",
+            help="Serve even if scikit-learn/xgboost/numpy differ from training.",
+        ),
+    ] = False,
+    wait: Annotated[bool, typer.Option(help="Wait until it is healthy or failed.")] = True,
+) -> None:
+    """Deploy an Azure ML-style entry script with its models; prints its keys this once."""
+    with state.open() as ws:
+        endpoint = ws.endpoints.deploy_script(
+            name,
+            entry_script=entry_script,
+            models=model,
+            source_directory=source_directory,
+            environment=environment,
+            cpu_cores=cpu_cores,
+            memory_gb=memory_gb,
+            workers=workers,
+            auth_enabled=not no_auth,
+            check_packages=not skip_package_check,
+        )
+        keys = endpoint.keys or {}
+        console.print(f"Created endpoint [bold]{endpoint.name}[/] running {endpoint.target}")
+        console.print(f"  scoring URI: {endpoint.scoring_uri}")
+        if endpoint.auth_enabled:
+            console.print(f"  primary key:   {keys.get('primary')}")
+            console.print(f"  secondary key: {keys.get('secondary')}")
+            console.print("[dim]Keys are stored hashed: copy them now.[/]")
+        if wait:
+            _wait(ws.endpoints, name)
+
+
+def redeploy(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    entry_script: Annotated[Path | None, typer.Option(help="New entry script.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="New model versions (repeatable).")
+    ] = None,
+    source_directory: Annotated[Path | None, typer.Option(help="New source folder.")] = None,
+    environment: Annotated[Path | None, typer.Option(help="New conda/requirements file.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until it is healthy or failed.")] = True,
+) -> None:
+    """Redeploy an entry-script endpoint; the old deployment serves until the new one is up."""
+    with state.open() as ws:
+        changes: dict[str, object] = {}
+        if entry_script is not None:
+            changes.update(entry_script=entry_script, source_directory=source_directory)
+        if model:
+            changes["models"] = model
+        if environment is not None:
+            changes["environment"] = environment
+        ws.endpoints.update_script(name, **changes)
+        console.print(f"Redeploying {name}")
+        if wait:
+            _wait(ws.endpoints, name)
+
+
+def logs(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    tail: Annotated[int, typer.Option(help="How many of the newest lines.")] = 200,
+) -> None:
+    """Show an endpoint's log: environment build, entry-script output, restarts."""
+    with state.open() as ws:
+        text = ws.endpoints.logs(name, tail=tail)
+    console.print(text or f"{name} has logged nothing yet", markup=False, highlight=False)
+
+
+def _wait(endpoints: Endpoints, name: str) -> None:
+    done = endpoints.wait(
+        name, show_output=True, echo=lambda line: console.print(line, markup=False)
+    )
+    if done.state == "failed":
+        raise ModelUnavailable(f"endpoint {name} failed: {done.state_reason}")
+    if done.state != "healthy":
+        raise ModelUnavailable(
+            f"endpoint {name} is still {done.state}: is `modelyard serve` or `modelyard up` "
+            "running for this workspace?"
+        )
+    console.print(f"[green]{name} is healthy[/]: {done.scoring_uri}")

@@ -1,0 +1,2 @@
+"""Compatibility layers: code written for other platforms, running on modelyard unchanged
+but for its imports."""

@@ -1,0 +1,147 @@
+"""The Ray executor: each callable runs as a Ray task on an existing, authenticated cluster.
+
+modelyard never starts a Ray cluster and never listens for one. It reaches the cluster
+through Ray Client (``ray://head:10001``), a plain gRPC client, and sends the cluster's
+token with every call (the cluster runs with ``RAY_AUTH_MODE=token``); the settings
+refuse an address without a token. This is the only module that imports Ray.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar, cast
+
+import ray
+import ray.exceptions
+
+from modelyard.config import Secret
+from modelyard.errors import ExecutorUnavailable
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+log = logging.getLogger("modelyard.jobs")
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a task sends back: its value, or the exception it raised taken apart.
+
+    An exception is rebuilt from its type, ``args`` and ``__dict__`` rather than pickled
+    whole, so a ``ModelyardError`` comes back with its instance ``code`` and details.
+    """
+
+    value: Any = None
+    error_type: type[BaseException] | None = None
+    error_args: tuple[Any, ...] = ()
+    error_state: Mapping[str, Any] | None = None
+    remote_traceback: str = ""
+
+    def unwrap(self) -> Any:
+        if self.error_type is None:
+            return self.value
+        error = self.error_type.__new__(self.error_type)
+        error.args = self.error_args
+        error.__dict__.update(self.error_state or {})
+        raise error
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Outcome:
+    """The Ray task: run ``fn`` on the cluster and report how it ended."""
+    try:
+        return _Outcome(value=fn(*args, **kwargs))
+    except Exception as exc:
+        return _Outcome(
+            error_type=type(exc),
+            error_args=exc.args,
+            error_state=dict(vars(exc)),
+            remote_traceback=traceback.format_exc(),
+        )
+
+
+class RayExecutor:
+    """Runs each callable as one Ray task and waits for it. Connects on first use."""
+
+    kind = "ray"
+
+    def __init__(self, address: str, token: Secret, *, num_cpus: float = 1.0) -> None:
+        self.address = address
+        self._token = token
+        self._num_cpus = num_cpus
+        self._context: Any = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` as a Ray task and return its result.
+
+        Raises what ``fn`` raised, rebuilt; ``ExecutorUnavailable`` if the cluster cannot
+        be reached or the task was lost (its worker or node died).
+        """
+        context = self._connect()
+        task = ray.remote(num_cpus=self._num_cpus, max_retries=0)(_call)
+        try:
+            with context:
+                outcome = ray.get(task.remote(fn, args, dict(kwargs)))
+        except ray.exceptions.RayError as exc:
+            raise ExecutorUnavailable(
+                f"the Ray task on {self.address} did not complete: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
+        except ConnectionError as exc:
+            raise ExecutorUnavailable(
+                f"lost the connection to the Ray cluster at {self.address}: {exc}"
+            ) from None
+        if outcome.error_type is not None:
+            log.info("task on %s raised:\n%s", self.address, outcome.remote_traceback)
+        return cast(T, outcome.unwrap())
+
+    def describe(self) -> str:
+        """``ray at ray://host:port``."""
+        return f"ray at {self.address}"
+
+    def close(self) -> None:
+        """Disconnect from the cluster (the cluster and its tasks are left alone)."""
+        with self._lock:
+            if self._context is not None:
+                self._context.disconnect()
+                self._context = None
+
+    def __repr__(self) -> str:
+        return f"RayExecutor(address={self.address!r}, token={self._token!r})"
+
+    def _connect(self) -> Any:
+        with self._lock:
+            if self._context is None:
+                _use_token(self._token)
+                try:
+                    self._context = ray.init(
+                        address=self.address,
+                        allow_multiple=True,
+                        logging_level=logging.WARNING,
+                    )
+                except ConnectionError as exc:
+                    raise ExecutorUnavailable(
+                        f"cannot reach the Ray cluster at {self.address} ({exc}): check that "
+                        "its Ray Client server is up there and that the token is the "
+                        "cluster's (Ray answers a wrong token with a timeout)"
+                    ) from None
+            return self._context
+
+
+def _use_token(token: Secret) -> None:
+    """Make Ray send ``token``: Ray reads its auth mode and token from the environment,
+    and caches both when it is imported, so the cache is refreshed after setting them."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN"] = token.reveal()
+    raylet: Any = importlib.import_module("ray._raylet")  # private, and not in Ray's stubs
+    try:
+        raylet.Config.initialize("")
+        raylet.AuthenticationTokenLoader.instance().reset_cache()
+    except AttributeError:  # an older or newer Ray: it reads the variables when it connects
+        log.debug("could not refresh Ray's auth cache; relying on the environment")

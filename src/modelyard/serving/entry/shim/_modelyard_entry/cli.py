@@ -1,0 +1,101 @@
+"""``modelyard_entry_host.py``: boot the entry script, bind, write the port file, serve.
+
+Exit code 3 when the script cannot be served (import error, missing init/run, a run()
+signature azmlinfsrv refuses, init() raising), with the traceback and, for init(), the
+AZUREML_MODEL_DIR tree on stderr; 2 for bad arguments or settings. The port file is
+written (tmp + rename) only once the socket is bound: its appearance means ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import sys
+import threading
+import traceback
+
+from . import log, shim
+from .routes import Routes
+from .runner import MainThreadRunner
+from .script import ScriptError, UserScript, model_dir_tree
+from .server import bound_port, make_server
+from .swagger import Swagger
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="modelyard_entry_host.py")
+    parser.add_argument("--entry-script", required=True)
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def _write_port_file(path: str, port: int) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(str(port))
+    os.replace(tmp, path)
+
+
+def _fail(message: str) -> int:
+    log.error(message)
+    return 3
+
+
+def main(shim_dir: str, argv: list[str] | None = None) -> int:
+    """Serve until killed; returns the exit code when booting fails."""
+    args = _arguments(argv)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+    env = dict(os.environ)
+    try:
+        timeout_ms = int(env.get("SCORING_TIMEOUT_MS", "3600000"))
+    except ValueError:
+        log.error("SCORING_TIMEOUT_MS must be an integer (milliseconds)")
+        return 2
+    app_root = env.get("AML_APP_ROOT") or os.getcwd()
+    os.environ.setdefault("AML_APP_ROOT", app_root)
+    which = shim.install(shim_dir)
+    log.info(f"azureml names from: {which}")
+    sys.path.append(app_root)
+    if env.get("AZUREML_SOURCE_DIRECTORY"):
+        sys.path.append(os.path.join(app_root, env["AZUREML_SOURCE_DIRECTORY"]))
+
+    runner = MainThreadRunner()
+    script = UserScript(os.path.join(app_root, args.entry_script), runner)
+    try:
+        script.load()
+    except ScriptError as exc:
+        return _fail(f"{exc}\n{traceback.format_exc()}")
+    try:
+        script.invoke_init()
+    except BaseException:
+        log.error("User's init function failed")
+        log.error(f"Encountered Exception {traceback.format_exc()}")
+        model_dir = env.get("AZUREML_MODEL_DIR", "")
+        if model_dir and os.path.exists(model_dir):
+            log.error("Model Directory Contents:\n" + "\n".join(model_dir_tree(model_dir)))
+        return 3
+    try:
+        swagger = Swagger(app_root, script, env)
+    except Exception:
+        return _fail(f"Swagger generation failed: {traceback.format_exc()}")
+    response_class = importlib.import_module("azureml.contrib.services.aml_response").AMLResponse
+    request_class = importlib.import_module("azureml.contrib.services.aml_request").AMLRequest
+
+    routes = Routes(script, swagger, timeout_ms, response_class)
+    server = make_server(args.host, args.port, routes, request_class)
+    host, port = bound_port(server)
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    log.info(f"Scoring timeout is set to {timeout_ms}")
+    log.info(f"Worker with pid {os.getpid()} ready for serving traffic on http://{host}:{port}")
+    _write_port_file(args.port_file, port)
+    with contextlib.suppress(KeyboardInterrupt):
+        runner.loop()
+    server.shutdown()
+    return 0

@@ -1,0 +1,1 @@
+"""``azureml.contrib.services``: ``aml_request`` (AMLRequest, rawhttp) and ``aml_response``."""

@@ -1,0 +1,262 @@
+"""Virtual environments built once per requirements digest, shared by threads and processes.
+
+``<root>/<digest>/`` is the environment. While it is built, ``<root>/.<digest>.building.log``
+receives every line the package manager prints; once it is ready the log moves to
+``<root>/<digest>/build.log`` and ``<root>/<digest>/.complete`` is written last, so an
+environment without that marker is never used. A failed build removes the folder and
+keeps its log as ``<root>/<digest>.failed.log``. Builders and waiters serialise on
+``fcntl.flock`` of ``<root>/.<digest>.lock``, which the kernel releases if a builder dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from modelyard.errors import EnvironmentBuildFailed
+from modelyard.serving.env.installers import Installer, Ran, commands, output, run, tool_name
+from modelyard.serving.env.packages import installed_packages
+from modelyard.serving.env.requirements import Requirements
+
+LogLine = Callable[[str], None]
+
+
+def _ignore(line: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BuiltEnvironment:
+    """A ready environment: its interpreter, folder, installed distributions and build log."""
+
+    python: Path
+    path: Path
+    reused: bool
+    packages: dict[str, str]
+    log_path: Path
+    digest: str
+
+
+class EnvironmentCache:
+    """Builds each distinct :class:`Requirements` once under ``root`` and hands it out after.
+
+    ``installer="auto"`` uses ``uv`` when it is on PATH, else the venv module and pip.
+    pip runs with the server's pip configuration (``pip.conf``, ``PIP_*``); uv is given
+    the index, find-links and constraint settings of that configuration.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        base_python: str = sys.executable,
+        timeout_s: float = 900.0,
+        installer: Installer = "auto",
+    ) -> None:
+        self.root = Path(root)
+        self.base_python = str(base_python)
+        self.timeout_s = timeout_s
+        self._installer = installer
+        self._version: str | None = None
+
+    @property
+    def python_version(self) -> str:
+        """The base interpreter's version, ``3.11.7``."""
+        if self._version is None:
+            if self.base_python == sys.executable:
+                self._version = "{}.{}.{}".format(*sys.version_info[:3])
+            else:
+                out = output(
+                    [self.base_python, "-c", "import platform; print(platform.python_version())"]
+                )
+                self._version = out.strip()
+        return self._version
+
+    def path_for(self, requirements: Requirements) -> Path:
+        """The folder that holds (or will hold) the environment for ``requirements``."""
+        return self.root / requirements.digest_for(self.python_version)
+
+    def ensure(
+        self, requirements: Requirements, log: LogLine = _ignore, *, timeout_s: float | None = None
+    ) -> BuiltEnvironment:
+        """The environment for ``requirements``, built now unless a complete one exists.
+
+        Concurrent callers wait for one build and reuse it. Raises
+        ``EnvironmentBuildFailed`` with the package manager's last lines when the build
+        fails or outlasts ``timeout_s``; nothing of the failed environment is left.
+        """
+        digest = requirements.digest_for(self.python_version)
+        path = self.root / digest
+        found = _complete(path, digest)
+        if found is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._locked(digest, log):
+                found = _complete(path, digest)
+                if found is None:
+                    return self._build(requirements, digest, timeout_s or self.timeout_s, log)
+        log(f"reusing environment {digest[:12]} at {path}")
+        return found
+
+    def build_log(self, requirements: Requirements) -> str:
+        """The build log of ``requirements``' environment: done, in progress or failed; else ""."""
+        digest = requirements.digest_for(self.python_version)
+        for candidate in (
+            self.root / digest / "build.log",
+            self.root / f".{digest}.building.log",
+            self.root / f"{digest}.failed.log",
+        ):
+            try:
+                return candidate.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue
+        return ""
+
+    @contextmanager
+    def _locked(self, digest: str, log: LogLine) -> Iterator[None]:
+        with open(self.root / f".{digest}.lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log(f"environment {digest[:12]} is being built by another caller; waiting for it")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _build(
+        self, requirements: Requirements, digest: str, timeout_s: float, log: LogLine
+    ) -> BuiltEnvironment:
+        path = self.root / digest
+        live, failed = self.root / f".{digest}.building.log", self.root / f"{digest}.failed.log"
+        failed.unlink(missing_ok=True)
+        shutil.rmtree(path, ignore_errors=True)  # a half environment of a killed builder
+        started = time.monotonic()
+        out = open(live, "w", encoding="utf-8", buffering=1)  # noqa: SIM115  # closed below
+
+        def emit(line: str) -> None:
+            out.write(line + "\n")
+            log(line)
+
+        try:
+            for line in self._header(requirements, digest):
+                emit(line)
+            python = path / "bin" / "python"
+            create, install = commands(self._installer, self.base_python, path)
+            steps = [create, install] if requirements.lines else [create]
+            for step in steps:
+                ran = run(step, cwd=self.root, deadline=started + timeout_s, emit=emit)
+                if ran.expired or ran.code != 0:
+                    raise self._stopped(requirements, digest, step, ran, timeout_s, emit, failed)
+                if step is create:
+                    lines = "".join(f"{r}\n" for r in requirements.lines)
+                    (path / "requirements.txt").write_text(lines, encoding="utf-8")
+            packages = installed_packages(python)
+            took = time.monotonic() - started
+            emit(f"environment ready in {took:.1f} s with {len(packages)} distributions")
+        except BaseException as exc:
+            if isinstance(exc, OSError):
+                out.write(f"build failed: {exc}\n")
+            out.close()
+            shutil.rmtree(path, ignore_errors=True)
+            live.replace(failed)
+            if isinstance(exc, OSError):
+                why = f"the build could not run: {exc}"
+                raise _failure(requirements, digest, why, [], failed) from exc
+            raise
+        out.close()
+        live.replace(path / "build.log")
+        marker = {
+            "digest": digest,
+            "python": self.python_version,
+            "packages": packages,
+            "requirements": requirements.to_dict(),
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        (path / ".complete.tmp").write_text(json.dumps(marker, indent=1, sort_keys=True))
+        (path / ".complete.tmp").replace(path / ".complete")
+        return BuiltEnvironment(python, path, False, packages, path / "build.log", digest)
+
+    def _header(self, requirements: Requirements, digest: str) -> list[str]:
+        lines = [
+            f"modelyard environment {digest}",
+            f"python: {self.base_python} ({self.python_version})",
+            "requirements:" if requirements.lines else "requirements: none",
+            *(f"  {line}" for line in requirements.lines),
+            *(f"note: {note}" for note in requirements.notes),
+        ]
+        if requirements.python and not _python_fits(requirements.python, self.python_version):
+            lines.append(
+                f"note: the environment file asks for python {requirements.python}; "
+                f"it is built with this server's python {self.python_version}"
+            )
+        return lines
+
+    def _stopped(
+        self,
+        requirements: Requirements,
+        digest: str,
+        command: list[str],
+        ran: Ran,
+        timeout_s: float,
+        emit: LogLine,
+        failed: Path,
+    ) -> EnvironmentBuildFailed:
+        tool = tool_name(command)
+        if ran.expired:
+            emit(f"build stopped: it took longer than {timeout_s:g} s")
+            why = (
+                f"the environment build took longer than {timeout_s:g} s and was stopped while "
+                f"`{tool}` ran; pin versions that have wheels or raise the build timeout"
+            )
+        else:
+            emit(f"build failed: {tool} exited with status {ran.code}")
+            why = f"{tool} exited with status {ran.code}"
+        return _failure(requirements, digest, why, ran.tail, failed)
+
+
+def _failure(
+    requirements: Requirements, digest: str, why: str, tail: list[str], log_path: Path
+) -> EnvironmentBuildFailed:
+    wanted = ", ".join(requirements.lines) or "no packages"
+    message = f"building the environment for {wanted} failed: {why}"
+    if tail:
+        message += ":\n" + "\n".join(tail)
+    return EnvironmentBuildFailed(
+        message,
+        requirements=list(requirements.lines),
+        digest=digest,
+        log_tail=tail,
+        log_path=str(log_path),
+    )
+
+
+def _complete(path: Path, digest: str) -> BuiltEnvironment | None:
+    python = path / "bin" / "python"
+    try:
+        marker = json.loads((path / ".complete").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not python.exists() or not isinstance(marker.get("packages"), dict):
+        return None
+    packages = {str(k): str(v) for k, v in marker["packages"].items()}
+    return BuiltEnvironment(python, path, True, packages, path / "build.log", digest)
+
+
+def _python_fits(asked: str, actual: str) -> bool:
+    if re.fullmatch(r"\d+(\.\d+)*", asked):
+        return actual.split(".")[:2] == asked.split(".")[:2]
+    try:
+        return SpecifierSet(asked).contains(actual)
+    except InvalidSpecifier:
+        return False

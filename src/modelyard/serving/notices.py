@@ -1,0 +1,131 @@
+"""Promotions pushed to a replica: a PostgreSQL ``LISTEN`` socket in the server's event loop.
+
+The listener's socket is one more file descriptor of the loop that reads the requests,
+and the database writes the notice at commit, before the promoting client even hears
+that its commit succeeded. So a request sent after a promotion returned is read by the
+loop after the notice is: the loop has swapped to the preloaded version (one
+assignment, no I/O) before that request reaches a scorer. Handling the notice in a
+thread of its own would leave that to the GIL's scheduling.
+
+Without a running event loop, or on SQLite and MariaDB, nothing is pushed and the
+replica polls. A lost connection is reopened from the follow thread, every
+``retry_s`` at most; the polls cover the moves missed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from modelyard.errors import StorageError
+from modelyard.registry.follow import AliasMove, Listener
+from modelyard.storage.engine import Database
+
+
+class Notices:
+    """Calls ``on_move`` on the event loop for each alias move committed in ``db``."""
+
+    def __init__(
+        self, db: Database, on_move: Callable[[AliasMove], None], *, retry_s: float = 5.0
+    ) -> None:
+        self._db = db
+        self._on_move = on_move
+        self._retry_s = retry_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: Listener | None = None
+        self._opening = False
+        self._next_try = 0.0
+        self._closed = False
+        self.last_error: str | None = None
+
+    @property
+    def listening(self) -> bool:
+        """Whether moves are pushed now (else the replica polls alone)."""
+        return self._listener is not None
+
+    def start(self) -> bool:
+        """Listen, watched by the running event loop; False where nothing can be pushed."""
+        if self._db.dialect != "postgresql":
+            return False
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self._open()
+        return self.listening
+
+    def check(self) -> None:
+        """Reopen a lost listener when its retry time has come (from the follow thread)."""
+        if self._loop is None or self._closed or self._listener is not None or self._opening:
+            return
+        if time.monotonic() >= self._next_try:
+            self._open()
+
+    def _open(self) -> None:
+        self._opening = True
+        try:
+            listener = Listener.open(self._db)
+        except StorageError as exc:
+            self.last_error = exc.message
+            self._next_try = time.monotonic() + self._retry_s
+            self._opening = False
+            return
+        if listener is None:  # a driver without notices: never try again
+            self._loop = None
+            self._opening = False
+            return
+        self.last_error = None
+        self._on_loop(lambda: self._watch(listener))
+
+    def _watch(self, listener: Listener) -> None:
+        self._opening = False
+        if self._closed or self._loop is None:
+            listener.close()
+            return
+        self._listener = listener
+        self._loop.add_reader(listener.fileno(), self._readable)
+        self._readable()  # a notice may have come before the reader was added
+
+    def _readable(self) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        try:
+            moves = listener.drain()
+        except StorageError as exc:
+            self.last_error = exc.message
+            self._next_try = time.monotonic()  # reopen at the next poll
+            self._drop()
+            return
+        for move in moves:
+            self._on_move(move)
+
+    def _drop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        if self._loop is not None:
+            with contextlib.suppress(ValueError, OSError, RuntimeError):
+                self._loop.remove_reader(listener.fileno())
+        listener.close()
+
+    def close(self) -> None:
+        """Stop listening and close the connection."""
+        self._closed = True
+        self._on_loop(self._drop)
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        loop = self._loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop or loop.is_closed():
+            fn()
+            return
+        try:
+            loop.call_soon_threadsafe(fn)
+        except RuntimeError:  # the loop closed meanwhile
+            fn()

@@ -1,0 +1,1 @@
+"""Stands for a real azureml-core installation in the host tests."""

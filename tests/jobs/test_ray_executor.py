@@ -1,0 +1,263 @@
+"""The Ray executor: a run fitted on a token-authenticated Ray cluster on loopback records
+the same run as a local one; a Ray address without a token is refused.
+
+The cluster is a real ``ray start --head``, one per module (Ray starts slowly). Outside CI
+a machine where it cannot start skips these tests; with ``CI=true`` it is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelyard import Workspace
+from modelyard.config import Settings
+from modelyard.errors import ConfigError
+from modelyard.registry.runs import Run
+from modelyard.types import RunState
+from tests.conftest import IN_CI, make_settings
+from tests.helpers.server import free_port
+
+PID_SCRIPT = """\
+import os
+
+from sklearn.linear_model import LinearRegression
+
+
+def train(df, params):
+    print(f"fitted in process {os.getpid()}")
+    return LinearRegression().fit(df[["surface"]], df["prix"])
+"""
+IMMO = {
+    "source": "immo_db",
+    "query": "SELECT surface, prix FROM immo",
+    "target": "prix",
+    "evaluation": {"holdout": 0.2, "seed": 42},
+    "promotion": {"metric": "r2", "min": 0.8, "policy": "latest-passing"},
+}
+RAY_STARTUP_S = 120.0
+
+
+def _unavailable(message: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a Ray cluster that cannot start is a failure)")
+    pytest.skip(message)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + RAY_STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _unavailable(f"ray start exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.3)
+    _unavailable(f"the Ray cluster did not open port {port} in {RAY_STARTUP_S:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[tuple[str, str]]:
+    """A one-node Ray cluster with token auth, every process bound to 127.0.0.1; yields
+    (its Ray Client address, its token). Stopped by its process group, not `ray stop`."""
+    ray_cli = Path(sys.executable).with_name("ray")
+    if not ray_cli.exists():
+        _unavailable(f"Ray is not installed here ({ray_cli} missing): pip install -e '.[dev]'")
+    token = secrets.token_hex(16)
+    temp = Path(tempfile.mkdtemp(prefix="myr", dir="/tmp"))  # Ray's socket paths are short
+    gcs_port, client_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": token,
+        # Ray resolves 127.0.0.1 to the machine's address unless told it is single-node.
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    }
+    command = [str(ray_cli), "start", "--head", "--block", "--node-ip-address", "127.0.0.1"]
+    command += ["--port", str(gcs_port), "--ray-client-server-port", str(client_port)]
+    command += ["--include-dashboard", "false", "--num-cpus", "1", "--disable-usage-stats"]
+    command += ["--temp-dir", str(temp)]
+    log = temp / "ray-start.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    before = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    try:
+        _wait_for_port(client_port, process, log)
+        yield f"ray://127.0.0.1:{client_port}", token
+    finally:
+        _stop_group(process)
+        for key, value in before.items():  # the executor set them in this process
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        print("TEMP", temp) if os.environ.get("KEEPRAY") else shutil.rmtree(temp, ignore_errors=True)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the cluster's process group (its id is the pid we started), then SIGKILL."""
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                process.wait()
+                return
+            process.poll()
+            time.sleep(0.2)
+
+
+def _workspace(root: Path, data_url: str, **executor: Any) -> Workspace:
+    script = root.parent / "train_pid.py"
+    script.write_text(PID_SCRIPT, encoding="utf-8")
+    settings = make_settings(
+        root,
+        f"sqlite:///{root / 'registry.db'}",
+        sources={"immo_db": {"url": data_url}},
+        trainings={
+            "immo": {**IMMO, "script": str(script)},
+            "immo_text": {
+                **IMMO,
+                "query": "SELECT surface, 'lyon' AS ville, prix FROM immo",
+                "estimator": "sklearn.linear_model.LinearRegression",
+            },
+        },
+        **({"executor": executor} if executor else {}),
+    )
+    return Workspace(settings)
+
+
+def _queued_and_worked(ws: Workspace, training: str) -> Run:
+    queued = ws.trainings.run(training, wait=False)
+    job = ws.queue.worker().run_once()
+    assert job is not None and job.id == queued.id
+    return ws.runs.get(queued.id)
+
+
+def _shape(run: Run) -> dict[str, Any]:
+    """What must be the same whichever executor fitted the run."""
+    decision = run.decision
+    return {
+        "state": run.state,
+        "error": run.error,
+        "metrics": run.metrics,
+        "version": run.version,
+        "rows": run.rows,
+        "trigger": run.trigger,
+        "outcome": decision.outcome if decision else None,
+        "reason": decision.reason if decision else None,
+        "stages": [s["name"] for s in run.stages],
+    }
+
+
+@pytest.fixture(scope="module")
+def workspaces(
+    ray_cluster: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Workspace, Workspace]]:
+    """Two workspaces on the same data: one fitting locally, one on the Ray cluster."""
+    address, token = ray_cluster
+    base = tmp_path_factory.mktemp("ray")
+    data = f"sqlite:///{base / 'data.db'}"
+    local = _workspace(base / "local", data)
+    remote = _workspace(base / "ray", data, kind="ray", address=address, token=token)
+    local.sources.demo_data("immo", "immo_db", 300, replace=True)
+    yield local, remote
+    remote.close()
+    local.close()
+
+
+def test_a_run_fitted_on_ray_is_recorded_like_a_local_one(
+    workspaces: tuple[Workspace, Workspace],
+) -> None:
+    local_ws, ray_ws = workspaces
+    assert ray_ws.executor.kind == "ray" and local_ws.executor.kind == "local"
+    local, remote = _queued_and_worked(local_ws, "immo"), _queued_and_worked(ray_ws, "immo")
+    assert remote.state is RunState.SUCCEEDED, remote.error
+    assert _shape(remote) == _shape(local)
+    assert remote.metrics["r2"] >= 0.8 and remote.version == 1
+    assert remote.decision is not None and remote.decision.reason.startswith("r2 ")
+    assert ray_ws.models.get("immo").version == 1  # promoted, as the local one was
+    # the fit ran in a Ray worker, not in this process; the local one ran here
+    assert f"fitted in process {os.getpid()}" in local.logs
+    assert "fitted in process " in remote.logs
+    assert f"fitted in process {os.getpid()}" not in remote.logs
+    assert f"fit runs on ray at {ray_ws.executor.describe().split(' at ')[1]}" in remote.logs
+    local_model = local_ws.models.load("immo@champion")
+    remote_model = ray_ws.models.load("immo@champion")
+    assert list(remote_model.coef_) == list(local_model.coef_)
+
+
+def test_a_fit_that_fails_on_ray_fails_the_run_like_a_local_one(
+    workspaces: tuple[Workspace, Workspace],
+) -> None:
+    local_ws, ray_ws = workspaces
+    local = _queued_and_worked(local_ws, "immo_text")
+    remote = _queued_and_worked(ray_ws, "immo_text")
+    assert remote.state is RunState.FAILED
+    assert remote.error is not None and remote.error.startswith("fit_failed: fit failed:")
+    assert "non-numeric columns: ville" in remote.error
+    assert _shape(remote) == _shape(local)
+
+
+def test_the_token_never_shows(workspaces: tuple[Workspace, Workspace]) -> None:
+    _, ray_ws = workspaces
+    token = ray_ws.settings.executor.token
+    assert token is not None
+    for text in (repr(ray_ws.settings), repr(ray_ws.executor), str(token)):
+        assert token.reveal() not in text
+
+
+def _ray_settings(tmp_path: Path, env: dict[str, str], **section: str) -> Settings:
+    raw = {"registry": {"database_url": "sqlite:///r.db"}, "executor": {"kind": "ray", **section}}
+    return Settings.from_mapping(raw, root=tmp_path, env=env)
+
+
+def test_a_ray_address_without_a_token_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        _ray_settings(tmp_path, {}, address="ray://10.0.0.7:10001")
+    message = refused.value.message
+    assert "ray://10.0.0.7:10001 would be reached without authentication" in message
+    assert "RAY_AUTH_MODE=token" in message and "MODELYARD_RAY_TOKEN" in message
+    with pytest.raises(ConfigError, match="without authentication"):
+        _ray_settings(tmp_path, {"MODELYARD_RAY_ADDRESS": "ray://head:10001"})
+
+
+def test_a_ray_address_must_be_a_ray_client_address(tmp_path: Path) -> None:
+    for address in ("10.0.0.7:6379", "auto", "local", "ray://head"):
+        with pytest.raises(ConfigError, match="not a Ray Client address"):
+            _ray_settings(tmp_path, {"MODELYARD_RAY_TOKEN": "t0ken"}, address=address)
+    with pytest.raises(ConfigError, match="needs the cluster's Ray Client address"):
+        _ray_settings(tmp_path, {"RAY_AUTH_TOKEN": "t0ken"})
+
+
+def test_the_token_comes_from_the_settings_or_rays_own_variable(tmp_path: Path) -> None:
+    address = {"address": "ray://head:10001"}
+    ours = _ray_settings(
+        tmp_path, {"MODELYARD_RAY_TOKEN": "ours", "RAY_AUTH_TOKEN": "rays"}, **address
+    )
+    assert ours.executor.token is not None and ours.executor.token.reveal() == "ours"
+    rays = _ray_settings(tmp_path, {"RAY_AUTH_TOKEN": "rays"}, **address)
+    assert rays.executor.token is not None and rays.executor.token.reveal() == "rays"
+    assert "rays" not in repr(rays.executor)
+    local = Settings.from_mapping({}, root=tmp_path, env={"RAY_AUTH_TOKEN": "rays"})
+    assert local.executor.kind == "local" and local.executor.token is None
