@@ -1,13 +1,16 @@
 """Benchmark: modelyard's SQL readers against pandas.read_sql, on PostgreSQL and MariaDB.
 
 Creates (or reuses, when it already holds the requested number of rows) a table of
-mixed columns in each database, then times, as the median of --repeat runs,
+mixed columns in each database, then times, as the median of --repeat rounds (after one
+untimed round; each round calls every reader in turn, so all see the same machine load),
 
 * modelyard: ``to_frame(SqlSource(...).read(table=...))`` with each fast reader
   (PostgreSQL: adbc and connectorx; MariaDB: connectorx), and
-* pandas: ``pandas.read_sql("SELECT * FROM table", engine)`` on a SQLAlchemy engine,
+* pandas: ``pandas.read_sql("SELECT * FROM table", engine)`` on a SQLAlchemy engine
+  (warm: its pool keeps the connection, as a source keeps its ADBC one between reads),
 
-and prints the seconds and the speed-up. It prints figures and asserts nothing.
+checks each reader's frame against pandas' one (same values, same dtypes), and prints
+the seconds and the speed-up. It prints figures and asserts nothing.
 
     .venv/bin/python bench/load_sql.py [--pg URL] [--maria URL] [--rows-pg N]
         [--rows-maria N] [--repeat N] [--drop]
@@ -96,18 +99,41 @@ class Figure:
     pandas_s: float
 
 
-def median_seconds(action: Callable[[], pd.DataFrame], repeat: int) -> tuple[float, int]:
-    """The median wall time of ``repeat`` calls, and the row count of the last frame."""
-    times = []
-    rows = 0
-    for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
-        frame = action()
-        times.append(time.perf_counter() - started)
-        rows = len(frame)
-        del frame
-    return statistics.median(times), rows
+def interleaved_medians(
+    actions: dict[str, Callable[[], pd.DataFrame]], repeat: int
+) -> dict[str, tuple[float, int]]:
+    """Per action, the median wall time of ``repeat`` calls and the row count of its frame.
+
+    One untimed round first (every connection opened, the table in the OS cache for all),
+    then ``repeat`` rounds calling each action in turn, so that every one is timed under
+    the same load of a shared machine, not the first ones while it is quiet.
+    """
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    rows = dict.fromkeys(actions, 0)
+    for round_ in range(repeat + 1):
+        for name, action in actions.items():
+            gc.collect()
+            started = time.perf_counter()
+            frame = action()
+            elapsed = time.perf_counter() - started
+            if round_:
+                times[name].append(elapsed)
+            rows[name] = len(frame)
+            del frame
+    return {name: (statistics.median(times[name]), rows[name]) for name in actions}
+
+
+def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def same_frame(frame: pd.DataFrame, reference: pd.DataFrame) -> bool:
+    """Whether two frames hold the same values with the same dtypes (rows in id order)."""
+    try:
+        pd.testing.assert_frame_equal(frame, reference, check_exact=True)
+    except AssertionError:
+        return False
+    return True
 
 
 def row_count(engine: sa.Engine) -> int | None:
@@ -180,21 +206,32 @@ def run_backend(
         def with_pandas() -> pd.DataFrame:
             return pd.read_sql(f"SELECT * FROM {TABLE}", engine)
 
-        pandas_s, pandas_rows = median_seconds(with_pandas, repeat)
-        print(f"  pandas.read_sql: {pandas_s:.3f} s ({pandas_rows:,} rows)")
+        actions: dict[str, Callable[[], pd.DataFrame]] = {"pandas": with_pandas}
+        sources = {}
         for reader in readers:
             name, partitioned = reader.removesuffix("+partitions"), reader.endswith("+partitions")
-            source = SqlSource(
+            sources[reader] = source = SqlSource(
                 "bench", SecretURL(url), reader=name, partition_on="id" if partitioned else None
             )
 
             def with_modelyard(source: SqlSource = source) -> pd.DataFrame:
                 return to_frame(source.read(table=TABLE))
 
-            seconds, read_rows = median_seconds(with_modelyard, repeat)
+            actions[reader] = with_modelyard
+        try:
+            medians = interleaved_medians(actions, repeat)
+            reference = by_id(with_pandas())
+            same = {reader: same_frame(by_id(actions[reader]()), reference) for reader in sources}
+        finally:
+            for source in sources.values():
+                source.close()
+        pandas_s, pandas_rows = medians["pandas"]
+        print(f"  pandas.read_sql: {pandas_s:.3f} s ({pandas_rows:,} rows)")
+        for reader, source in sources.items():
+            seconds, read_rows = medians[reader]
             used = source.last_reader
-            source.close()
-            note = "" if used == name else f" (fell back to {used})"
+            note = "" if used == source.reader else f" (fell back to {used})"
+            note += "" if same[reader] else " (NOT the same frame as pandas)"
             print(f"  modelyard {reader}: {seconds:.3f} s ({read_rows:,} rows){note}")
             figures.append(Figure(backend, read_rows, reader, seconds, pandas_s))
         if drop:
@@ -212,7 +249,7 @@ def main() -> None:
     parser.add_argument("--maria", default="mysql+pymysql://root@127.0.0.1:3306/test")
     parser.add_argument("--rows-pg", type=int, default=1_000_000)
     parser.add_argument("--rows-maria", type=int, default=300_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--drop", action="store_true", help="drop the bench tables at the end")
     args = parser.parse_args()
 
@@ -232,7 +269,7 @@ def main() -> None:
         )
 
     print()
-    print(f"median of {args.repeat} runs, 10 columns")
+    print(f"median of {args.repeat} interleaved rounds, 10 columns")
     header = f"{'backend':<11} {'rows':>10} {'reader':<16} {'modelyard s':>12} {'pandas s':>9}"
     print(f"{header} {'speed-up':>9}")
     for f in figures:

@@ -20,7 +20,7 @@ from tests.helpers.entry_scripts import (
     IN_CI,
     LAUNCH,
     Unavailable,
-    _environment,
+    environment,
     free_port,
     host,
     lay_out,
@@ -108,6 +108,8 @@ MATRIX_CASES = [
     "aml_none",
     "aml_bytes",
     "aml_multi",
+    "aml_lower_ct",
+    "aml_int_header",
     "headers",
 ]
 
@@ -122,6 +124,8 @@ MATRIX_REQUESTS = {
     "get-query-json-parsed": get("/score?a=1&b=[1,2]&c=x&c=y&d=null&e="),
     "get-query-case": get("/score?case=dict"),
     "get-no-query": get("/score"),
+    "chunked-body": {**post("hello chunks", {"Content-Type": "text/plain"}), "chunked": True},
+    "json-array-body": post('[{"case": "dict"}]', JSON),
     "headers-to-run": post("headers", {"X-Custom": "abc", "x-ms-client-request-id": "cli-1"}),
     "health": get("/"),
     "health-head": other("HEAD", "/"),
@@ -197,6 +201,8 @@ DECORATED_REQUESTS = {
     "get-query": get('/score?data=[{"surface":25,"city":"Lyon"}]&factor=3'),
     "get-missing": get("/score?factor=3"),
     "options": other("OPTIONS", "/score"),
+    "put": other("PUT", "/score"),
+    "head": other("HEAD", "/score"),
     "swagger-2": get("/swagger.json?version=2"),
     "swagger-3": get("/swagger.json?version=3"),
     "swagger-3.1": get("/swagger.json?version=3.1"),
@@ -282,7 +288,7 @@ def test_service_path_prefix_in_generated_swagger_matches(serve: Any) -> None:
 
 def _boot_exit_code(command: list[str], root: Path, timeout: float = 90) -> int:
     done = subprocess.run(
-        command, cwd=root, env=_environment(root, None), capture_output=True, timeout=timeout
+        command, cwd=root, env=environment(root, None), capture_output=True, timeout=timeout
     )
     return done.returncode
 

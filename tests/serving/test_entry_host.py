@@ -310,7 +310,8 @@ def _boot(
         code = server.popen.wait(timeout=60)
     finally:
         server.stop()
-    return code, server.output(), server.port_file.exists()  # type: ignore[attr-defined]
+    assert server.port_file is not None
+    return code, server.output(), server.port_file.exists()
 
 
 def test_init_failure_exits_3_with_traceback_and_model_dir_tree(tmp_path: Path) -> None:

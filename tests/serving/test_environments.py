@@ -243,7 +243,10 @@ def test_a_real_build_is_isolated_logged_and_reused(
     tmp_path: Path, installer: Literal["pip", "uv"]
 ) -> None:
     cache = EnvironmentCache(tmp_path / "envs", installer=installer)
-    reqs = Requirements.from_lines([SIX])
+    reqs = Requirements.from_conda_yaml(
+        f"dependencies:\n- python=3.8\n- pip:\n  - azureml-defaults\n  - {SIX}\n"
+    )
+    assert reqs.lines == (SIX,)
     lines: list[str] = []
     started = time.monotonic()
     built = cache.ensure(reqs, lines.append)
@@ -260,6 +263,10 @@ def test_a_real_build_is_isolated_logged_and_reused(
     ).stdout.strip()
     assert version == "1.17.0"
     assert "Successfully installed six-1.17.0" in lines or " + six==1.17.0" in lines
+    assert (
+        "note: dropped azureml-defaults: modelyard supplies its own azureml-defaults shim" in lines
+    )
+    assert f"it is built with this server's python {cache.python_version}" in "\n".join(lines)
     assert built.log_path.read_text() == cache.build_log(reqs) == "".join(f"{x}\n" for x in lines)
     assert (built.path / ".complete").is_file()
 
@@ -334,18 +341,25 @@ def test_concurrent_threads_and_processes_wait_for_one_build(tmp_path: Path) -> 
     assert not any(line.startswith("$ ") for line in second_lines)  # it ran no command
 
 
-def test_a_failed_build_shows_pips_error_and_leaves_no_environment(tmp_path: Path) -> None:
-    cache = EnvironmentCache(tmp_path / "envs")
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_a_failed_build_shows_the_installers_error_and_leaves_no_environment(
+    tmp_path: Path, installer: Literal["pip", "uv"]
+) -> None:
+    cache = EnvironmentCache(tmp_path / "envs", installer=installer)
     reqs = Requirements.from_lines(["modelyard-no-such-package==1.0", SIX])
     with pytest.raises(EnvironmentBuildFailed) as caught:
         cache.ensure(reqs)
     error = caught.value
     assert error.code == "environment_build_failed"
     assert "modelyard-no-such-package==1.0, six==1.17.0" in error.message
-    assert "No matching distribution found for modelyard-no-such-package==1.0" in error.message
+    own_words = {
+        "pip": "ERROR: No matching distribution found for modelyard-no-such-package==1.0",
+        "uv": "modelyard-no-such-package was not found in the package registry",
+    }[installer]
+    assert own_words in error.message
     assert error.details["requirements"] == list(reqs.lines)
     assert not cache.path_for(reqs).exists()
-    assert "No matching distribution" in cache.build_log(reqs)
+    assert own_words in cache.build_log(reqs)
     assert status_of(error) == 422
 
 

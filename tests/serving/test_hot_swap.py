@@ -157,9 +157,12 @@ def test_twenty_promotions_under_load_drop_nothing_and_answer_from_a_champion(
         successor = by_version.get(answer.version + 1)
         if successor is not None:
             stale = answer.start - successor.committed
+            swap = swaps.get(successor.version)
             assert stale <= 0, (
                 f"v{answer.version} answered a request sent {stale * 1000:.2f} ms after the "
-                f"promotion of v{answer.version + 1} returned"
+                f"promotion of v{successor.version} returned; answered "
+                f"{(answer.end - successor.committed) * 1000:.2f} ms after; swap {swap} at "
+                f"{(swap.at - successor.committed) * 1000 if swap else 0:.2f} ms after"
             )
 
     # One connection never goes back to an older version.

@@ -87,7 +87,9 @@ def canonical_table(table: pa.Table) -> pa.Table:
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """The canonical pandas DataFrame of an Arrow table."""
-    frame: pd.DataFrame = canonical_table(table).to_pandas(date_as_object=False)
+    # one block per column: pandas would otherwise copy the columns of each dtype into
+    # one 2-D block (a third of the conversion), which it redoes itself where it must
+    frame: pd.DataFrame = canonical_table(table).to_pandas(date_as_object=False, split_blocks=True)
     return frame
 
 

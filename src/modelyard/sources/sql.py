@@ -24,7 +24,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from modelyard.config import SecretURL, redact
 from modelyard.errors import ConfigError, QueryFailed, SourceError, SourceUnreachable
 from modelyard.sources.arrow import apply_declared_types, canonical_table, rows_to_table
 from modelyard.sources.base import IfExists
+from modelyard.sources.idle import IdleConnections
 
 READERS = ("auto", "adbc", "connectorx", "sqlalchemy")
 _FAST_READER = {"postgresql": "adbc", "sqlite": "adbc", "mysql": "connectorx",
@@ -95,6 +96,7 @@ class SqlSource:
         self.partition_on = partition_on
         self.partitions = partitions
         self._engine: Engine | None = None
+        self._idle = IdleConnections()
 
     def describe(self) -> str:
         """The URL with its password masked."""
@@ -195,13 +197,36 @@ class SqlSource:
     def _read_adbc(self, sql: str, values: dict[str, Any], table: str | None) -> pa.Table:
         module = _import(f"adbc_driver_{self.backend}.dbapi")
         statement, args = self._bind(sql, values) if values else (sql, [])
+        conn = self._adbc_connection(module)
+        try:
+            result = self._fetch_adbc(module, conn, sql, statement, args, table)
+        except BaseException:
+            with suppress(Exception):  # the read's own error is the one to report
+                conn.close()
+            raise
+        if self.backend == "postgresql":
+            self._idle.give(conn)
+        else:
+            conn.close()
+        return result
+
+    def _adbc_connection(self, module: Any) -> Any:
+        """The connection the last read left (PostgreSQL), or a new one."""
+        if self.backend == "postgresql":
+            kept = self._idle.take()
+            if kept is not None:
+                return kept
         try:
             if self.backend == "sqlite":
-                conn = module.connect(self._url.database)
-            else:
-                conn = module.connect(self._plain_url("postgresql"))
+                return module.connect(self._url.database)
+            # autocommit: a kept connection holds no transaction, so no lock, between reads
+            return module.connect(self._plain_url("postgresql"), autocommit=True)
         except Exception as exc:  # each driver raises its own types
             raise self._unreachable(exc) from None
+
+    def _fetch_adbc(
+        self, module: Any, conn: Any, sql: str, statement: str, args: list[Any], table: str | None
+    ) -> pa.Table:
         try:
             with conn.cursor() as cursor:
                 if table is not None:
@@ -217,8 +242,6 @@ class SqlSource:
             raise
         except Exception as exc:
             raise self._query_error(exc, sql) from None
-        finally:
-            conn.close()
 
     def _bounds(self, cursor: Any, statement: str, args: list[Any]) -> tuple[int, int] | None:
         """min and max of the partition column over the query (None when not integers)."""
@@ -437,6 +460,7 @@ class SqlSource:
 
     def close(self) -> None:
         """Release pooled connections."""
+        self._idle.close()
         if self._engine is not None:
             self._engine.dispose()
 

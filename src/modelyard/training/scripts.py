@@ -73,7 +73,8 @@ class _PerThreadStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         target = getattr(self.local, "buffer", None) or self.real
-        return int(target.write(text))
+        target.write(text)  # some streams (a Ray worker's) answer None, not a count
+        return len(text)
 
     def flush(self) -> None:
         target = getattr(self.local, "buffer", None) or self.real

@@ -105,10 +105,13 @@ def lay_out(
 class Server:
     """A server process (ours or the reference) and its output file."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], out: Path, base: str = "") -> None:
+    def __init__(
+        self, popen: subprocess.Popen[bytes], out: Path, base: str = "", port_file: Path | None = None
+    ) -> None:
         self.popen = popen
         self.out = out
         self.base = base
+        self.port_file = port_file
 
     def output(self) -> str:
         return self.out.read_text(errors="replace")
@@ -124,7 +127,8 @@ class Server:
                 self.popen.wait(timeout=10)
 
 
-def _environment(root: Path, env: dict[str, str] | None) -> dict[str, str]:
+def environment(root: Path, env: dict[str, str] | None) -> dict[str, str]:
+    """The variables azmlinfsrv and our host get for app root ``root``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "AML_"))}
     base.update(
         {
@@ -159,18 +163,17 @@ def start_host(
                 str(port_file),
             ],
             cwd=root,
-            env=_environment(root, env),
+            env=environment(root, env),
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
-    server = Server(popen, out)
-    server.port_file = port_file  # type: ignore[attr-defined]
-    return server
+    return Server(popen, out, port_file=port_file)
 
 
 def wait_host(server: Server, timeout: float = 60) -> str:
     """The host's base URL once its port file appears."""
-    port_file: Path = server.port_file  # type: ignore[attr-defined]
+    port_file = server.port_file
+    assert port_file is not None
     deadline = time.monotonic() + timeout
     while not port_file.exists():
         assert server.popen.poll() is None, f"host exited:\n{server.output()}"
@@ -210,12 +213,12 @@ def reference(root: Path, python: Path, env: dict[str, str] | None = None) -> It
     launch = root.parent / f"{root.name}-launch.py"
     launch.write_text(LAUNCH)
     out = root.parent / f"{root.name}-reference.out"
-    environment = _environment(root, {"GUNICORN_CMD_ARGS": "--no-control-socket", **(env or {})})
+    variables = environment(root, {"GUNICORN_CMD_ARGS": "--no-control-socket", **(env or {})})
     with out.open("wb") as handle:
         popen = subprocess.Popen(
             [str(python), str(launch), "--entry_script", "score.py", "--port", str(port)],
             cwd=root,
-            env=environment,
+            env=variables,
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -28,10 +28,13 @@ def other(method: str, path: str, headers: dict[str, str] | None = None) -> dict
 
 
 def send(base: str, request: dict[str, Any]) -> httpx.Response:
+    content = request.get("content")
+    if request.get("chunked"):
+        content = iter([content[:3], content[3:]])  # no Content-Length: Transfer-Encoding chunked
     return httpx.request(
         request["method"],
         base + request["url"],
-        content=request.get("content"),
+        content=content,
         headers=request["headers"],
         files=request.get("files"),
         timeout=30,

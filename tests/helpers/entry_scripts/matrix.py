@@ -29,6 +29,8 @@ CASES = {
     "aml_none": lambda raw: AMLResponse(None, 201),
     "aml_bytes": lambda raw: AMLResponse(b"\x89PNG\x00", 200, {"Content-Type": "image/png"}),
     "aml_multi": lambda raw: AMLResponse("m", 200, {"X-Multi": "a, b,c", "X-One": "1"}),
+    "aml_lower_ct": lambda raw: AMLResponse("x", 200, {"content-type": "text/plain"}),
+    "aml_int_header": lambda raw: AMLResponse("x", 200, {"X-N": 5}),
     "echo": lambda raw: raw,
 }
 

@@ -119,19 +119,32 @@ class RayExecutor:
         with self._lock:
             if self._context is None:
                 _use_token(self._token)
-                try:
-                    self._context = ray.init(
-                        address=self.address,
-                        allow_multiple=True,
-                        logging_level=logging.WARNING,
-                    )
-                except ConnectionError as exc:
-                    raise ExecutorUnavailable(
-                        f"cannot reach the Ray cluster at {self.address} ({exc}): check that "
-                        "its Ray Client server is up there and that the token is the "
-                        "cluster's (Ray answers a wrong token with a timeout)"
-                    ) from None
+                self._context = self._init()
             return self._context
+
+    def _init(self) -> Any:
+        try:
+            return self._ray_init()
+        except ConnectionError as exc:
+            # The head accepted us but its per-client server was slow to start (a busy
+            # head): worth one more try. A timeout (no server, wrong token) is not.
+            if "Initialization failure from server" not in str(exc):
+                raise self._unreachable(exc) from None
+            log.warning("Ray at %s: %s; retrying once", self.address, exc)
+        try:
+            return self._ray_init()
+        except ConnectionError as exc:
+            raise self._unreachable(exc) from None
+
+    def _ray_init(self) -> Any:
+        return ray.init(address=self.address, allow_multiple=True, logging_level=logging.WARNING)
+
+    def _unreachable(self, exc: Exception) -> ExecutorUnavailable:
+        return ExecutorUnavailable(
+            f"cannot reach the Ray cluster at {self.address} ({exc}): check that its Ray "
+            "Client server is up there and that the token is the cluster's (Ray answers a "
+            "wrong token with a timeout)"
+        )
 
 
 def _use_token(token: Secret) -> None:

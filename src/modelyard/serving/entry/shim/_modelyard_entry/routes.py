@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import traceback
 import uuid
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from . import __version__, log
 from .script import (
@@ -55,7 +55,7 @@ class Routes:
         script: UserScript,
         swagger: Swagger,
         timeout_ms: int,
-        response_class: Callable[..., Any],
+        response_class: type[Any],
     ) -> None:
         self.script = script
         self.swagger = swagger

@@ -15,7 +15,9 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
 
 
 def _raise_timeout(signum: int, frame: FrameType | None) -> None:
@@ -43,7 +45,7 @@ class MainThreadRunner:
     def __init__(self) -> None:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
 
-    def call(self, fn: Callable[[], Any]) -> Any:
+    def call(self, fn: Callable[[], T]) -> T:
         """``fn()`` run on the main thread; returns its result or raises its exception."""
         if threading.current_thread() is threading.main_thread():
             return fn()
@@ -52,7 +54,8 @@ class MainThreadRunner:
         job.done.wait()
         ok, value = job.outcome
         if ok:
-            return value
+            result: T = value
+            return result
         raise value
 
     def loop(self) -> None:

@@ -57,7 +57,8 @@ def _schema_util() -> ModuleType | None:
         import inference_schema.schema_util as schema_util
     except ImportError:
         return None
-    return schema_util
+    module: ModuleType = schema_util
+    return module
 
 
 def _parse_value(text: str) -> Any:

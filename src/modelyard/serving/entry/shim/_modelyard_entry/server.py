@@ -82,7 +82,7 @@ def make_server(
             return self.rfile.read(size)
 
         def _read_chunked(self) -> bytes:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 line = self.rfile.readline(65537).split(b";")[0].strip()
                 try:

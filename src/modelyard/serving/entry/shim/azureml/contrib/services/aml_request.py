@@ -218,7 +218,8 @@ class AMLRequest:
     # -- what the body is ---------------------------------------------------------------
     @property
     def content_type(self) -> str | None:
-        return self.headers.get("Content-Type")
+        value: str | None = self.headers.get("Content-Type")
+        return value
 
     @property
     def mimetype(self) -> str:
@@ -234,7 +235,8 @@ class AMLRequest:
 
     @property
     def content_length(self) -> int | None:
-        return self.headers.get("Content-Length", type=int)
+        value: int | None = self.headers.get("Content-Length", type=int)
+        return value
 
     @property
     def is_json(self) -> bool:
@@ -374,11 +376,12 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[MultiDict, MultiDi
     files: list[tuple[str, Any]] = []
     if not message.is_multipart():
         return MultiDict(), MultiDict()
-    for part in message.get_payload():
+    parts: list[Any] = list(message.get_payload())
+    for part in parts:
         name = part.get_param("name", header="content-disposition")
         if name is None:
             continue
-        data = part.get_payload(decode=True) or b""
+        data: bytes = part.get_payload(decode=True) or b""
         filename = part.get_filename()
         if filename is not None:
             files.append(

@@ -1,0 +1,46 @@
+"""``modelyard endpoints deploy | show | logs | redeploy`` for entry-script endpoints."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from modelyard import Workspace
+from modelyard.web.app import create_app
+from tests.cli.test_cli import cli
+from tests.helpers.server import running
+
+SCRIPT = "def init():\n    print('hello from init')\n\ndef run(raw):\n    return raw\n"
+
+
+def test_deploy_show_logs_and_redeploy_from_the_shell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "ws"
+    assert cli(capsys, "init", str(root))[0] == 0
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(1))
+    (tmp_path / "score.py").write_text(SCRIPT)
+    workspace = ["--workspace", str(root)]
+    code, _, err = cli(capsys, *workspace, "models", "register", str(tmp_path / "m.pkl"), "-n", "m")
+    assert code == 1 and "allow-pickle" in err  # a pickle needs the admin's consent
+    register = [*workspace, "models", "register", str(tmp_path / "m.pkl"), "-n", "m"]
+    assert cli(capsys, *register, "--allow-pickle")[0] == 0
+    ws = Workspace.from_config(root)
+    with running(create_app(ws, follow_interval=0.2)):
+        deploy = [*workspace, "endpoints", "deploy", "echo", "--entry-script"]
+        code, out, err = cli(capsys, *deploy, str(tmp_path / "score.py"), "-m", "m:1")
+        assert code == 0, err
+        assert "primary key:" in out and "hello from init" in out and "echo is healthy" in out
+        code, out, _ = cli(capsys, *workspace, "endpoints", "show", "echo")
+        assert "entry script with models: m:1" in out and "(healthy)" in out
+        code, out, _ = cli(capsys, *workspace, "endpoints", "logs", "echo")
+        assert "hello from init" in out and "ready on 127.0.0.1" in out
+        assert cli(capsys, *register, "--allow-pickle")[0] == 0
+        code, out, err = cli(capsys, *workspace, "endpoints", "redeploy", "echo", "-m", "m:2")
+        assert code == 0 and "echo is healthy" in out, err
+        assert ws.endpoints.get("echo").models == ("m:2",)
+        code, _, err = cli(capsys, *deploy, str(tmp_path / "missing.py"), "-m", "m:1")
+        assert code == 1 and "does not exist" in err and "Traceback" not in err
+    ws.close()
