@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,8 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def serve(ref_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """``serve(script, env, extra)`` -> a Pair; servers stopped at the module's end."""
-    stack: list[Any] = []
+    """``serve(script, env, extra)`` -> a Pair; servers stopped (by PID) at the module's end."""
+    stack = ExitStack()
     pairs: dict[str, Pair] = {}
 
     def start(
@@ -71,15 +72,13 @@ def serve(ref_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             base = tmp_path_factory.mktemp(Path(script).stem)
             for side in ("reference", "host"):
                 lay_out(base / side, script, extra=extra)
-            ref = reference(base / "reference", ref_python, env)
-            ours = host(base / "host", ref_python, env)
-            stack.extend([ref, ours])
-            pairs[key] = Pair(ref.__enter__().base, ours.__enter__().base)
+            theirs = stack.enter_context(reference(base / "reference", ref_python, env))
+            ours = stack.enter_context(host(base / "host", ref_python, env))
+            pairs[key] = Pair(theirs.base, ours.base)
         return pairs[key]
 
-    yield start
-    for manager in reversed(stack):
-        manager.__exit__(None, None, None)
+    with stack:
+        yield start
 
 
 TIMEOUT = {"SCORING_TIMEOUT_MS": "1000", "SERVICE_NAME": "parity-svc", "SERVICE_VERSION": "7"}

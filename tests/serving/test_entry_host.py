@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -30,11 +31,13 @@ from tests.helpers.entry_scripts import (
     SCRIPTS,
     Server,
     Unavailable,
+    cache_dir,
     host,
     lay_out,
     reference_python,
     shim_dir,
     start_host,
+    wait_host,
 )
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -262,6 +265,24 @@ def test_one_run_at_a_time_while_health_answers(matrix: Server) -> None:
     assert max(results) - began >= 1.1  # 3 x 0.4 s, one after the other
 
 
+def test_sigterm_drains_the_request_in_flight_then_exits_0(tmp_path: Path) -> None:
+    server = start_host(lay_out(tmp_path / "app", "matrix.py"))
+    try:
+        wait_host(server)
+        answers: list[httpx.Response] = []
+        thread = threading.Thread(target=lambda: answers.append(score(server, "nap")))
+        thread.start()
+        time.sleep(0.15)
+        os.kill(server.popen.pid, signal.SIGTERM)
+        thread.join(timeout=10)
+        assert (answers[0].status_code, answers[0].content) == (200, b'"napped"')
+        assert server.popen.wait(timeout=10) == 0
+        with pytest.raises(httpx.TransportError):
+            httpx.get(server.base + "/", timeout=2)
+    finally:
+        server.stop()
+
+
 def test_user_swagger_file_is_served(tmp_path: Path) -> None:
     spec = {"swagger": "2.0", "info": {"title": "mine"}, "paths": {}}
     root = lay_out(tmp_path / "app", "matrix.py", extra={"swagger.json": json.dumps(spec)})
@@ -485,6 +506,16 @@ def test_real_azureml_core_is_used_and_only_contrib_and_monitoring_are_aliased(
     assert plain["model_file"] == str(shim_dir() / "azureml/core/model.py")
 
 
+def test_host_needs_nothing_but_the_standard_library(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True
+    )
+    python = tmp_path / "bare" / "bin" / "python"
+    with host(lay_out(tmp_path / "app", "modules.py"), python) as server:
+        loaded = httpx.post(server.base + "/score", content="x").json()
+    assert loaded == ["azureml"]
+
+
 def test_shim_is_python_3_9_and_not_importable_here() -> None:
     files = sorted(shim_dir().rglob("*.py"))
     assert (shim_dir() / "modelyard_entry_host.py") in files
@@ -493,6 +524,34 @@ def test_shim_is_python_3_9_and_not_importable_here() -> None:
         ast.parse(file.read_text(), str(file), feature_version=(3, 9))
     assert importlib.util.find_spec("azureml") is None
     assert not any(name == "azureml" or name.startswith("azureml.") for name in sys.modules)
+
+
+def test_shim_type_checks_strictly(tmp_path: Path) -> None:
+    # Outside the project's mypy run (it is no modelyard package): checked here on its own,
+    # at the oldest Python mypy still targets.
+    common = [
+        "--strict",
+        "--python-version",
+        "3.10",
+        "--config-file",
+        os.devnull,
+        "--ignore-missing-imports",
+        "--cache-dir",
+        str(cache_dir() / "mypy-shim"),
+    ]
+    for target in (
+        ["--explicit-package-bases", "-p", "_modelyard_entry", "-p", "azureml"],
+        [str(shim_dir() / "modelyard_entry_host.py")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "mypy", *common, *target],
+            cwd=tmp_path,
+            env={**os.environ, "MYPYPATH": str(shim_dir())},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 # -- inference-schema, in an environment that has it ------------------------------------------

@@ -4,10 +4,10 @@ Version k of the model predicts exactly k, so every answer says which version ma
 Each answer must come from a version that was champion at some moment between the
 request being sent and its answer being received, where version k is champion from the
 moment the call promoting it began until the call promoting k + 1 returned. No lag is
-allowed: the replica preloads the next version and swaps to it when PostgreSQL pushes
-the move (``serving.notices``), before it reads a request sent after the promote call
-returned. Also: no request fails, no connection ever goes back to an older version, and
-the last version answers within 5 s of its promotion.
+allowed: the replica preloads the next version, swaps to it when PostgreSQL pushes the
+move (``serving.notices``) and acknowledges it, and the promote call returns on that
+acknowledgement. Also: no request fails, no connection ever goes back to an older
+version, and the last version answers within 5 s of its promotion.
 """
 
 from __future__ import annotations

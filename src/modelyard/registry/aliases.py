@@ -1,7 +1,5 @@
 """Aliases (``champion`` and friends): compare-and-swap moves, each with its event, in one
-transaction. An alias is one row, so at every instant it names exactly one version. On
-PostgreSQL the move transaction also notifies the replicas following the alias
-(``registry.follow``): they hear of it the moment it commits."""
+transaction. An alias is one row, so at every instant it names exactly one version."""
 
 from __future__ import annotations
 
@@ -12,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from modelyard.errors import AliasMoved, NothingToRollBack
-from modelyard.registry import follow
 from modelyard.storage import schema
 from modelyard.storage.schema import utcnow
 from modelyard.types import EventKind
@@ -45,8 +42,7 @@ def move(
     details: Mapping[str, Any],
     expected: Any = UNSET,
 ) -> tuple[int | None, int]:
-    """Point ``alias`` at ``version``, log the event and notify the replicas (delivered at
-    commit); returns (from_version, event id).
+    """Point ``alias`` at ``version`` and log the event; returns (from_version, event id).
 
     With ``expected`` (a version or None), raises ``AliasMoved`` unless the alias
     still points there. The update is conditional on the revision read, so a
@@ -90,7 +86,6 @@ def move(
         reason=reason,
         details=details,
     )
-    follow.publish(conn, model_id, alias, version)  # last: its clock reading is the commit's
     return before, event_id
 
 

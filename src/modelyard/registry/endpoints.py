@@ -254,8 +254,8 @@ class EndpointStore:
         )
 
     def append_logs(self, name: str, replica: str, lines: Sequence[tuple[str, str]]) -> None:
-        """Append ``(stream, line)`` pairs to the endpoint's log, keeping the newest
-        ``LOG_KEEP`` lines."""
+        """Append ``(stream, line)`` pairs to the endpoint's log (dropped if the endpoint was
+        deleted meanwhile), keeping at most the newest ``LOG_KEEP`` lines."""
         if not lines:
             return
         now = utcnow()
@@ -265,6 +265,8 @@ class EndpointStore:
         ]
 
         def write(conn: Connection) -> None:
+            if conn.execute(sa.select(e.c.name).where(e.c.name == name)).first() is None:
+                return  # deleted meanwhile: its last lines go with it
             conn.execute(sa.insert(logs), rows)
             newest = conn.execute(
                 sa.select(sa.func.max(logs.c.id)).where(logs.c.endpoint == name)

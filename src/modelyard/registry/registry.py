@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from modelyard.errors import (
     SignatureChanged,
     VersionNotFound,
 )
-from modelyard.registry import aliases
+from modelyard.registry import aliases, follow
 from modelyard.registry.flavours.loader import SafeLoader
 from modelyard.registry.packing import Packed, pack_object, pack_path
 from modelyard.registry.records import Event, Model, ModelVersion
@@ -40,6 +40,7 @@ from modelyard.types import (
 )
 
 m, v, al, ev = schema.models, schema.model_versions, schema.aliases, schema.events
+SWAP_WAIT_S = 5.0  # how long a move waits for the replicas to serve it (PostgreSQL)
 
 
 def current_actor() -> str:
@@ -309,9 +310,12 @@ class Registry:
         force: bool = False,
         expected: Any = aliases.UNSET,
         details: Mapping[str, Any] | None = None,
+        wait_s: float = SWAP_WAIT_S,
     ) -> Event | None:
         """Point ``alias`` at ``version`` with a compare-and-swap and one event, in one
         transaction. Returns the event, or None if the alias already pointed there.
+        On PostgreSQL the replicas are notified at commit, and the call returns once they
+        serve the new version (``wait_s`` at most: a stuck replica only delays it).
 
         Raises ``SignatureChanged`` if callers of the current version would break
         (a column removed or retyped) unless ``force``; ``AliasMoved`` if
@@ -320,7 +324,7 @@ class Registry:
         check_name(alias, "alias")
         who = actor or current_actor()
 
-        def move(conn: Connection) -> int | None:
+        def move(conn: Connection) -> tuple[int, int] | None:
             model_id = self._model_id(conn, name)
             target = self._version_row(conn, model_id, name, version)
             if target["status"] == VersionStatus.ARCHIVED.value:
@@ -356,18 +360,25 @@ class Registry:
                 details=extra,
                 expected=expected,
             )
-            return event_id
+            return event_id, follow.publish(conn, model_id, alias, version, event_id)
 
-        event_id = self.db.write(move, retry_conflicts=True)
+        event_id = self._move(move, wait_s)
         return None if event_id is None else self._event(name, event_id)
 
     def rollback(
-        self, name: str, *, alias: str = DEFAULT_ALIAS, actor: str | None = None, reason: str = ""
+        self,
+        name: str,
+        *,
+        alias: str = DEFAULT_ALIAS,
+        actor: str | None = None,
+        reason: str = "",
+        wait_s: float = SWAP_WAIT_S,
     ) -> Event:
-        """Return ``alias`` to the version it held before its current one was promoted."""
+        """Return ``alias`` to the version it held before its current one was promoted
+        (replicas notified and waited for as by ``promote``)."""
         who = actor or current_actor()
 
-        def move(conn: Connection) -> int:
+        def move(conn: Connection) -> tuple[int, int]:
             model_id = self._model_id(conn, name)
             pointer = aliases.current(conn, model_id, alias, lock=True)
             if pointer is None:
@@ -384,9 +395,22 @@ class Registry:
                 details={},
                 expected=pointer[0],
             )
-            return event_id
+            return event_id, follow.publish(conn, model_id, alias, target, event_id)
 
-        return self._event(name, self.db.write(move, retry_conflicts=True))
+        event_id = self._move(move, wait_s)
+        assert event_id is not None
+        return self._event(name, event_id)
+
+    def _move(
+        self, move: Callable[[Connection], tuple[int, int] | None], wait_s: float
+    ) -> int | None:
+        """Run an alias move (returning its event id and the replicas it notified), then
+        wait for those replicas to serve it; returns the event id, None for no move."""
+        with follow.Acks(self.db) as acks:
+            moved = self.db.write(move, retry_conflicts=True)
+            if moved is not None and moved[1]:
+                acks.wait(moved[0], moved[1], wait_s)
+        return None if moved is None else moved[0]
 
     def mark_pending(self, name: str, version: int) -> None:
         """Hold a version as pending approval (``require_approval`` in a promotion rule)."""

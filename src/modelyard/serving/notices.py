@@ -1,11 +1,11 @@
 """Promotions pushed to a replica: a PostgreSQL ``LISTEN`` socket in the server's event loop.
 
-The listener's socket is one more file descriptor of the loop that reads the requests,
-and the database writes the notice at commit, before the promoting client even hears
-that its commit succeeded. So a request sent after a promotion returned is read by the
-loop after the notice is: the loop has swapped to the preloaded version (one
-assignment, no I/O) before that request reaches a scorer. Handling the notice in a
-thread of its own would leave that to the GIL's scheduling.
+The listener's socket is one more file descriptor of the loop that reads the requests:
+a notice is handled between two requests, by swapping to the preloaded version (one
+assignment, no I/O), and acknowledged at once; the promote call returns on that
+acknowledgement (``registry.follow``), so a request sent after it returned meets the
+new version. A version that was not preloaded is loaded by the follow thread, and
+acknowledged once it serves, or once it failed (the old version keeps serving).
 
 Without a running event loop, or on SQLite and MariaDB, nothing is pushed and the
 replica polls. A lost connection is reopened from the follow thread, every
@@ -25,10 +25,11 @@ from modelyard.storage.engine import Database
 
 
 class Notices:
-    """Calls ``on_move`` on the event loop for each alias move committed in ``db``."""
+    """Calls ``on_move`` on the event loop for each alias move committed in ``db``; a move
+    for which it returns False is acknowledged later, by ``ack``."""
 
     def __init__(
-        self, db: Database, on_move: Callable[[AliasMove], None], *, retry_s: float = 5.0
+        self, db: Database, on_move: Callable[[AliasMove], bool], *, retry_s: float = 5.0
     ) -> None:
         self._db = db
         self._on_move = on_move
@@ -99,8 +100,31 @@ class Notices:
             self._next_try = time.monotonic()  # reopen at the next poll
             self._drop()
             return
-        for move in moves:
-            self._on_move(move)
+        self._ack_now([m.event for m in moves if self._handled(m) and m.event is not None])
+
+    def _handled(self, move: AliasMove) -> bool:
+        try:
+            return self._on_move(move)
+        except Exception as exc:  # a promote call must not wait on this; the poll follows
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return True
+
+    def ack(self, events: list[int]) -> None:
+        """Acknowledge ``events`` (moves ``on_move`` left to the follow thread): they are
+        served now, or given up on. Callable from any thread."""
+        if events:
+            self._on_loop(lambda: self._ack_now(events))
+
+    def _ack_now(self, events: list[int]) -> None:
+        listener = self._listener
+        if listener is None or not events:
+            return  # disconnected: the promote calls stop waiting at their deadline
+        try:
+            listener.ack(events)
+        except StorageError as exc:
+            self.last_error = exc.message
+            self._next_try = time.monotonic()
+            self._drop()
 
     def _drop(self) -> None:
         listener, self._listener = self._listener, None

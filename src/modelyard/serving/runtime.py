@@ -4,7 +4,7 @@ Endpoint rows (targets, key hashes) and the versions behind them are re-read eve
 ``interval`` seconds: a promotion, a new endpoint or a regenerated key reaches a
 replica within that time, with no restart and nothing dropped. On PostgreSQL a
 promotion is also pushed (``serving.notices``): the scorers following the alias swap to
-the version they preloaded on the event loop, before the next request is read.
+the version they preloaded, and the promote call returns once they have.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class Runtime:
         self._stop = threading.Event()
         self._wake = threading.Event()  # follow now: a pushed move, or more to preload
         self._notices = Notices(registry.db, self._moved)
+        self._unacked: list[int] = []  # pushed moves the follow thread is to serve
         self._thread: threading.Thread | None = None
         self.ready = False
 
@@ -162,20 +163,27 @@ class Runtime:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            unacked, self._unacked = self._unacked, []
             self.refresh()
+            self._notices.ack(unacked)  # served now, or failed: the old version serves
             # One load per scorer and round, so that a pushed move is never kept waiting
             # behind a whole series of preloads.
             if any([scorer.preload() for scorer in list(self._scorers.values())]):
                 self._wake.set()
             self._notices.check()
 
-    def _moved(self, move: AliasMove) -> None:
+    def _moved(self, move: AliasMove) -> bool:
         """A pushed move (on the event loop): swap the scorers following that alias to it if
-        they preloaded it; the follow thread then loads what they had not and preloads on."""
+        they preloaded it; the follow thread then loads what they had not and preloads on.
+        True if this replica serves the move already (or nothing here follows it)."""
+        served = True
         for scorer in list(self._scorers.values()):
             if scorer.target.name == move.model and scorer.target.alias == move.alias:
-                scorer.noticed(move)
+                served = scorer.noticed(move) and served
+        if not served and move.event is not None:
+            self._unacked.append(move.event)
         self._wake.set()
+        return served
 
     def stop(self) -> None:
         """Stop following (the loaded versions stay usable)."""

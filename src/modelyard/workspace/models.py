@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from modelyard.errors import ConfigError
+from modelyard.training.lineage import package_versions
 from modelyard.registry import Event, Model, ModelVersion, Registry, VersionInfo, infer_signature
 from modelyard.registry.aliases import UNSET
 from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signature
@@ -65,6 +67,8 @@ class Models:
                 allow_pickle=allow_pickle,
                 actor=actor,
             )
+        if "packages" not in info.lineage:  # this process serialises it: its packages made it
+            info = replace(info, lineage={**info.lineage, "packages": package_versions()})
         return self._registry.register_object(name, model, info, actor=actor)
 
     def get(

@@ -106,7 +106,11 @@ class Server:
     """A server process (ours or the reference) and its output file."""
 
     def __init__(
-        self, popen: subprocess.Popen[bytes], out: Path, base: str = "", port_file: Path | None = None
+        self,
+        popen: subprocess.Popen[bytes],
+        out: Path,
+        base: str = "",
+        port_file: Path | None = None,
     ) -> None:
         self.popen = popen
         self.out = out

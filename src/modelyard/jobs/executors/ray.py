@@ -49,6 +49,8 @@ class _Outcome:
         error = self.error_type.__new__(self.error_type)
         error.args = self.error_args
         error.__dict__.update(self.error_state or {})
+        if self.remote_traceback:
+            error.add_note(f"raised on the Ray cluster:\n{self.remote_traceback.rstrip()}")
         raise error
 
 
@@ -97,8 +99,6 @@ class RayExecutor:
             raise ExecutorUnavailable(
                 f"lost the connection to the Ray cluster at {self.address}: {exc}"
             ) from None
-        if outcome.error_type is not None:
-            log.info("task on %s raised:\n%s", self.address, outcome.remote_traceback)
         return cast(T, outcome.unwrap())
 
     def describe(self) -> str:

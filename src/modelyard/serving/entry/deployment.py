@@ -146,10 +146,10 @@ class ScriptDeployment:
             python, packages = built.python, built.packages
         differences: list[str] = []
         for ref in self.spec.models:
-            version = self._registry.resolve(ref)
-            differences += [
-                f"{ref}: {d}" for d in package_mismatches(trained_packages(version), packages)
-            ]
+            trained = trained_packages(self._registry.resolve(ref))
+            if not trained:
+                self.log("event", f"{ref}: no training packages recorded; package check skipped")
+            differences += [f"{ref}: {d}" for d in package_mismatches(trained, packages)]
         if differences and self.spec.check_packages:
             raise PackageMismatch(
                 "the serving environment differs from the one the models were trained with: "

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -49,17 +50,21 @@ def entry_name(version: ModelVersion) -> str:
 def lay_out(root: Path, spec: ScriptSpec, registry: Registry) -> AppRoot:
     """Write the deployment under ``root`` once; a complete root is reused as it is."""
     versions = tuple(registry.resolve(ModelRef.parse(ref)) for ref in spec.models)
-    if not (root / COMPLETE).exists():
-        tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex[:8]}")
-        try:
-            _write(tmp, spec, registry, versions)
-            (tmp / COMPLETE).write_text("", encoding="utf-8")
-            if root.exists():
-                shutil.rmtree(root)
-            tmp.rename(root)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # Several server processes of one machine may lay out the same deployment at once.
+    with open(root.with_name(f".{root.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / COMPLETE).exists():
+            tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex[:8]}")
+            try:
+                _write(tmp, spec, registry, versions)
+                (tmp / COMPLETE).write_text("", encoding="utf-8")
+                if root.exists():  # an interrupted earlier attempt
+                    shutil.rmtree(root)
+                tmp.rename(root)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
     models = root / MODELS_DIR
     model_dir = (
         models / versions[0].name / str(versions[0].version) if len(versions) == 1 else models

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -20,7 +21,7 @@ from . import log, shim
 from .routes import Routes
 from .runner import MainThreadRunner
 from .script import ScriptError, UserScript, model_dir_tree
-from .server import bound_port, make_server
+from .server import Server, bound_port, make_server
 from .swagger import Swagger
 
 
@@ -92,10 +93,24 @@ def main(shim_dir: str, argv: list[str] | None = None) -> int:
     server = make_server(args.host, args.port, routes, request_class)
     host, port = bound_port(server)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda signum, frame: _drain_soon(server, runner))
     log.info(f"Scoring timeout is set to {timeout_ms}")
     log.info(f"Worker with pid {os.getpid()} ready for serving traffic on http://{host}:{port}")
     _write_port_file(args.port_file, port)
     with contextlib.suppress(KeyboardInterrupt):
         runner.loop()
-    server.shutdown()
+    log.info("Stopped")
     return 0
+
+
+def _drain_soon(server: Server, runner: MainThreadRunner) -> None:
+    """On SIGTERM: no new connections, the requests in flight answered, then exit 0."""
+    if not server.draining:
+        log.info("SIGTERM: draining the requests in flight")
+        server.draining = True
+
+        def drain() -> None:
+            server.drain()
+            runner.stop()
+
+        threading.Thread(target=drain, name="drain", daemon=True).start()

@@ -44,13 +44,18 @@ class MainThreadRunner:
 
     def __init__(self) -> None:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = False
 
     def call(self, fn: Callable[[], T]) -> T:
         """``fn()`` run on the main thread; returns its result or raises its exception."""
         if threading.current_thread() is threading.main_thread():
             return fn()
         job = _Job(fn)
-        self._jobs.put(job)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the host is stopping")
+            self._jobs.put(job)
         job.done.wait()
         ok, value = job.outcome
         if ok:
@@ -67,7 +72,10 @@ class MainThreadRunner:
             job.execute()
 
     def stop(self) -> None:
-        self._jobs.put(None)
+        """``loop`` returns once the calls submitted so far are done; later ones fail."""
+        with self._lock:
+            self._closed = True
+            self._jobs.put(None)
 
     @contextlib.contextmanager
     def alarm(self, timeout_ms: int) -> Iterator[None]:

@@ -2,10 +2,13 @@
 
 Reads the body (Content-Length or chunked), builds an AMLRequest, writes the reply with a
 Content-Length (no body for HEAD), logs one line per ``/score`` and ``/swagger.json`` call.
+``drain()`` (on SIGTERM) stops accepting connections and returns once no request is being
+answered; replies sent meanwhile close their connection.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -21,9 +24,39 @@ class _BadRequest(Exception):
     pass
 
 
-def make_server(
-    host: str, port: int, routes: Routes, request_class: Callable[..., Any]
-) -> ThreadingHTTPServer:
+class Server(ThreadingHTTPServer):
+    """Counts the requests being answered, so that it can drain."""
+
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self.busy = 0
+        self.draining = False
+        self.lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self.lock:
+            self.busy += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.busy -= 1
+
+    def drain(self, poll_s: float = 0.02) -> None:
+        """Stop accepting, then wait until no request has been in flight for ``poll_s``."""
+        self.draining = True
+        self.shutdown()
+        self.server_close()
+        quiet = 0
+        while quiet < 2:
+            with self.lock:
+                quiet = quiet + 1 if self.busy == 0 else 0
+            time.sleep(poll_s)
+
+
+def make_server(host: str, port: int, routes: Routes, request_class: Callable[..., Any]) -> Server:
     """A bound (not yet serving) server answering with ``routes``."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -41,6 +74,13 @@ def make_server(
             pass  # one line per request is logged by _handle
 
         def _handle(self) -> None:
+            server.enter()
+            try:
+                self._answer()
+            finally:
+                server.leave()
+
+        def _answer(self) -> None:
             started = time.perf_counter()
             split = urlsplit(self.path)
             path = unquote(split.path, errors="replace") or "/"
@@ -102,15 +142,15 @@ def make_server(
                 if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(reply.body)))
+            if server.draining:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(reply.body)
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        allow_reuse_address = False
-
-    return Server((host, port), Handler)
+    server = Server((host, port), Handler)
+    return server
 
 
 def bound_port(server: ThreadingHTTPServer) -> tuple[str, int]:

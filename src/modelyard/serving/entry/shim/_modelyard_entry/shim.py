@@ -2,9 +2,10 @@
 
 Without the real azureml-core, the shim folder goes first on ``sys.path`` and every
 ``azureml.*`` name comes from it. With the real azureml-core installed, that one is used,
-and only ``azureml.contrib.services.aml_request``/``aml_response`` (and
-``azureml.monitoring`` when it is not installed) are aliased to the shim's modules in
-``sys.modules``, as azureml-inference-server-http itself aliases them to its own.
+and only ``azureml.contrib.services.aml_request``/``aml_response`` are aliased to the shim's
+modules in ``sys.modules``, as azureml-inference-server-http itself aliases them to its own;
+``azureml.monitoring`` (and the ``contrib``/``services`` packages) come from the shim only
+when that installation lacks them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,8 @@ import os
 import sys
 from types import ModuleType
 
-ALIASED = (
-    "azureml.contrib",
-    "azureml.contrib.services",
-    "azureml.contrib.services.aml_request",
-    "azureml.contrib.services.aml_response",
-)
+PARENTS = ("azureml.contrib", "azureml.contrib.services")  # the shim's only where missing
+ALIASED = ("azureml.contrib.services.aml_request", "azureml.contrib.services.aml_response")
 
 
 def _real_package_dirs(name: str, path: list[str] | None) -> list[str]:
@@ -64,13 +61,13 @@ def install(shim_dir: str) -> str:
         sys.path.insert(0, shim_dir)
         return "shim"
     importlib.import_module("azureml")
+    for name in PARENTS:
+        if importlib.util.find_spec(name) is None:
+            _load(shim_dir, name)
+        else:
+            importlib.import_module(name)
     for name in ALIASED:
         _load(shim_dir, name)
-    monitoring = [
-        d
-        for d in _real_package_dirs("azureml", None)
-        if os.path.isdir(os.path.join(d, "monitoring"))
-    ]
-    if not monitoring:
+    if importlib.util.find_spec("azureml.monitoring") is None:
         _load(shim_dir, "azureml.monitoring")
     return "azureml-core"

@@ -1,0 +1,84 @@
+"""A PostgreSQL source keeps the ADBC connection its last read used, and nothing more."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from modelyard.config import SecretURL
+from modelyard.errors import QueryFailed
+from modelyard.sources import SqlSource, to_frame
+
+PID = "SELECT pg_backend_pid() AS pid"
+
+
+@pytest.fixture
+def engine(postgresql_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(postgresql_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def source(postgresql_url: str) -> Iterator[SqlSource]:
+    source = SqlSource("pg", SecretURL(postgresql_url), reader="adbc")
+    yield source
+    source.close()
+
+
+def backend_pid(source: SqlSource) -> int:
+    return int(to_frame(source.read(PID))["pid"][0])
+
+
+def is_connected(engine: sa.Engine, pid: int) -> bool:
+    with engine.connect() as conn:
+        sql = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        return bool(conn.execute(sql, {"pid": pid}).scalar_one())
+
+
+def test_a_second_read_reuses_the_connection_of_the_first(source: SqlSource) -> None:
+    assert backend_pid(source) == backend_pid(source)
+    assert source.last_reader == "adbc"
+
+
+def test_a_kept_connection_holds_no_lock_on_what_it_read(
+    source: SqlSource, engine: sa.Engine
+) -> None:
+    table = f"kept_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {table} AS SELECT 1 AS id")
+    assert len(to_frame(source.read(table=table))) == 1
+    with engine.begin() as conn:  # waits for no transaction of the source's: none is open
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+        conn.exec_driver_sql(f"DROP TABLE {table}")
+
+
+def test_a_connection_the_server_dropped_is_replaced(source: SqlSource, engine: sa.Engine) -> None:
+    first = backend_pid(source)
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    second = backend_pid(source)
+    assert second != first
+    assert backend_pid(source) == second
+
+
+def test_a_read_that_fails_leaves_the_next_one_a_working_connection(source: SqlSource) -> None:
+    first = backend_pid(source)
+    with pytest.raises(QueryFailed):
+        source.read("SELECT 1 / 0 AS boom")
+    assert backend_pid(source) != first  # the failed read's connection was not kept
+
+
+def test_close_closes_the_kept_connection(source: SqlSource, engine: sa.Engine) -> None:
+    pid = backend_pid(source)
+    assert is_connected(engine, pid)
+    source.close()
+    for _ in range(50):  # the server notices the goodbye a moment later
+        if not is_connected(engine, pid):
+            break
+        time.sleep(0.02)
+    assert not is_connected(engine, pid)
