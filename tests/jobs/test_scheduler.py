@@ -10,6 +10,7 @@ import pytest
 from modelyard import Workspace
 from modelyard.errors import ConfigError
 from modelyard.jobs import next_fire, parse_schedule
+from modelyard.jobs.scheduler import fire_key
 from modelyard.storage.schema import utcnow
 from tests.conftest import make_settings
 
@@ -76,4 +77,24 @@ def test_paused_schedules_do_not_fire(tmp_path: Path) -> None:
     assert scheduler.tick(schedule.next_fire_at + timedelta(seconds=1)) == []
     ws.queue.set_paused("immo", False)
     assert len(scheduler.tick(schedule.next_fire_at + timedelta(seconds=1))) == 1
+    ws.close()
+
+
+def test_a_fire_queued_by_a_leader_that_died_before_recording_it_counts_as_started(
+    db_url: str, tmp_path: Path
+) -> None:
+    ws = _workspace(tmp_path, db_url)
+    (schedule,) = ws.queue.sync_schedules()
+    # The dead leader got as far as queuing the fire's job (same idempotency key)...
+    queued, created = ws.queue.trigger(
+        "immo",
+        trigger="schedule",
+        idempotency_key=fire_key("immo", schedule.next_fire_at),
+        actor="scheduler",
+    )
+    assert created
+    # ...so the next leader records that fire as started, with that run, and queues no other.
+    (fired,) = ws.queue.scheduler().tick(schedule.next_fire_at + timedelta(seconds=1))
+    assert (fired.outcome, fired.job_id) == ("started", queued.id)
+    assert [r.id for r in ws.runs.list("immo")] == [queued.id]
     ws.close()

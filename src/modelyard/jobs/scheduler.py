@@ -28,6 +28,12 @@ Fire = Callable[[str, datetime], str]
 """Start a run of (training, fire time); returns the job id (idempotent per fire)."""
 
 
+def fire_key(training: str, fire_at: datetime) -> str:
+    """The idempotency key of one fire's job: a leader that died after queuing the job but
+    before recording the fire leaves it for the next leader to record as started."""
+    return f"schedule:{training}:{fire_at.isoformat()}"
+
+
 @dataclass(frozen=True)
 class Fired:
     """What one tick did for one schedule."""
@@ -73,7 +79,9 @@ class Scheduler:
                 continue
             fire_at = schedule.next_fire_at  # missed fires coalesce into this one
             following = next_fire(schedule.spec, moment)
-            if self._jobs.active(self._kind, schedule.training):
+            active = self._jobs.active(self._kind, schedule.training)
+            mine = fire_key(schedule.training, fire_at)
+            if active and all(job.idempotency_key != mine for job in active):
                 outcome, job_id = "skipped_running", None
             else:
                 outcome, job_id = "started", self._fire(schedule.training, fire_at)

@@ -116,6 +116,12 @@ def from_columns(columns: Mapping[str, Sequence[Any]], signature: Signature | No
     """A frame from ``{"column": [values…]}``, checked and ordered by the signature."""
     if signature is None:
         return pd.DataFrame({k: list(v) for k, v in columns.items()})
+    return pd.DataFrame(checked_columns(columns, signature), columns=signature.names)
+
+
+def checked_columns(columns: Mapping[str, Sequence[Any]], signature: Signature) -> dict[str, Any]:
+    """The signature's columns of ``{"column": [values…]}``, each checked and converted to
+    a numpy array (what compiled scorers take; no DataFrame is built)."""
     missing = [c for c in signature.names if c not in columns]
     if missing:
         raise InvalidInput(
@@ -127,41 +133,24 @@ def from_columns(columns: Mapping[str, Sequence[Any]], signature: Signature | No
     lengths = {len(columns[c]) for c in signature.names}
     if len(lengths) > 1:
         raise InvalidInput("columns have different lengths", code="ragged_columns")
-    data = {spec.name: _coerce(list(columns[spec.name]), spec) for spec in signature.inputs}
-    return pd.DataFrame(data, columns=signature.names)
+    return {spec.name: _coerce(list(columns[spec.name]), spec) for spec in signature.inputs}
 
 
 def from_rows(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame:
     """A frame from rows: lists in signature order, or dicts by column name."""
-    if not isinstance(rows, list | tuple):
-        raise InvalidInput(
-            f"the rows must be a list (of lists or of objects), not {type(rows).__name__}",
-            code="bad_shape",
-        )
-    if not rows:
-        raise InvalidInput("no rows to score: send at least one row", code="empty_input")
-    if all(isinstance(r, Mapping) for r in rows):
-        names = signature.names if signature is not None else list(rows[0])
-        columns: dict[str, list[Any]] = {n: [] for n in names}
-        for i, row in enumerate(rows):
-            absent = [n for n in names if n not in row]
-            if absent:
-                raise InvalidInput(
-                    f"row {i}: missing column {', '.join(absent)}",
-                    code="missing_column",
-                    row=i,
-                    column=absent[0],
-                )
-            for name in names:
-                columns[name].append(row[name])
-        return from_columns(columns, signature)
-    if not all(isinstance(r, list | tuple) for r in rows):
-        raise InvalidInput(
-            "rows must all be lists (values in signature order) or all objects (by column name)",
-            code="bad_rows",
-        )
     if signature is None:
+        _check_rows(rows)
+        if all(isinstance(r, Mapping) for r in rows):
+            return from_columns(_by_name(rows, list(rows[0])), None)
         return pd.DataFrame([list(r) for r in rows])
+    return pd.DataFrame(checked_rows(rows, signature), columns=signature.names)
+
+
+def checked_rows(rows: Sequence[Any], signature: Signature) -> dict[str, Any]:
+    """:func:`checked_columns` of rows given as lists in signature order or objects by name."""
+    _check_rows(rows)
+    if all(isinstance(r, Mapping) for r in rows):
+        return checked_columns(_by_name(rows, signature.names), signature)
     width = len(signature.names)
     for i, row in enumerate(rows):
         if len(row) != width:
@@ -170,9 +159,42 @@ def from_rows(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame:
                 code="bad_row_length",
                 row=i,
             )
-    return from_columns(
+    return checked_columns(
         {name: [row[j] for row in rows] for j, name in enumerate(signature.names)}, signature
     )
+
+
+def _check_rows(rows: Sequence[Any]) -> None:
+    if not isinstance(rows, list | tuple):
+        raise InvalidInput(
+            f"the rows must be a list (of lists or of objects), not {type(rows).__name__}",
+            code="bad_shape",
+        )
+    if not rows:
+        raise InvalidInput("no rows to score: send at least one row", code="empty_input")
+    if not all(isinstance(r, Mapping) for r in rows) and not all(
+        isinstance(r, list | tuple) for r in rows
+    ):
+        raise InvalidInput(
+            "rows must all be lists (values in signature order) or all objects (by column name)",
+            code="bad_rows",
+        )
+
+
+def _by_name(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {n: [] for n in names}
+    for i, row in enumerate(rows):
+        absent = [n for n in names if n not in row]
+        if absent:
+            raise InvalidInput(
+                f"row {i}: missing column {', '.join(absent)}",
+                code="missing_column",
+                row=i,
+                column=absent[0],
+            )
+        for name in names:
+            columns[name].append(row[name])
+    return columns
 
 
 def example_frame(signature: Signature, profile: Mapping[str, Any] | None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from typing import Any
 from modelyard import config as cfg
 from modelyard.errors import ConfigError, JobNotFound, RunCancelled
 from modelyard.jobs import JobContext, Scheduler, Worker, next_fire, parse_schedule
+from modelyard.jobs.scheduler import fire_key
 from modelyard.registry import current_actor
 from modelyard.registry.runs import Run, RunStore
 from modelyard.storage import Database
@@ -133,7 +134,7 @@ class RunQueue:
         """A scheduler that queues a run per fire (one per fire, whoever leads)."""
 
         def fire(training: str, fire_at: Any) -> str:
-            key = f"schedule:{training}:{fire_at.isoformat()}"
+            key = fire_key(training, fire_at)
             run, _ = self.trigger(
                 training, trigger="schedule", idempotency_key=key, actor="scheduler"
             )

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import builtins
 import os
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from modelyard.errors import ConfigError
-from modelyard.training.lineage import package_versions
 from modelyard.registry import Event, Model, ModelVersion, Registry, VersionInfo, infer_signature
 from modelyard.registry.aliases import UNSET
+from modelyard.training.lineage import package_versions
 from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signature
 
 
