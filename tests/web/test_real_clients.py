@@ -105,7 +105,8 @@ def _immo(*surfaces: float) -> list[float]:
     raises=TypeError,
     reason="json.loads(predictions.json()) needs the answer to be a JSON *string*: the seed's "
     "entry script returned json.dumps(...), which azmlinfsrv JSON-encoded again; a modelyard "
-    "model endpoint answers {'predictions': ...}, so .json() is a dict already",
+    "model endpoint answers {'predictions': ...}, so .json() is a dict already. The seed's "
+    "client works unchanged against its entry script: tests/e2e/test_seed_003.py",
 )
 def test_seed_003_client_exactly_as_written(server: Server) -> None:
     endpoint = f"{server.base}/endpoints/bank/score"
