@@ -438,8 +438,13 @@ def test_check_packages_refuses_with_the_differences_unless_overridden() -> None
 def test_trained_packages_come_from_a_versions_lineage(sqlite_workspace: Workspace) -> None:
     model, _ = fitted_immo()
     registered = sqlite_workspace.models.register("immo", model)
-    assert trained_packages(registered) == {}  # a registered model records none by itself
-    recorded = package_versions()  # what a training run records in lineage["packages"]
+    # a live model is serialised by this process, whose packages are recorded for it
+    assert trained_packages(registered)["scikit-learn"] == metadata.version("scikit-learn")
+    recorded = {**package_versions(), "scikit-learn": "1.5.2"}  # as a training run elsewhere
     trained = sqlite_workspace.models.register("immo", model, lineage={"packages": recorded})
+    assert trained_packages(trained)["scikit-learn"] == "1.5.2"
+    trained = sqlite_workspace.models.register(
+        "immo", model, lineage={"packages": package_versions()}
+    )
     assert trained_packages(trained)["scikit-learn"] == metadata.version("scikit-learn")
     assert package_mismatches(trained_packages(trained), installed_packages(sys.executable)) == []

@@ -106,6 +106,8 @@ class _Connection:
                 pass  # the results of our own acknowledgements
         except Exception as exc:  # the server went away or the socket broke
             raise StorageError(f"the promotion listener lost its connection: {exc}") from None
+        if self.pgconn.status != 0:  # CONNECTION_OK; e.g. terminated by the server
+            raise StorageError("the promotion listener lost its connection")
         found: list[bytes] = []
         while (notice := self.pgconn.notifies()) is not None:
             found.append(bytes(notice.extra))

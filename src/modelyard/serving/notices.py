@@ -29,10 +29,17 @@ class Notices:
     for which it returns False is acknowledged later, by ``ack``."""
 
     def __init__(
-        self, db: Database, on_move: Callable[[AliasMove], bool], *, retry_s: float = 5.0
+        self,
+        db: Database,
+        on_move: Callable[[AliasMove], bool],
+        *,
+        on_lost: Callable[[], None] = lambda: None,
+        retry_s: float = 5.0,
     ) -> None:
+        """``on_lost`` is called when the connection is lost: ``check`` should run soon."""
         self._db = db
         self._on_move = on_move
+        self._on_lost = on_lost
         self._retry_s = retry_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: Listener | None = None
@@ -97,8 +104,9 @@ class Notices:
             moves = listener.drain()
         except StorageError as exc:
             self.last_error = exc.message
-            self._next_try = time.monotonic()  # reopen at the next poll
+            self._next_try = time.monotonic()
             self._drop()
+            self._on_lost()
             return
         self._ack_now([m.event for m in moves if self._handled(m) and m.event is not None])
 
@@ -125,6 +133,7 @@ class Notices:
             self.last_error = exc.message
             self._next_try = time.monotonic()
             self._drop()
+            self._on_lost()
 
     def _drop(self) -> None:
         listener, self._listener = self._listener, None

@@ -49,7 +49,7 @@ class Runtime:
         self._scripts = scripts
         self._stop = threading.Event()
         self._wake = threading.Event()  # follow now: a pushed move, or more to preload
-        self._notices = Notices(registry.db, self._moved)
+        self._notices = Notices(registry.db, self._moved, on_lost=self._wake.set)
         self._unacked: list[int] = []  # pushed moves the follow thread is to serve
         self._thread: threading.Thread | None = None
         self.ready = False

@@ -1,0 +1,87 @@
+"""Pushed promotions on PostgreSQL, through a real server: when ``promote`` returns, the
+endpoint answers with the new version, preloaded or not; a broken one is acknowledged and
+never served; a lost listener is reopened."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sklearn.dummy import DummyRegressor
+
+from modelyard import Workspace
+from modelyard.registry.follow import REPLICA
+from modelyard.web.app import create_app
+from tests.conftest import make_settings
+from tests.helpers.server import running
+
+FRAME = pd.DataFrame({"x": [0.0, 1.0]})
+LISTENERS = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+
+
+@pytest.fixture
+def pg_workspace(tmp_path: Path, postgresql_url: str) -> Iterator[Workspace]:
+    ws = Workspace(make_settings(tmp_path, postgresql_url))
+    yield ws
+    ws.close()
+
+
+def _register(ws: Workspace, name: str, k: float) -> int:
+    model = DummyRegressor(strategy="constant", constant=k).fit(FRAME, [0.0, 0.0])
+    return ws.models.register(name, model, input_example=FRAME).version
+
+
+def _listeners(ws: Workspace) -> list[int]:
+    with ws.db.engine.connect() as conn:
+        return [int(pid) for pid in conn.execute(LISTENERS, {"name": REPLICA}).scalars()]
+
+
+def test_promote_returns_once_the_endpoint_serves_the_new_version(
+    pg_workspace: Workspace,
+) -> None:
+    ws = pg_workspace
+    name = f"n{uuid.uuid4().hex[:8]}"
+    _register(ws, name, 1.0)
+    ws.models.promote(name, 1)
+    key = (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
+    app = create_app(ws, endpoints=[name], follow_interval=30.0)  # no poll to help
+    with running(app) as base:
+
+        def served() -> str:
+            url = f"{base}/endpoints/{name}/score"
+            answer = httpx.post(
+                url, json={"data": [[0.0]]}, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert answer.status_code == 200
+            return answer.headers["x-model-version"]
+
+        assert served() == "1"
+        ws.models.promote(name, _register(ws, name, 2.0))  # too new to be preloaded
+        assert served() == "2"
+
+        broken = ws.registry.get_version(name, _register(ws, name, 3.0))
+        blob = Path(ws.store.blob_path(broken.sha256))
+        blob.chmod(0o644)
+        blob.write_bytes(b"corrupted")
+        began = time.monotonic()
+        ws.models.promote(name, 3)
+        assert time.monotonic() - began < 4  # acknowledged on failure, not waited out
+        assert served() == "2"
+        failures = [e for e in ws.models.history(name) if e.kind.value == "load_failed"]
+        assert failures and all("HashMismatch" in e.reason for e in failures)
+
+        (pid,) = _listeners(ws)
+        with ws.db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        deadline = time.monotonic() + 10
+        while _listeners(ws) in ([], [pid]):
+            assert time.monotonic() < deadline, "the listener was not reopened"
+            time.sleep(0.05)
+        ws.models.promote(name, _register(ws, name, 4.0))
+        assert served() == "4"
