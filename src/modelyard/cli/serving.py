@@ -31,6 +31,13 @@ def create(
     batch_max_wait_ms: Annotated[
         float, typer.Option(help="Longest a request waits for its batch to fill.")
     ] = 2.0,
+    skip_package_check: Annotated[
+        bool,
+        typer.Option(
+            "--skip-package-check",
+            help="Serve versions trained with another scikit-learn/xgboost/numpy minor.",
+        ),
+    ] = False,
 ) -> None:
     """Create an endpoint; prints its keys this once."""
     with state.open() as ws:
@@ -41,6 +48,7 @@ def create(
             description=description,
             batch_max_rows=batch_max_rows,
             batch_max_wait_ms=batch_max_wait_ms,
+            check_packages=not skip_package_check,
         )
     keys = endpoint.keys or {}
     console.print(f"Created endpoint [bold]{endpoint.name}[/] serving {endpoint.target}")

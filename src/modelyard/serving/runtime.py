@@ -133,7 +133,11 @@ class Runtime:
             return
         scorer = self._scorers.get(record.name)
         if scorer is None or str(scorer.target) != str(ModelRef.parse(record.target)):
-            scorer = Scorer(self._registry, record.target)
+            scorer = Scorer(
+                self._registry,
+                record.target,
+                check_packages=bool(record.options.get("check_packages", True)),
+            )
         scorer.refresh()
         self._scorers[record.name] = scorer
         self._records[record.name] = record

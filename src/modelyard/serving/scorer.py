@@ -32,6 +32,7 @@ from modelyard.registry import ModelVersion, Registry
 from modelyard.registry.follow import AliasMove, upcoming
 from modelyard.serving import threads
 from modelyard.serving.compile import Compiled, Fallback, NeedsOriginal, method_for, try_compile
+from modelyard.serving.env import package_mismatches, serving_packages, trained_packages
 from modelyard.serving.frame import example_frame
 from modelyard.serving.samples import sample_frame
 from modelyard.types import EventKind, ModelRef, OutputKind, Signature
@@ -91,9 +92,12 @@ class Scorer:
         *,
         use_compiled: bool = True,
         pin_threads: bool = True,
+        check_packages: bool = True,
     ) -> None:
-        """Follow ``target``; ``use_compiled=False`` always runs the original model, and
-        ``pin_threads=False`` leaves BLAS/OpenMP thread counts as they are."""
+        """Follow ``target``; ``use_compiled=False`` always runs the original model,
+        ``pin_threads=False`` leaves BLAS/OpenMP thread counts as they are, and
+        ``check_packages=False`` serves a version trained with another major or minor
+        scikit-learn, xgboost or numpy than this process has."""
         self.target = ModelRef.parse(target)
         self._registry = registry
         self._current: Loaded | None = None
@@ -104,6 +108,7 @@ class Scorer:
         self._noticed: tuple[float, int] | None = None  # (monotonic time, version) of a notice
         self._use_compiled = use_compiled
         self._pin_threads = pin_threads
+        self._check_packages = check_packages
         self.last_error: str | None = None
         self.swaps: deque[Swap] = deque(maxlen=64)
 
@@ -225,6 +230,16 @@ class Scorer:
 
     def _load(self, wanted: ModelVersion) -> Loaded | str:
         """The version loaded, warmed up and compiled, or why it cannot score (recorded)."""
+        differences = package_mismatches(trained_packages(wanted), serving_packages())
+        if differences and self._check_packages:
+            message = (
+                f"{wanted.ref} was trained with other packages than this server has: "
+                + "; ".join(differences)
+                + " (serve it from an environment with those versions, or create the "
+                "endpoint with --skip-package-check)"
+            )
+            self._record_failure(wanted, message)
+            return message
         try:
             model = self._registry.loader.load(wanted)
             self._warm_up(wanted, model)

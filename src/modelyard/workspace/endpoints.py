@@ -88,12 +88,14 @@ class Endpoints:
         description: str = "",
         batch_max_rows: int = 0,
         batch_max_wait_ms: float = 2.0,
+        check_packages: bool = True,
     ) -> Endpoint:
         """Create an endpoint serving ``model`` (``immo``, ``immo@champion``, ``immo:3``);
         its keys are returned this once. ``batch_max_rows > 0`` turns on adaptive
         micro-batching of concurrent requests (batches of up to that many rows, each
-        request waiting at most ``batch_max_wait_ms``)."""
-        options: dict[str, Any] = {}
+        request waiting at most ``batch_max_wait_ms``). ``check_packages=False`` serves a
+        version trained with another major or minor scikit-learn, xgboost or numpy."""
+        options: dict[str, Any] = {} if check_packages else {"check_packages": False}
         if batch_max_rows > 0:
             options["batch"] = {"max_rows": batch_max_rows, "max_wait_ms": batch_max_wait_ms}
         record, keys = self._store.create(

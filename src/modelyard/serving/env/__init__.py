@@ -12,6 +12,7 @@ from modelyard.serving.env.packages import (
     check_packages,
     installed_packages,
     package_mismatches,
+    serving_packages,
     trained_packages,
 )
 from modelyard.serving.env.requirements import BUILDER_FORMAT, SHIMMED, Requirements
@@ -26,5 +27,6 @@ __all__ = [
     "check_packages",
     "installed_packages",
     "package_mismatches",
+    "serving_packages",
     "trained_packages",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from collections.abc import Iterable, Mapping
+from importlib import metadata
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -27,6 +29,18 @@ for d in m.distributions():
         found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), d.version)
 print(json.dumps(found))
 """
+
+
+@functools.cache
+def serving_packages() -> dict[str, str]:
+    """The watched packages of this very process (what a model endpoint serves with)."""
+    found: dict[str, str] = {}
+    for name in WATCHED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def installed_packages(python: str | Path) -> dict[str, str]:

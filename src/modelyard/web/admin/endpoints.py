@@ -22,6 +22,9 @@ class EndpointCreate(BaseModel):
     description: str = ""
     batch_max_rows: int = Field(0, ge=0, description="Micro-batch up to this many rows (0: off).")
     batch_max_wait_ms: float = Field(2.0, ge=0)
+    check_packages: bool = Field(
+        True, description="Refuse versions trained with another scikit-learn/xgboost/numpy."
+    )
 
 
 class EndpointUpdate(BaseModel):
@@ -52,6 +55,7 @@ def router(ws: Workspace) -> APIRouter:
             description=body.description,
             batch_max_rows=body.batch_max_rows,
             batch_max_wait_ms=body.batch_max_wait_ms,
+            check_packages=body.check_packages,
         )
         response.headers["Location"] = url(request, f"/api/v1/endpoints/{endpoint.name}")
         return endpoint_view(request, endpoint)
