@@ -10,7 +10,10 @@ untimed round; each round calls every reader in turn, so all see the same machin
   (warm: its pool keeps the connection, as a source keeps its ADBC one between reads),
 
 checks each reader's frame against pandas' one (same values, same dtypes), and prints
-the seconds and the speed-up. It prints figures and asserts nothing.
+the seconds and the speed-up. On PostgreSQL it also times each driver alone on the
+statement the reader sends (no conversion to pandas): pandas' time over that one is the
+most speed-up any reader on that driver can show on this machine. It prints figures and
+asserts nothing.
 
     .venv/bin/python bench/load_sql.py [--pg URL] [--maria URL] [--rows-pg N]
         [--rows-maria N] [--repeat N] [--drop]
@@ -27,7 +30,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import adbc_driver_postgresql.dbapi
+import connectorx
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from modelyard.config import SecretURL
@@ -63,6 +69,13 @@ SELECT n,
        n % 3 = 0,
        TIMESTAMP '2024-01-01 00:00:00' + n * INTERVAL '1.5 second'
 FROM generate_series(1, :rows) AS g(n)"""
+
+# what SqlSource sends for the table (its NUMERIC read as float8, see _table_select), timed
+# with the driver alone: no reader on that driver can be faster than this
+PG_DRIVER_SQL = (
+    "SELECT id, qty, small, price, score, CAST(amount AS DOUBLE PRECISION) AS amount, "
+    f"label, category, active, created_at FROM {TABLE}"
+)
 
 MARIA_DDL = f"""
 CREATE TABLE {TABLE} (
@@ -100,9 +113,9 @@ class Figure:
 
 
 def interleaved_medians(
-    actions: dict[str, Callable[[], pd.DataFrame]], repeat: int
+    actions: dict[str, Callable[[], pd.DataFrame | pa.Table]], repeat: int
 ) -> dict[str, tuple[float, int]]:
-    """Per action, the median wall time of ``repeat`` calls and the row count of its frame.
+    """Per action, the median wall time of ``repeat`` calls and the row count of its result.
 
     One untimed round first (every connection opened, the table in the OS cache for all),
     then ``repeat`` rounds calling each action in turn, so that every one is timed under
@@ -186,6 +199,29 @@ def fill_mariadb(rows: int) -> Callable[[sa.Connection], None]:
     return fill
 
 
+def drivers_alone(
+    url: str,
+) -> tuple[dict[str, Callable[[], pa.Table]], Callable[[], None]]:
+    """PostgreSQL: fetches of PG_DRIVER_SQL by ADBC (warm connection) and connectorx, and
+    a function that closes the ADBC connection."""
+    plain = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = adbc_driver_postgresql.dbapi.connect(plain, autocommit=True)
+
+    def adbc_alone() -> pa.Table:
+        with conn.cursor() as cursor:
+            cursor.execute(PG_DRIVER_SQL)
+            table: pa.Table = cursor.fetch_arrow_table()
+            return table
+
+    def connectorx_alone() -> pa.Table:
+        table: pa.Table = connectorx.read_sql(
+            plain, PG_DRIVER_SQL, return_type="arrow", protocol="cursor"
+        )
+        return table
+
+    return {"adbc": adbc_alone, "connectorx": connectorx_alone}, conn.close
+
+
 def run_backend(
     backend: str,
     url: str,
@@ -206,7 +242,7 @@ def run_backend(
         def with_pandas() -> pd.DataFrame:
             return pd.read_sql(f"SELECT * FROM {TABLE}", engine)
 
-        actions: dict[str, Callable[[], pd.DataFrame]] = {"pandas": with_pandas}
+        actions: dict[str, Callable[[], pd.DataFrame | pa.Table]] = {"pandas": with_pandas}
         sources = {}
         for reader in readers:
             name, partitioned = reader.removesuffix("+partitions"), reader.endswith("+partitions")
@@ -218,6 +254,8 @@ def run_backend(
                 return to_frame(source.read(table=TABLE))
 
             actions[reader] = with_modelyard
+        drivers, close_drivers = drivers_alone(url) if backend == "postgresql" else ({}, None)
+        actions.update({f"{name} alone": fetch for name, fetch in drivers.items()})
         try:
             medians = interleaved_medians(actions, repeat)
             reference = by_id(with_pandas())
@@ -225,6 +263,8 @@ def run_backend(
         finally:
             for source in sources.values():
                 source.close()
+            if close_drivers is not None:
+                close_drivers()
         pandas_s, pandas_rows = medians["pandas"]
         print(f"  pandas.read_sql: {pandas_s:.3f} s ({pandas_rows:,} rows)")
         for reader, source in sources.items():
@@ -234,6 +274,12 @@ def run_backend(
             note += "" if same[reader] else " (NOT the same frame as pandas)"
             print(f"  modelyard {reader}: {seconds:.3f} s ({read_rows:,} rows){note}")
             figures.append(Figure(backend, read_rows, reader, seconds, pandas_s))
+        for name in drivers:
+            seconds, _ = medians[f"{name} alone"]
+            print(
+                f"  {name} driver alone: {seconds:.3f} s (same statement, no frame; "
+                f"pandas / this = {pandas_s / seconds:.1f}x, the ceiling of its reader)"
+            )
         if drop:
             with engine.begin() as conn:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLE}"))

@@ -20,7 +20,6 @@ import pytest
 from tests.helpers.entry_scripts import (
     IN_CI,
     LAUNCH,
-    Unavailable,
     environment,
     free_port,
     host,
@@ -30,6 +29,7 @@ from tests.helpers.entry_scripts import (
     shim_dir,
 )
 from tests.helpers.entry_scripts.cases import JSON, comparable, get, other, post, send
+from tests.helpers.venvs import Unavailable
 
 LONG_ID = "r" * 101
 

@@ -158,22 +158,26 @@ def test_three_schedulers_for_two_minutes_on_a_10_s_schedule_fire_12_runs_once_e
     finally:
         _stop(procs)
     fires = ws.queue.schedules.fires("immo")
-    times = [at.timestamp() for at, _, _ in fires]
-    assert len(times) == len(set(times)), "a fire time was recorded twice"
-    # consecutive fire times, no gap: the leader's death lost no fire (it fired late)
-    assert all(round(b - a) == FULL_EVERY_S for a, b in itertools.pairwise(times))
-    in_window = [f for f in fires if started <= f[0].timestamp() < started + FULL_WINDOW_S]
-    assert len(in_window) == FULL_WINDOW_S / FULL_EVERY_S  # exactly 12
     runs_by_id = {r.id: r for r in ws.runs.list("immo", limit=200)}
     timeline = [
         (round(at.timestamp() - started, 1), outcome, _span(runs_by_id.get(job or ""), started))
         for at, outcome, job in fires
     ]
     story = f"killed at +{killed_at - started:.1f} s; fires (at, outcome, run span): {timeline}"
+    times = [at.timestamp() for at, _, _ in fires]
+    assert len(times) == len(set(times)), f"a fire time was recorded twice: {story}"
+    # Consecutive fire times once the schedulers run, no gap: the leader's death lost no
+    # fire (it fired late). A fire due before they had started (slow start-up under load)
+    # was coalesced by design, so the first interval may be longer.
+    live = [t for t in times if t >= started]
+    gaps = [round(b - a) for a, b in itertools.pairwise(live)]
+    assert all(gap == FULL_EVERY_S for gap in gaps), story
+    in_window = [f for f in fires if started <= f[0].timestamp() < started + FULL_WINDOW_S]
+    assert len(in_window) == FULL_WINDOW_S / FULL_EVERY_S, story  # exactly 12
     assert all(outcome == "started" for _, outcome, _ in in_window), story
     # and over the processes' whole life, 12 give or take the one in flight at the cut
     lived = [f for f in fires if started <= f[0].timestamp() <= stopped]
-    assert abs(len(lived) - FULL_WINDOW_S / FULL_EVERY_S) <= 1
+    assert abs(len(lived) - FULL_WINDOW_S / FULL_EVERY_S) <= 1, story
     runs = [r for r in ws.runs.list("immo", limit=200) if r.trigger == "schedule"]
     jobs = [job for _, outcome, job in fires if outcome == "started"]
     assert sorted(jobs) == sorted(r.id for r in runs) and len(set(jobs)) == len(jobs)

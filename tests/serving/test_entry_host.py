@@ -30,8 +30,6 @@ from tests.helpers.entry_scripts import (
     IN_CI,
     SCRIPTS,
     Server,
-    Unavailable,
-    cache_dir,
     host,
     lay_out,
     reference_python,
@@ -39,6 +37,7 @@ from tests.helpers.entry_scripts import (
     start_host,
     wait_host,
 )
+from tests.helpers.venvs import Unavailable, cache_dir
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 SCRIPT_FAILED = (

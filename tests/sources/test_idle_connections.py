@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 import uuid
 from collections.abc import Iterator
@@ -82,3 +83,12 @@ def test_close_closes_the_kept_connection(source: SqlSource, engine: sa.Engine) 
             break
         time.sleep(0.02)
     assert not is_connected(engine, pid)
+
+
+def test_a_pickled_source_reads_on_a_connection_of_its_own(source: SqlSource) -> None:
+    pid = backend_pid(source)
+    copy = pickle.loads(pickle.dumps(source))
+    try:
+        assert backend_pid(copy) != pid
+    finally:
+        copy.close()

@@ -77,11 +77,12 @@ def test_a_hundred_concurrent_triggers_with_one_key_start_one_run(
 ) -> None:
     _empty(postgresql_url)
     ws = control_workspace(tmp_path, postgresql_url)
-    with serving_control(ws) as base, httpx.Client(timeout=60) as client:
+    with serving_control(ws) as base:
         url = f"{base}{API}/trainings/immo/runs"
 
-        def trigger(_: int) -> httpx.Response:
-            return client.post(url, headers={**ADMIN, "Idempotency-Key": "deploy-42"}, json={})
+        def trigger(_: int) -> httpx.Response:  # a hundred clients, each its own connection
+            headers = {**ADMIN, "Idempotency-Key": "deploy-42"}
+            return httpx.post(url, headers=headers, json={}, timeout=60)
 
         with ThreadPoolExecutor(max_workers=50) as pool:
             answers = list(pool.map(trigger, range(100)))

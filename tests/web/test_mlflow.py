@@ -4,6 +4,9 @@ and the root-mounted app that MLflow's own ScoringServerClient can call."""
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from tests.helpers.endpoints import (
     serving_immo_and_churn,
 )
 from tests.helpers.server import running
+from tests.helpers.venvs import Unavailable, cached_venv
 
 PROTOCOL_CHANGE = "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0"
 
@@ -248,17 +252,50 @@ def test_mlflow_compat_flag_needs_exactly_one_endpoint(
     assert code == 1 and "--mlflow-compat serves one endpoint" in err
 
 
-def test_mlflows_own_scoring_server_client_works_unchanged(served: Served) -> None:
-    client_module = pytest.importorskip("mlflow.pyfunc.scoring_server.client")
+MLFLOW_CLIENT = """
+import json, sys
+import pandas as pd
+from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+client = ScoringServerClient(sys.argv[1], int(sys.argv[2]))
+client.wait_server_ready(timeout=30)
+answer = client.invoke(pd.DataFrame({"surface": [25.0, 40.0]}), params={"a": 1})
+try:
+    client.invoke(pd.DataFrame({"area": [1.0]}))
+    error = None
+except Exception as exc:
+    error = str(exc)
+print(json.dumps({"predictions": dict(answer)["predictions"], "error": error}))
+"""
+
+
+@pytest.fixture(scope="module")
+def mlflow_python() -> Path:
+    """MLflow's own client lives in a venv of its own (mlflow is no modelyard dependency)."""
+    try:
+        return cached_venv("mlflow-skinny", ["mlflow-skinny==3.17.2", "pandas", "scipy"])
+    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"MLflow's client could not be installed: {exc}")
+        pytest.skip(f"MLflow's client could not be installed: {exc}")
+
+
+def test_mlflows_own_scoring_server_client_works_unchanged(
+    served: Served, mlflow_python: Path
+) -> None:
     app = create_mlflow_app(served.ws, "immo", require_keys=False, follow_interval=0.2)
     with running(app) as base:
         host, port = base.removeprefix("http://").split(":")
-        client = client_module.ScoringServerClient(host, int(port))
-        client.wait_server_ready(timeout=10)
-        answer = client.invoke(pd.DataFrame({"surface": [25.0, 40.0]}), params={"a": 1})
-        assert answer["predictions"] == pytest.approx(immo_predictions(25.0, 40.0))
-        with pytest.raises(Exception, match="error code 400"):
-            client.invoke(pd.DataFrame({"area": [1.0]}))
+        done = subprocess.run(
+            [str(mlflow_python), "-c", MLFLOW_CLIENT, host, port],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["predictions"] == pytest.approx(immo_predictions(25.0, 40.0))
+    assert "error code 400" in answer["error"]
 
 
 @settings(max_examples=60, deadline=None)

@@ -87,8 +87,8 @@ def canonical_table(table: pa.Table) -> pa.Table:
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """The canonical pandas DataFrame of an Arrow table."""
-    # one block per column: pandas would otherwise copy the columns of each dtype into
-    # one 2-D block (a third of the conversion), which it redoes itself where it must
+    # one block per column: pandas would otherwise first copy the columns of each dtype
+    # into one 2-D block, a copy it makes itself later only where an operation needs it
     frame: pd.DataFrame = canonical_table(table).to_pandas(date_as_object=False, split_blocks=True)
     return frame
 

@@ -10,7 +10,6 @@ numpy and pandas and nothing of modelyard.
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
 import shutil
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.helpers.venvs import cached_venv
 
 SCRIPTS = Path(__file__).parent
 REFERENCE_PACKAGES = (
@@ -42,37 +43,9 @@ def shim_dir() -> Path:
     return Path(spec.origin).parent / "serving" / "entry" / "shim"
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("MODELYARD_TEST_CACHE", Path.home() / ".cache" / "modelyard-tests"))
-
-
-class Unavailable(Exception):
-    """The reference environment could not be built."""
-
-
 def reference_python() -> Path:
-    """The Python of the reference environment, built on first use (under a file lock, so
-    that parallel test processes build it once)."""
-    root = cache_dir()
-    venv = root / "azmlinfsrv-1.5.1"
-    python = venv / "bin" / "python"
-    marker = venv / ".complete"
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".azmlinfsrv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists():
-            return python
-        shutil.rmtree(venv, ignore_errors=True)
-        steps = [
-            [sys.executable, "-m", "venv", str(venv)],
-            [str(python), "-m", "pip", "install", "-q", *REFERENCE_PACKAGES],
-        ]
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=900)
-            if done.returncode != 0:
-                raise Unavailable(f"{' '.join(step)} failed:\n{done.stdout}\n{done.stderr}")
-        marker.write_text("ok")
-        return python
+    """The Python of the reference environment (azmlinfsrv), built on first use."""
+    return cached_venv("azmlinfsrv-1.5.1", REFERENCE_PACKAGES)
 
 
 def free_port() -> int:
