@@ -14,12 +14,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from modelyard import __version__
-from modelyard.config import STATE_DIR, ServeOptions
+from modelyard.config import STATE_DIR, Secret, ServeOptions
 from modelyard.registry.endpoints import EndpointStore
 from modelyard.serving import Runtime
 from modelyard.serving.entry import ScriptEndpoints
 from modelyard.serving.env import EnvironmentCache
 from modelyard.web import classic, errors, mlflow, scoring, v2
+from modelyard.web.fast import FastScore
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.workspace import Workspace
 
@@ -42,7 +43,7 @@ def create_app(
         ws.settings.root / STATE_DIR / "endpoints",
     )
     runtime = Runtime(ws.registry, store, only=endpoints, interval=follow_interval, scripts=scripts)
-    app = _replica(runtime, limits)
+    app = _replica(runtime, limits, fast=(ws.settings.admin_key, require_keys))
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> JSONResponse:
@@ -80,8 +81,13 @@ def create_mlflow_app(
     return app
 
 
-def _replica(runtime: Runtime, limits: ServeOptions) -> FastAPI:
-    """An app that follows ``runtime`` while it serves, with the error handlers and limits."""
+def _replica(
+    runtime: Runtime,
+    limits: ServeOptions,
+    fast: tuple[Secret | None, bool] | None = None,
+) -> FastAPI:
+    """An app that follows ``runtime`` while it serves, with the error handlers and limits
+    (and, given ``fast`` = (admin key, keys required), the plain-ASGI scoring route)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +107,11 @@ def _replica(runtime: Runtime, limits: ServeOptions) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    app.add_middleware(LimitsMiddleware, limits=limits)
+    if fast is not None:
+        app.add_middleware(
+            FastScore, runtime=runtime, admin_key=fast[0], require_keys=fast[1], limits=limits
+        )
+    app.add_middleware(LimitsMiddleware, limits=limits)  # outermost: ids and limits first
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,14 +58,19 @@ async def score_with(
 async def _timed(
     scorer: Scorer, batcher: MicroBatcher | None, frame: Decoded, timeout_s: float
 ) -> Scored:
+    if batcher is not None:
+        return await timed(batcher.submit(_as_frame(frame, scorer.signature)), timeout_s)
+    current = scorer.current
+    if current is not None and current.compiled is not None and _rows(frame) <= INLINE_ROWS:
+        return scorer.score(frame)
+    return await timed(run_in_threadpool(scorer.score, frame), timeout_s)
+
+
+async def timed(scoring: Awaitable[Scored], timeout_s: float) -> Scored:
+    """Await ``scoring``; 504 (``ScoringTimeout``) past ``timeout_s``."""
     try:
         with anyio.fail_after(timeout_s):
-            if batcher is not None:
-                return await batcher.submit(_as_frame(frame, scorer.signature))
-            current = scorer.current
-            if current is not None and current.compiled is not None and _rows(frame) <= INLINE_ROWS:
-                return scorer.score(frame)
-            return await run_in_threadpool(scorer.score, frame)
+            return await scoring
     except TimeoutError:
         raise ScoringTimeout(f"the model took longer than {timeout_s:g} s") from None
 

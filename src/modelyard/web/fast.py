@@ -1,0 +1,142 @@
+"""The hot route without the framework: ``POST /endpoints/E/score`` with a JSON body for
+a model endpoint, answered in plain ASGI.
+
+Everything it does is what the FastAPI route does, through the same functions (key check,
+codec, scorer, error table); it only skips routing, dependency solving and the request and
+response objects, which were most of a one-row request's cost once the model itself runs
+compiled in microseconds. Anything else (another route, another content type, an entry
+script, a micro-batched endpoint, a missing or wrong key) goes to the FastAPI app
+untouched, which gives the canonical answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelyard.config import Secret, ServeOptions
+from modelyard.errors import ModelyardError
+from modelyard.serving import Runtime
+from modelyard.serving.protocols.common import JSON, dumps, jsonable, media_type, parse_json
+from modelyard.serving.protocols.tabular import decode_json_columns
+from modelyard.web.auth import is_admin, keys_required
+from modelyard.web.errors import error_response
+from modelyard.web.scoring import INLINE_ROWS, timed
+
+SCORE_PATH = re.compile(r"^/endpoints/([^/]+)/score$")
+
+
+class FastScore:
+    """ASGI middleware answering the common scoring request itself."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        runtime: Runtime,
+        admin_key: Secret | None,
+        require_keys: bool,
+        limits: ServeOptions,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.admin_key = admin_key
+        self.require_keys = require_keys
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        match = SCORE_PATH.match(scope["path"])
+        if match is None or not self._takes(match.group(1), scope):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        try:
+            body = await _read(receive)  # over the limit: PayloadTooLarge, a 413 below
+            payload, headers = await self._score(match.group(1), body)
+        except ModelyardError as error:  # the same table the routes' handler uses
+            await error_response(error)(scope, _replay(body), send)
+            return
+        except Exception:  # a bug: the framework's handler logs it and answers 500 JSON
+            await self.app(scope, _replay(body), send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    def _takes(self, name: str, scope: Scope) -> bool:
+        """True if this request is the common case: JSON, a model endpoint with a signature
+        and no micro-batching, and a key that opens it."""
+        headers = dict(scope["headers"])
+        kind, params = media_type(headers.get(b"content-type", b"").decode("latin-1"))
+        if kind not in ("", JSON) or params.get("charset", "utf-8").lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+        try:
+            record = self.runtime.record(name)
+            if record.kind != "model":
+                return False
+            _, scorer = self.runtime.endpoint(name)
+            if scorer.signature is None or self.runtime.batcher(name) is not None:
+                return False
+        except ModelyardError:
+            return False
+        if not keys_required(record, self.require_keys, self.limits):
+            return True
+        token = bearer_of(headers)
+        return token is not None and bool(record.accepts(token) | is_admin(token, self.admin_key))
+
+    async def _score(self, name: str, body: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        _, scorer = self.runtime.endpoint(name)
+        signature = scorer.signature
+        assert signature is not None
+        columns = decode_json_columns(parse_json(body), signature)
+        current = scorer.current
+        rows = len(next(iter(columns.values()), ()))
+        if current is not None and current.compiled is not None and rows <= INLINE_ROWS:
+            scored = scorer.score(columns)
+        else:
+            scored = await timed(run_in_threadpool(scorer.score, columns), self.limits.timeout_s)
+        document: dict[str, Any] = {"predictions": jsonable(scored.predictions)}
+        if scored.classes is not None:
+            document["classes"] = scored.classes
+        payload = dumps(document)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-model-version", str(scored.version.version).encode()),
+            (b"x-model-name", scored.version.name.encode()),
+        ]
+        return payload, headers
+
+
+def bearer_of(headers: dict[bytes, bytes]) -> str | None:
+    """The token of ``Authorization: Bearer <token>`` in raw ASGI headers."""
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
