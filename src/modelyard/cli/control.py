@@ -21,6 +21,7 @@ from modelyard.cli.context import console, state
 from modelyard.cli.jobs import STOPPING, print_schedules
 from modelyard.config import ServeOptions
 from modelyard.errors import ConfigError
+from modelyard.web.nodelay import NoDelayHTTPProtocol
 
 APP = "modelyard.web.admin.app:control_app_from_environment"
 NO_ADMIN_KEY = (
@@ -80,6 +81,7 @@ def up(
                 factory=True,
                 host=host,
                 port=port,
+                http=NoDelayHTTPProtocol,
                 log_level="warning",
                 timeout_graceful_shutdown=math.ceil(timeout) + 5,
             )

@@ -15,6 +15,7 @@ from modelyard.cli.context import console, state
 from modelyard.cli.render import when
 from modelyard.config import ServeOptions
 from modelyard.errors import ConfigError
+from modelyard.web.nodelay import NoDelayHTTPProtocol
 
 endpoints_app = typer.Typer(help="Create and manage real-time endpoints.", no_args_is_help=True)
 
@@ -181,6 +182,7 @@ def serve(
         host=host,
         port=port,
         workers=max(1, workers),
+        http=NoDelayHTTPProtocol,
         log_level="warning",
         timeout_graceful_shutdown=math.ceil(timeout) + 5,
     )
