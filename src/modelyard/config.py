@@ -6,6 +6,7 @@ environment is injectable so tests never patch ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -75,6 +76,16 @@ class SecretURL(Secret):
         """The password part of the URL, if any (needed to scrub foreign messages)."""
         match = _URL_PASSWORD_RE.search(self._value)
         return match["pw"] if match and match["pw"] else None
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (where serving without keys is allowed)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def redact_url(url: str) -> str:

@@ -76,10 +76,13 @@ def test_bodies_that_are_not_json_documents_match(served: Served) -> None:
 def test_a_body_over_the_limit_is_a_413_on_the_fast_route(tmp_path: Path) -> None:
     with serving_immo_and_churn(tmp_path, max_body_bytes=100) as served:
         body = b'{"data": [' + b"[1.0]," * 50 + b"[1.0]]}"
+
+        def chunks() -> Iterator[bytes]:  # chunked: no Content-Length to refuse it early
+            yield body[:60]
+            yield body[60:]
+
         answer = httpx.post(
-            f"{served.base}/endpoints/immo/score",
-            content=body,
-            headers={**served.auth("immo"), "Transfer-Encoding": "chunked"},
+            f"{served.base}/endpoints/immo/score", content=chunks(), headers=served.auth("immo")
         )
         assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
 

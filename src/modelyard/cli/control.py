@@ -19,9 +19,9 @@ import uvicorn
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal
 from modelyard.cli.context import console, state
 from modelyard.cli.jobs import STOPPING, print_schedules
+from modelyard.cli.nodelay import NoDelayHTTPProtocol
 from modelyard.config import ServeOptions
 from modelyard.errors import ConfigError
-from modelyard.web.nodelay import NoDelayHTTPProtocol
 
 APP = "modelyard.web.admin.app:control_app_from_environment"
 NO_ADMIN_KEY = (

@@ -8,7 +8,9 @@ from datetime import datetime
 
 from rich.table import Table
 
+from modelyard.cli.context import console
 from modelyard.registry import Event, Model, ModelVersion
+from modelyard.workspace import Endpoint
 
 
 def when(moment: datetime) -> str:
@@ -109,3 +111,17 @@ def events_table(name: str, events: Iterable[Event]) -> Table:
             event.reason or "-",
         )
     return table
+
+
+def print_created(endpoint: Endpoint, verb: str) -> None:
+    """What ``endpoints create`` and ``deploy`` print: URIs, and the keys this once."""
+    keys = endpoint.keys or {}
+    console.print(f"Created endpoint [bold]{endpoint.name}[/] {verb} {endpoint.target}")
+    console.print(f"  scoring URI: {endpoint.scoring_uri}")
+    console.print(f"  swagger URI: {endpoint.swagger_uri}")
+    if endpoint.auth_enabled:
+        console.print(f"  primary key:   {keys.get('primary')}")
+        console.print(f"  secondary key: {keys.get('secondary')}")
+        console.print("[dim]Keys are stored hashed: copy them now.[/]")
+    else:
+        console.print("  no keys: served on loopback addresses only")

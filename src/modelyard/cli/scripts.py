@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from modelyard.cli.context import console, state
+from modelyard.cli.render import print_created
 from modelyard.errors import ModelUnavailable
 from modelyard.workspace import Endpoints
 
@@ -56,13 +57,7 @@ def deploy(
             auth_enabled=not no_auth,
             check_packages=not skip_package_check,
         )
-        keys = endpoint.keys or {}
-        console.print(f"Created endpoint [bold]{endpoint.name}[/] running {endpoint.target}")
-        console.print(f"  scoring URI: {endpoint.scoring_uri}")
-        if endpoint.auth_enabled:
-            console.print(f"  primary key:   {keys.get('primary')}")
-            console.print(f"  secondary key: {keys.get('secondary')}")
-            console.print("[dim]Keys are stored hashed: copy them now.[/]")
+        print_created(endpoint, "running")
         if wait:
             _wait(ws.endpoints, name)
 

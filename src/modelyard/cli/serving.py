@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 from typing import Annotated
@@ -12,10 +11,10 @@ import uvicorn
 from rich.table import Table
 
 from modelyard.cli.context import console, state
-from modelyard.cli.render import when
-from modelyard.config import ServeOptions
+from modelyard.cli.nodelay import NoDelayHTTPProtocol
+from modelyard.cli.render import print_created, when
+from modelyard.config import ServeOptions, is_loopback
 from modelyard.errors import ConfigError
-from modelyard.web.nodelay import NoDelayHTTPProtocol
 
 endpoints_app = typer.Typer(help="Create and manage real-time endpoints.", no_args_is_help=True)
 
@@ -51,13 +50,7 @@ def create(
             batch_max_wait_ms=batch_max_wait_ms,
             check_packages=not skip_package_check,
         )
-    keys = endpoint.keys or {}
-    console.print(f"Created endpoint [bold]{endpoint.name}[/] serving {endpoint.target}")
-    console.print(f"  scoring URI: {endpoint.scoring_uri}")
-    console.print(f"  swagger URI: {endpoint.swagger_uri}")
-    console.print(f"  primary key:   {keys.get('primary')}")
-    console.print(f"  secondary key: {keys.get('secondary')}")
-    console.print("[dim]Keys are stored hashed: copy them now.[/]")
+    print_created(endpoint, "serving")
 
 
 @endpoints_app.command("list")
@@ -149,7 +142,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the workspace's endpoints over HTTP, following every promotion."""
-    if no_keys and not _loopback(host):
+    if no_keys and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve without keys on {host}: bind 127.0.0.1, or drop --no-keys"
         )
@@ -186,12 +179,3 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=math.ceil(timeout) + 5,
     )
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

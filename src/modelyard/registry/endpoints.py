@@ -75,6 +75,12 @@ class EndpointRecord:
         return primary | secondary
 
 
+def _not_found(name: str) -> EndpointNotFound:
+    return EndpointNotFound(
+        f"no endpoint named {name!r}: `modelyard endpoints list` shows them", endpoint=name
+    )
+
+
 def _record(row: RowMapping) -> EndpointRecord:
     return EndpointRecord(
         name=row["name"],
@@ -156,10 +162,7 @@ class EndpointStore:
         def read(conn: Connection) -> EndpointRecord:
             row = conn.execute(sa.select(e).where(e.c.name == name)).mappings().first()
             if row is None:
-                raise EndpointNotFound(
-                    f"no endpoint named {name!r}: `modelyard endpoints list` shows them",
-                    endpoint=name,
-                )
+                raise _not_found(name)
             return _record(row)
 
         return self._db.read(read)
@@ -208,10 +211,7 @@ class EndpointStore:
                 sa.update(e).where(e.c.name == name).values(target=target, updated_at=utcnow())
             ).rowcount
             if moved != 1:
-                raise EndpointNotFound(
-                    f"no endpoint named {name!r}: `modelyard endpoints list` shows them",
-                    endpoint=name,
-                )
+                raise _not_found(name)
 
         self._db.write(update)
         return self.get(name)
@@ -235,10 +235,7 @@ class EndpointStore:
                 )
             ).rowcount
             if moved != 1:
-                raise EndpointNotFound(
-                    f"no endpoint named {name!r}: `modelyard endpoints list` shows them",
-                    endpoint=name,
-                )
+                raise _not_found(name)
 
         self._db.write(update)
         return self.get(name)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
 from fastapi import Request
 
-from modelyard.config import Secret, ServeOptions
+from modelyard.config import Secret, ServeOptions, is_loopback
 from modelyard.errors import Forbidden, Unauthorized
 from modelyard.registry.endpoints import EndpointRecord
 
@@ -50,16 +49,6 @@ def keys_required(record: EndpointRecord, require_keys: bool, limits: ServeOptio
     if not require_keys:
         return False
     return record.auth_enabled or not is_loopback(limits.host)
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_admin(request: Request, admin_key: Secret | None) -> None:
