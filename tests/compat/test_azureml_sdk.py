@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,6 +168,15 @@ def test_a_service_with_keys_is_called_managed_and_deleted(ws: Workspace, tmp_pa
         with pytest.raises(WebserviceException, match="exists"):
             Model.deploy(ws, "echo", [model], InferenceConfig(entry_script="score.py"))
         assert "echo" in ws.webservices and fetched.models == ["factor:1"]
+        (tmp_path / "factor.pkl").write_bytes(pickle.dumps(3))
+        newer = Model.register(ws, model_path="factor.pkl", model_name="factor")
+        fetched.update(models=[newer])  # the new primary key: regenerated above
+        fetched.wait_for_deployment()
+        assert fetched.models == ["factor:2"] and fetched.state == "Healthy"
+        deadline = time.monotonic() + 30  # the old deployment answers until the new is up
+        while fetched.run({"data": [2]})["path"] != "factor/2/factor.pkl":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
         fetched.delete()
         assert "echo" not in ws.webservices
         elsewhere.modelyard.close()
