@@ -4,6 +4,7 @@ tests/e2e/test_entry_environments.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import threading
@@ -94,6 +95,8 @@ def test_an_entry_script_answers_as_azureml_did_behind_its_key(served: Served) -
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/json"
     assert json.loads(answer.json()) == [6.0, 14.0]  # a str answer, JSON-encoded again
+    here = dataclasses.replace(endpoint, scoring_uri=url)  # the test server's port
+    assert json.loads(here.predict([[1, 1]])) == [4.0]  # the SDK: run()'s answer
     assert answer.headers["x-ms-run-function-failed"] == "False"
     assert "x-request-id" in answer.headers
     health = httpx.get(f"{served.base}/endpoints/doubler/", headers=_bearer(key))
@@ -228,3 +231,30 @@ def _key(served: Served, name: str) -> str:
 
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+PIDS = """
+import os
+
+def init():
+    print("init in", os.getpid())
+
+def run(raw_data):
+    return {"pid": os.getpid(), "threads": os.environ["OMP_NUM_THREADS"]}
+"""
+
+
+def test_cpu_cores_give_one_worker_each_and_requests_are_shared(served: Served) -> None:
+    served.ws.endpoints.deploy_script(
+        "pair",
+        entry_script=served.script("pair", PIDS),
+        models=["factor:1"],
+        cpu_cores=2,
+        auth_enabled=False,
+    )
+    served.wait("pair", "healthy")
+    url = f"{served.base}/endpoints/pair/score"
+    answers = [httpx.post(url, content=b"{}").json() for _ in range(6)]
+    assert len({a["pid"] for a in answers}) == 2  # round robin over both workers
+    assert {a["threads"] for a in answers} == {"1"}  # two cores shared by two workers
+    assert served.ws.endpoints.logs("pair").count("init in") == 2  # init() once per worker

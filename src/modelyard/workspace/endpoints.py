@@ -36,8 +36,9 @@ class Endpoint:
 
     def predict(
         self, rows: builtins.list[Any], *, key: str | None = None, timeout: float = 30.0
-    ) -> builtins.list[Any]:
-        """POST ``{"data": rows}`` to the scoring URI and return the predictions."""
+    ) -> Any:
+        """POST ``{"data": rows}`` to the scoring URI and return the predictions (for an
+        entry-script endpoint: what its ``run()`` returned, decoded from JSON)."""
         token = key or (self.keys or {}).get("primary")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = httpx.post(
@@ -50,8 +51,10 @@ class Endpoint:
             except ValueError:
                 message = response.text
             raise ModelyardError(f"{self.name} answered {response.status_code}: {message}")
-        predictions: builtins.list[Any] = response.json()["predictions"]
-        return predictions
+        answer = response.json()
+        if self.kind == "script":
+            return answer
+        return answer["predictions"]
 
 
 class Endpoints:
