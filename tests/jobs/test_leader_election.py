@@ -66,14 +66,7 @@ def test_three_schedulers_fire_each_time_once_and_survive_the_leaders_death(
         new_leader = leases.holder("scheduler")
         assert new_leader in holders and new_leader != leader
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(procs)
     fires = ws.queue.schedules.fires("immo")
     started_fires = [(at, job) for at, outcome, job in fires if outcome == "started"]
     runs = [r for r in ws.runs.list("immo", limit=200) if r.trigger == "schedule"]

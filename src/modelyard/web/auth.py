@@ -13,11 +13,21 @@ from modelyard.registry.endpoints import EndpointRecord
 
 def bearer(request: Request) -> str | None:
     """The token of ``Authorization: Bearer <token>``, if any."""
-    header = request.headers.get("authorization", "")
+    return bearer_token(request.headers.get("authorization", ""))
+
+
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization`` header value ``Bearer <token>``, if any."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def opens(record: EndpointRecord, token: str, admin_key: Secret | None) -> bool:
+    """True if ``token`` is one of the endpoint's keys or the admin key (constant time,
+    both compared whatever the first gave)."""
+    return bool(record.accepts(token) | is_admin(token, admin_key))
 
 
 def is_admin(token: str | None, admin_key: Secret | None) -> bool:
@@ -39,7 +49,7 @@ def check_score_key(
             f"endpoint {record.name} needs 'Authorization: Bearer <key>': "
             f"`modelyard endpoints keys {record.name}` shows how to get one"
         )
-    if not (record.accepts(token) | is_admin(token, admin_key)):
+    if not opens(record, token, admin_key):
         raise Unauthorized(f"the key is not valid for endpoint {record.name}")
 
 

@@ -14,19 +14,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.config import Secret, ServeOptions
 from modelyard.errors import ModelyardError
-from modelyard.serving import Runtime
+from modelyard.serving import Runtime, Scorer
 from modelyard.serving.protocols.common import JSON, dumps, jsonable, media_type, parse_json
 from modelyard.serving.protocols.tabular import decode_json_columns
-from modelyard.web.auth import is_admin, keys_required
+from modelyard.web.auth import bearer_token, keys_required, opens
 from modelyard.web.errors import error_response
-from modelyard.web.scoring import INLINE_ROWS, timed
+from modelyard.web.scoring import score_now
 
 SCORE_PATH = re.compile(r"^/endpoints/([^/]+)/score$")
+UTF8 = ("utf-8", "utf8")
 
 
 class FastScore:
@@ -51,13 +51,14 @@ class FastScore:
             await self.app(scope, receive, send)
             return
         match = SCORE_PATH.match(scope["path"])
-        if match is None or not self._takes(match.group(1), scope):
+        scorer = self._scorer(match.group(1), scope) if match is not None else None
+        if scorer is None:
             await self.app(scope, receive, send)
             return
         body = b""
         try:
             body = await _read(receive)  # over the limit: PayloadTooLarge, a 413 below
-            payload, headers = await self._score(match.group(1), body)
+            payload, headers = await self._score(scorer, body)
         except ModelyardError as error:  # the same table the routes' handler uses
             await error_response(error)(scope, _replay(body), send)
             return
@@ -67,41 +68,32 @@ class FastScore:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
-    def _takes(self, name: str, scope: Scope) -> bool:
-        """True if this request is the common case: JSON, a model endpoint with a signature
-        and no micro-batching, and a key that opens it."""
+    def _scorer(self, name: str, scope: Scope) -> Scorer | None:
+        """The scorer if this request is the common case (JSON, a model endpoint with a
+        signature and no micro-batching, a key that opens it), else None."""
         headers = dict(scope["headers"])
         kind, params = media_type(headers.get(b"content-type", b"").decode("latin-1"))
-        if kind not in ("", JSON) or params.get("charset", "utf-8").lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            return False
+        if kind not in ("", JSON) or params.get("charset", "utf-8").lower() not in UTF8:
+            return None
         try:
             record = self.runtime.record(name)
-            if record.kind != "model":
-                return False
+            if record.kind != "model" or record.options.get("batch"):
+                return None
             _, scorer = self.runtime.endpoint(name)
-            if scorer.signature is None or self.runtime.batcher(name) is not None:
-                return False
         except ModelyardError:
-            return False
+            return None
+        if scorer.signature is None:
+            return None
         if not keys_required(record, self.require_keys, self.limits):
-            return True
-        token = bearer_of(headers)
-        return token is not None and bool(record.accepts(token) | is_admin(token, self.admin_key))
+            return scorer
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        return scorer if token is not None and opens(record, token, self.admin_key) else None
 
-    async def _score(self, name: str, body: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        _, scorer = self.runtime.endpoint(name)
+    async def _score(self, scorer: Scorer, body: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         signature = scorer.signature
         assert signature is not None
         columns = decode_json_columns(parse_json(body), signature)
-        current = scorer.current
-        rows = len(next(iter(columns.values()), ()))
-        if current is not None and current.compiled is not None and rows <= INLINE_ROWS:
-            scored = scorer.score(columns)
-        else:
-            scored = await timed(run_in_threadpool(scorer.score, columns), self.limits.timeout_s)
+        scored = await score_now(scorer, columns, self.limits.timeout_s)
         document: dict[str, Any] = {"predictions": jsonable(scored.predictions)}
         if scored.classes is not None:
             document["classes"] = scored.classes
@@ -113,14 +105,6 @@ class FastScore:
             (b"x-model-name", scored.version.name.encode()),
         ]
         return payload, headers
-
-
-def bearer_of(headers: dict[bytes, bytes]) -> str | None:
-    """The token of ``Authorization: Bearer <token>`` in raw ASGI headers."""
-    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 async def _read(receive: Receive) -> bytes:

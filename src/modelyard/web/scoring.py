@@ -60,6 +60,12 @@ async def _timed(
 ) -> Scored:
     if batcher is not None:
         return await timed(batcher.submit(_as_frame(frame, scorer.signature)), timeout_s)
+    return await score_now(scorer, frame, timeout_s)
+
+
+async def score_now(scorer: Scorer, frame: Decoded, timeout_s: float) -> Scored:
+    """Score on the event loop for a few rows and a compiled scorer (tens of microseconds,
+    less than the hand-off to a thread), else in a worker thread under ``timeout_s``."""
     current = scorer.current
     if current is not None and current.compiled is not None and _rows(frame) <= INLINE_ROWS:
         return scorer.score(frame)

@@ -47,6 +47,14 @@ def entry_name(version: ModelVersion) -> str:
     return safe_relative_name(str(basename or version.name))
 
 
+def version_target(folder: Path, version: ModelVersion) -> Path:
+    """Where ``version``'s files go under ``folder``: in it for one registered file, in a
+    subfolder named as the registered folder otherwise (so ``folder`` holds one entry)."""
+    files = version.manifest.files
+    name = entry_name(version)
+    return folder if len(files) == 1 and name == files[0].name else folder / name
+
+
 def lay_out(root: Path, spec: ScriptSpec, registry: Registry) -> AppRoot:
     """Write the deployment under ``root`` once; a complete root is reused as it is."""
     versions = tuple(registry.resolve(ModelRef.parse(ref)) for ref in spec.models)
@@ -81,12 +89,9 @@ def _write(
         materialize_file(data, tmp, item.name)
     (tmp / MODELS_DIR).mkdir()
     for version in versions:
-        folder = tmp / MODELS_DIR / version.name / str(version.version)
-        name = entry_name(version)
-        files = version.manifest.files
-        target = folder if len(files) == 1 and name == files[0].name else folder / name
+        target = version_target(tmp / MODELS_DIR / version.name / str(version.version), version)
         target.mkdir(parents=True, exist_ok=True)
-        for item in files:
+        for item in version.manifest.files:
             data = registry.loader.read_verified(version, item)
             _refuse_unregistered_pickle(version, item.name, data)
             materialize_file(data, target, item.name)

@@ -23,7 +23,7 @@ from modelyard.compat.azureml.exceptions import (
 from modelyard.errors import Conflict, NotFound, UnsupportedFormat
 from modelyard.registry import ModelVersion
 from modelyard.registry.flavours.formats import detect
-from modelyard.serving.entry.layout import MODELS_DIR, entry_name
+from modelyard.serving.entry.layout import MODELS_DIR, entry_name, version_target
 from modelyard.training.lineage import package_versions
 from modelyard.types import Flavour
 
@@ -277,11 +277,7 @@ class Model:
 
 def _download(version: ModelVersion, workspace: Workspace, folder: Path) -> None:
     """Write ``version``'s file, or its folder under its own name, into ``folder``."""
-    registry = workspace.modelyard.registry
-    files = version.manifest.files
-    name = entry_name(version)
-    target = folder if len(files) == 1 and name == files[0].name else folder / name
-    registry.loader.materialize(version, target)
+    workspace.modelyard.registry.loader.materialize(version, version_target(folder, version))
 
 
 def _local_model_path(name: str, version: int | None) -> str:
