@@ -1,4 +1,5 @@
-"""A PostgreSQL source keeps the ADBC connection its last read used, and nothing more."""
+"""A PostgreSQL source keeps the ADBC connection its last read used, and nothing more,
+where the driver survives a connection the server dropped; otherwise it keeps none."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import sqlalchemy as sa
 
 from modelyard.config import SecretURL
 from modelyard.errors import QueryFailed
-from modelyard.sources import SqlSource, to_frame
+from modelyard.sources import SqlSource, sql_adbc, to_frame
+from modelyard.sources.sql_drivers import keeps_connections_safely
 
 PID = "SELECT pg_backend_pid() AS pid"
 
@@ -25,7 +27,23 @@ def engine(postgresql_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def source(postgresql_url: str) -> Iterator[SqlSource]:
+def keeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections are kept, as with a driver that survives dropped ones (1.11 or later).
+
+    The tests using it never drop a connection: with an older driver that would abort.
+    """
+    monkeypatch.setattr(sql_adbc, "keeps_connections_safely", lambda: True)
+
+
+@pytest.fixture
+def source(postgresql_url: str, keeping: None) -> Iterator[SqlSource]:
+    source = SqlSource("pg", SecretURL(postgresql_url), reader="adbc")
+    yield source
+    source.close()
+
+
+@pytest.fixture
+def as_installed(postgresql_url: str) -> Iterator[SqlSource]:
     source = SqlSource("pg", SecretURL(postgresql_url), reader="adbc")
     yield source
     source.close()
@@ -58,13 +76,31 @@ def test_a_kept_connection_holds_no_lock_on_what_it_read(
         conn.exec_driver_sql(f"DROP TABLE {table}")
 
 
-def test_a_connection_the_server_dropped_is_replaced(source: SqlSource, engine: sa.Engine) -> None:
-    first = backend_pid(source)
+def test_a_connection_the_server_dropped_is_replaced(
+    as_installed: SqlSource, engine: sa.Engine
+) -> None:
+    """With the installed driver: a driver that aborts here gets no kept connection."""
+    first = backend_pid(as_installed)
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-    second = backend_pid(source)
+    second = backend_pid(as_installed)
     assert second != first
-    assert backend_pid(source) == second
+    assert (backend_pid(as_installed) == second) is keeps_connections_safely()
+
+
+def test_without_a_driver_that_survives_dropped_connections_none_is_kept(
+    postgresql_url: str, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_adbc, "keeps_connections_safely", lambda: False)
+    source = SqlSource("pg", SecretURL(postgresql_url), reader="adbc")
+    first = backend_pid(source)
+    assert backend_pid(source) != first
+    for _ in range(50):  # the server notices the goodbye a moment later
+        if not is_connected(engine, first):
+            break
+        time.sleep(0.02)
+    assert not is_connected(engine, first)
+    source.close()
 
 
 def test_a_read_that_fails_leaves_the_next_one_a_working_connection(source: SqlSource) -> None:

@@ -12,6 +12,7 @@ from modelyard.sources.arrow import canonical_table, to_frame
 from modelyard.sources.base import IfExists, Source
 from modelyard.sources.files import FileSource
 from modelyard.sources.sql import SqlSource
+from modelyard.sources.sql_target import DEFAULT_PARTITIONS
 
 
 def open_source(name: str, spec: Mapping[str, Any], root: Path) -> SqlSource | FileSource:
@@ -30,7 +31,7 @@ def open_source(name: str, spec: Mapping[str, Any], root: Path) -> SqlSource | F
             SecretURL(url),
             reader=str(spec.get("reader", "auto")),
             partition_on=str(partition_on) if partition_on else None,
-            partitions=int(spec.get("partitions", 2)),
+            partitions=int(spec.get("partitions", DEFAULT_PARTITIONS)),
         )
     if "path" in spec:
         path = Path(str(spec["path"])).expanduser()

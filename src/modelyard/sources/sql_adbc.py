@@ -1,23 +1,28 @@
 """The ADBC path (PostgreSQL, SQLite): reads straight into Arrow and bulk-ingest writes.
 
-On PostgreSQL a read keeps its connection for the next one (see
-:class:`~modelyard.sources.idle.IdleConnections`) and, with ``partition_on``, splits an
-integer column's range over parallel connections.
+On PostgreSQL a large table, or a query with ``partition_on``, is read over parallel
+connections on one snapshot (see :mod:`modelyard.sources.pg_parallel`), and a read keeps
+its connection for the next one (see :class:`~modelyard.sources.idle.IdleConnections`)
+where the driver survives a connection the server has dropped.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, suppress
+from contextlib import suppress
 from typing import Any
 
 import pyarrow as pa
 
 from modelyard.errors import SourceError
 from modelyard.sources.base import IfExists
-from modelyard.sources.sql_drivers import import_driver
+from modelyard.sources.pg_parallel import (
+    integer_ranges,
+    page_ranges,
+    read_on_one_snapshot,
+    table_layout,
+)
+from modelyard.sources.sql_drivers import import_driver, keeps_connections_safely
 from modelyard.sources.sql_target import SqlTarget
 
 
@@ -34,23 +39,32 @@ class AdbcPath(SqlTarget):
             with suppress(Exception):  # the read's own error is the one to report
                 conn.close()
             raise
-        if self.backend == "postgresql":
+        if self._keeps_connections():
             self._idle.give(conn)
         else:
             conn.close()
         return result
 
+    def _keeps_connections(self) -> bool:
+        return self.backend == "postgresql" and keeps_connections_safely()
+
     def _adbc_connection(self, module: Any) -> Any:
         """The connection the last read left (PostgreSQL), or a new one."""
-        if self.backend == "postgresql":
+        if self._keeps_connections():
             kept = self._idle.take()
             if kept is not None:
                 return kept
+        if self.backend == "sqlite":
+            return self._connect(module, self._url.database)
+        return self._pg_connect(module)
+
+    def _pg_connect(self, module: Any) -> Any:
+        # autocommit: a kept connection holds no transaction, so no lock, between reads
+        return self._connect(module, self._plain_url("postgresql"), autocommit=True)
+
+    def _connect(self, module: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            if self.backend == "sqlite":
-                return module.connect(self._url.database)
-            # autocommit: a kept connection holds no transaction, so no lock, between reads
-            return module.connect(self._plain_url("postgresql"), autocommit=True)
+            return module.connect(*args, **kwargs)
         except Exception as exc:  # each driver raises its own types
             raise self._unreachable(exc) from None
 
@@ -59,19 +73,38 @@ class AdbcPath(SqlTarget):
     ) -> pa.Table:
         try:
             with conn.cursor() as cursor:
-                if table is not None:
-                    sql = statement = self._table_select(table, _adbc_rows(conn, cursor)) or sql
-                if self.partition_on and self.partitions > 1 and self.backend == "postgresql":
-                    bounds = self._bounds(cursor, statement, args)
-                    if bounds is not None:
-                        return self._read_adbc_partitions(module, statement, args, bounds)
-                cursor.execute(statement, args or None)
+                parts = self._parts(conn, cursor, statement, args, table)
+                if len(parts) > 1:
+                    return read_on_one_snapshot(conn, lambda: self._pg_connect(module), parts, args)
+                cursor.execute(parts[0], args or None)
                 result: pa.Table = cursor.fetch_arrow_table()
                 return result
         except SourceError:
             raise
         except Exception as exc:
             raise self._query_error(exc, sql) from None
+
+    def _parts(
+        self, conn: Any, cursor: Any, statement: str, args: list[Any], table: str | None
+    ) -> list[str]:
+        """The statements a read runs, one per connection: one, unless PostgreSQL splits it.
+
+        A table splits by page ranges when it is large enough (see
+        :meth:`~modelyard.sources.pg_parallel.TableLayout.splits`); a query, or a table too
+        small to split, by ranges of ``partition_on`` where one is set.
+        """
+        if self.backend != "postgresql" or self.partitions < 2:
+            return [statement]
+        if table is not None:
+            layout = table_layout(_adbc_rows(conn, cursor), self._quoted_table(table))
+            if layout is not None and layout.splits(self.partitions):
+                return page_ranges(statement, layout.pages, self.partitions)
+        if self.partition_on:
+            bounds = self._bounds(cursor, statement, args)
+            if bounds is not None:
+                column = self._dialect().identifier_preparer.quote(self.partition_on)
+                return integer_ranges(statement, column, *bounds, self.partitions)
+        return [statement]
 
     def _bounds(self, cursor: Any, statement: str, args: list[Any]) -> tuple[int, int] | None:
         """min and max of the partition column over the query (None when not integers)."""
@@ -82,34 +115,6 @@ class AdbcPath(SqlTarget):
         if not isinstance(low, int) or not isinstance(high, int):
             return None
         return low, high
-
-    def _read_adbc_partitions(
-        self, module: Any, statement: str, args: list[Any], bounds: tuple[int, int]
-    ) -> pa.Table:
-        """Read ``partitions`` ranges of the partition column on parallel connections."""
-        low, high = bounds
-        column = self._dialect().identifier_preparer.quote(str(self.partition_on))
-        step = max(1, (high - low + self.partitions) // self.partitions)
-        edges = [low + i * step for i in range(self.partitions)] + [high + 1]
-        parts = [
-            # the column is quoted by the dialect; the bounds are integers computed here
-            f"SELECT * FROM ({statement}) AS s WHERE {column} >= {a} AND {column} < {b}"  # noqa: S608
-            for a, b in itertools.pairwise(edges)
-            if a < b
-        ]
-
-        def fetch(part: str) -> pa.Table:
-            with (
-                closing(module.connect(self._plain_url("postgresql"))) as conn,
-                conn.cursor() as cursor,
-            ):
-                cursor.execute(part, args or None)
-                table: pa.Table = cursor.fetch_arrow_table()
-                return table
-
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            tables = list(pool.map(fetch, parts))
-        return pa.concat_tables(tables)
 
     def _write_adbc(self, data: pa.Table, table: str, if_exists: IfExists) -> int:
         module = import_driver(f"adbc_driver_{self.backend}.dbapi")

@@ -6,11 +6,14 @@ The fast readers (ADBC, connectorx) are optional imports: :func:`import_driver` 
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import re
 from collections.abc import Callable
 from typing import Any
 
+from packaging.version import Version
 from sqlalchemy.dialects import mssql, mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -33,6 +36,11 @@ UNREACHABLE = re.compile(
 )
 
 
+# the first adbc-driver-postgresql that raises, instead of aborting the process, when a
+# statement runs on a connection the server has closed (apache/arrow-adbc#3878)
+_SURVIVES_DROPPED_CONNECTIONS = (1, 11)
+
+
 class DriverMissing(Exception):
     """The fast driver is not installed: fall back to SQLAlchemy."""
 
@@ -50,3 +58,19 @@ def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(lines[:3])
+
+
+@functools.cache
+def keeps_connections_safely() -> bool:
+    """Whether the installed ADBC PostgreSQL driver may be handed a connection to reuse.
+
+    Reusing one means running a statement on a connection the server may have dropped
+    meanwhile (a restart, an idle timeout): drivers before 1.11 abort the whole process
+    there, so with them every read opens its own connection.
+    """
+    try:
+        version = importlib.metadata.version("adbc-driver-postgresql")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    release = Version(version).release
+    return tuple(release[:2]) >= _SURVIVES_DROPPED_CONNECTIONS

@@ -28,6 +28,9 @@ _PG_COLUMNS = (
 )
 _PG_NUMERIC = re.compile(r"numeric\((?P<precision>\d+),(?P<scale>-?\d+)\)")
 _EXACT_FLOAT_DIGITS = 300  # NUMERIC(p, s) with p <= 300 cannot overflow a double
+# connections a PostgreSQL read may split over (a large table, or a query with
+# partition_on); on 2 cores 3 or 4 beat 2 by keeping both busy while either side waits
+DEFAULT_PARTITIONS = 4
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
 
@@ -41,7 +44,7 @@ class SqlTarget:
         *,
         reader: str = "auto",
         partition_on: str | None = None,
-        partitions: int = 2,
+        partitions: int = DEFAULT_PARTITIONS,
     ) -> None:
         if reader not in READERS:
             raise ConfigError(f"source {name}: reader must be one of {', '.join(READERS)}")
@@ -113,15 +116,16 @@ class SqlTarget:
         """PostgreSQL: a ``SELECT`` of the table's columns, NUMERIC(p, s) ones cast to float8.
 
         The canonical frame holds numerics as float64 anyway, and PostgreSQL's cast rounds
-        to the nearest double just as the canonical cast does; but a driver decodes a float8
-        several times faster than a numeric (a third of a table read in bench/load_sql.py).
-        None where there is nothing to cast, or the catalog cannot say: then ``SELECT *``.
+        to the nearest double just as the canonical cast does; but connectorx decodes a
+        float8 several times faster than a numeric, more than the server's cast costs.
+        (ADBC decodes numerics about as fast as the server casts them, so it reads the
+        table as it is.) None where there is nothing to cast, or the catalog cannot say:
+        then ``SELECT *``.
         """
         if self.backend != "postgresql":
             return None
         preparer = self._dialect().identifier_preparer
-        schema, _, bare = table.rpartition(".")
-        name = preparer.format_table(sa.table(bare, schema=schema or None))
+        name = self._quoted_table(table)
         try:
             columns = rows(_PG_COLUMNS.format(name=name))  # name: [A-Za-z0-9_$."] only
         except Exception:  # the catalog query is an optimisation only
@@ -138,6 +142,13 @@ class SqlTarget:
         if not casts:
             return None
         return f"SELECT {', '.join(selected)} FROM {name}"  # noqa: S608  # quoted identifiers
+
+    def _quoted_table(self, table: str) -> str:
+        """``table`` (already checked against ``_TABLE_RE``) quoted by the dialect."""
+        schema, _, bare = table.rpartition(".")
+        return str(
+            self._dialect().identifier_preparer.format_table(sa.table(bare, schema=schema or None))
+        )
 
     # -- connections -----------------------------------------------------------------
 
