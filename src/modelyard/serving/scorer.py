@@ -12,6 +12,7 @@ polled) the swap is that one assignment, with no load in between.
 After warm-up the version is compiled where it can be (``serving.compile``): checked
 against the original on rows drawn from its training profile, kept only if it matches
 within 1e-6. ``Loaded.path`` says which runs: ``original`` or the compiled path.
+Loading a version (package check, load, warm-up, compile) is ``serving.loading``.
 """
 
 from __future__ import annotations
@@ -31,36 +32,13 @@ from modelyard.errors import ModelFailed, ModelUnavailable, ModelyardError
 from modelyard.registry import ModelVersion, Registry
 from modelyard.registry.follow import AliasMove, upcoming
 from modelyard.serving import threads
-from modelyard.serving.compile import Compiled, Fallback, NeedsOriginal, method_for, try_compile
-from modelyard.serving.env import package_mismatches, serving_packages, trained_packages
-from modelyard.serving.frame import example_frame
-from modelyard.serving.samples import sample_frame
-from modelyard.types import EventKind, ModelRef, OutputKind, Signature
+from modelyard.serving.compile import NeedsOriginal
+from modelyard.serving.loading import Loaded as Loaded
+from modelyard.serving.loading import load_version, predict, shaped
+from modelyard.types import ModelRef, OutputKind, Signature
 
 Columns = Mapping[str, np.ndarray[Any, Any]]
 PRELOAD = 2  # versions kept loaded beside the serving one, at most
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A version ready to score, with its compiled scorer if it has one."""
-
-    version: ModelVersion
-    model: Any
-    loaded_at: float
-    compiled: Compiled | None = None
-    fallback_reason: str | None = None  # why the original runs, when it does
-    classes: list[Any] | None = None  # the classifier's classes_, as plain values
-
-    @property
-    def signature(self) -> Signature | None:
-        """The input signature the version was registered with."""
-        return self.version.signature
-
-    @property
-    def path(self) -> str:
-        """What scores: ``original``, or the compiled path (``numpy+onnxruntime``, …)."""
-        return self.compiled.path if self.compiled is not None else "original"
 
 
 @dataclass(frozen=True)
@@ -230,63 +208,13 @@ class Scorer:
 
     def _load(self, wanted: ModelVersion) -> Loaded | str:
         """The version loaded, warmed up and compiled, or why it cannot score (recorded)."""
-        differences = package_mismatches(trained_packages(wanted), serving_packages())
-        if differences and self._check_packages:
-            message = (
-                f"{wanted.ref} was trained with other packages than this server has: "
-                + "; ".join(differences)
-                + " (serve it from an environment with those versions, or create the "
-                "endpoint with --skip-package-check)"
-            )
-            self._record_failure(wanted, message)
-            return message
-        try:
-            model = self._registry.loader.load(wanted)
-            self._warm_up(wanted, model)
-        except Exception as exc:  # never swap in what cannot score
-            message = f"{wanted.ref} failed to load: {type(exc).__name__}: {exc}"
-            self._record_failure(wanted, message)
-            return message
-        off = Fallback("compiling is turned off")
-        outcome = self._compiled(wanted, model) if self._use_compiled else off
-        if self._pin_threads:
-            threads.prepare()
-        return Loaded(
+        return load_version(
+            self._registry,
             wanted,
-            model,
-            time.time(),
-            compiled=outcome if isinstance(outcome, Compiled) else None,
-            fallback_reason=outcome.reason if isinstance(outcome, Fallback) else None,
-            classes=_classes(model),
+            use_compiled=self._use_compiled,
+            pin_threads=self._pin_threads,
+            check_packages=self._check_packages,
         )
-
-    def _warm_up(self, version: ModelVersion, model: Any) -> None:
-        if version.signature is None:
-            return
-        frame = example_frame(version.signature, version.profile)
-        _predict(model, frame, version.signature.output_kind)
-
-    def _compiled(self, version: ModelVersion, model: Any) -> Compiled | Fallback:
-        """A compiled scorer checked on ~200 profile rows, or why the original runs."""
-        signature = version.signature
-        if signature is None:
-            return Fallback("the version has no signature")
-        try:
-            sample = sample_frame(signature, version.profile)
-            try:
-                _predict(model, sample, signature.output_kind)
-            except Exception:  # e.g. an encoder that rejects unseen categories
-                sample = sample_frame(signature, version.profile, unseen=False)
-            return try_compile(model, signature, sample)
-        except Exception as exc:  # the original serves regardless
-            return Fallback(f"no sample to verify on: {type(exc).__name__}: {exc}")
-
-    def _record_failure(self, version: ModelVersion, message: str) -> None:
-        # If the registry is down too, the endpoint keeps serving regardless.
-        with contextlib.suppress(ModelyardError):
-            self._registry.record_event(
-                version.name, EventKind.LOAD_FAILED, to_version=version.version, reason=message
-            )
 
     def score(self, frame: pd.DataFrame | Columns) -> Scored:
         """Predict with the version serving now: its compiled scorer if it has one.
@@ -306,11 +234,11 @@ class Scorer:
         predictions: np.ndarray[Any, Any] | None = None
         if current.compiled is not None:
             with contextlib.suppress(NeedsOriginal):
-                predictions = _shaped(current.compiled(frame))
+                predictions = shaped(current.compiled(frame))
         if predictions is None:
             rows = _as_frame(frame, current.signature)
             try:
-                predictions = _predict(current.model, rows, kind)
+                predictions = predict(current.model, rows, kind)
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 # Rows that fit the signature but not the model (an unseen category under
                 # handle_unknown="error", say): the caller's input, answered with a 4xx.
@@ -321,24 +249,6 @@ class Scorer:
             current.version,
             current.classes if kind is OutputKind.PROBABILITIES else None,
         )
-
-
-def _predict(model: Any, frame: pd.DataFrame, kind: OutputKind) -> np.ndarray[Any, Any]:
-    return _shaped(getattr(model, method_for(model, kind))(frame))
-
-
-def _classes(model: Any) -> list[Any] | None:
-    classes = getattr(model, "classes_", None)
-    if classes is None:
-        return None
-    return [c.item() if hasattr(c, "item") else c for c in classes]
-
-
-def _shaped(predictions: Any) -> np.ndarray[Any, Any]:
-    out = np.asarray(predictions)
-    if out.ndim == 2 and out.shape[1] == 1:
-        out = out.ravel()
-    return out
 
 
 def _as_frame(data: pd.DataFrame | Columns, signature: Signature | None) -> pd.DataFrame:

@@ -1,10 +1,12 @@
 """Rows of the job system: jobs claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL,
 MariaDB) or under SQLite's write lock, leases for leader election, schedules with a
-unique (training, fire time) guard. Pure persistence: ``jobs/`` holds the behaviour."""
+unique (training, fire time) guard. Pure persistence: ``jobs/`` holds the behaviour.
+
+Leases live in ``storage.leases`` and schedules in ``storage.schedules``; both are
+re-exported here."""
 
 from __future__ import annotations
 
-import builtins
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,12 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy import RowMapping
 from sqlalchemy.engine import Connection
 
-from modelyard.errors import JobNotFound, NotFound
+from modelyard.errors import JobNotFound
 from modelyard.storage import schema
 from modelyard.storage.engine import Database
+from modelyard.storage.leases import LeaseStore as LeaseStore
+from modelyard.storage.schedules import Schedule as Schedule
+from modelyard.storage.schedules import ScheduleStore as ScheduleStore
 from modelyard.storage.schema import utcnow
 
-j, s, f, le = schema.jobs, schema.schedules, schema.schedule_fires, schema.leases
+j = schema.jobs
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued",
     "running",
@@ -261,175 +266,5 @@ class JobStore:
                 )
             ).mappings()
             return [_job(r) for r in rows]
-
-        return self._db.read(read)
-
-
-class LeaseStore:
-    """Named leases: whoever holds an unexpired lease leads (one scheduler, say)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
-        """Take or renew ``name`` for ``ttl``; False while someone else holds it."""
-
-        def take(conn: Connection) -> bool:
-            now = utcnow()
-            row = conn.execute(
-                sa.select(le.c.holder, le.c.expires_at).where(le.c.name == name).with_for_update()
-            ).first()
-            if row is None:
-                conn.execute(sa.insert(le).values(name=name, holder=holder, expires_at=now + ttl))
-                return True
-            if row.holder != holder and row.expires_at > now:
-                return False
-            conn.execute(
-                sa.update(le).where(le.c.name == name).values(holder=holder, expires_at=now + ttl)
-            )
-            return True
-
-        return self._db.write(take, retry_conflicts=True)
-
-    def release(self, name: str, holder: str) -> None:
-        """Give the lease up now (a clean shutdown)."""
-        self._db.write(
-            lambda conn: conn.execute(sa.delete(le).where(le.c.name == name, le.c.holder == holder))
-        )
-
-    def holder(self, name: str) -> str | None:
-        """Who holds ``name`` now, if anyone."""
-
-        def read(conn: Connection) -> str | None:
-            row = conn.execute(sa.select(le).where(le.c.name == name)).mappings().first()
-            if row is None or row["expires_at"] <= utcnow():
-                return None
-            return str(row["holder"])
-
-        return self._db.read(read)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When a training fires next."""
-
-    training: str
-    spec: str
-    next_fire_at: datetime
-    last_fire_at: datetime | None
-    paused: bool
-
-
-class ScheduleStore:
-    """Schedules and their fires; a (training, fire time) pair is recorded at most once."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def upsert(self, training: str, spec: str, next_fire_at: datetime) -> None:
-        """Declare ``training``'s schedule; a changed spec restarts from ``next_fire_at``."""
-
-        def write(conn: Connection) -> None:
-            row = conn.execute(sa.select(s.c.spec).where(s.c.training == training)).first()
-            if row is None:
-                conn.execute(
-                    sa.insert(s).values(
-                        training=training,
-                        spec=spec,
-                        next_fire_at=next_fire_at,
-                        paused=False,
-                        updated_at=utcnow(),
-                    )
-                )
-            elif row.spec != spec:
-                conn.execute(
-                    sa.update(s)
-                    .where(s.c.training == training)
-                    .values(spec=spec, next_fire_at=next_fire_at, updated_at=utcnow())
-                )
-
-        self._db.write(write, retry_conflicts=True)
-
-    def remove(self, training: str) -> None:
-        """Forget ``training``'s schedule."""
-        self._db.write(lambda conn: conn.execute(sa.delete(s).where(s.c.training == training)))
-
-    def list(self) -> list[Schedule]:
-        """Every schedule by training."""
-
-        def read(conn: Connection) -> list[Schedule]:
-            rows = conn.execute(sa.select(s).order_by(s.c.training)).mappings()
-            return [
-                Schedule(
-                    r["training"],
-                    r["spec"],
-                    r["next_fire_at"],
-                    r["last_fire_at"],
-                    bool(r["paused"]),
-                )
-                for r in rows
-            ]
-
-        return self._db.read(read)
-
-    def set_paused(self, training: str, paused: bool) -> None:
-        """Pause or resume ``training``'s schedule."""
-
-        def write(conn: Connection) -> None:
-            moved = conn.execute(
-                sa.update(s)
-                .where(s.c.training == training)
-                .values(paused=paused, updated_at=utcnow())
-            ).rowcount
-            if moved != 1:
-                raise NotFound(f"training {training!r} has no schedule")
-
-        self._db.write(write)
-
-    def record_fire(
-        self,
-        training: str,
-        fire_at: datetime,
-        next_fire_at: datetime,
-        outcome: str,
-        job_id: str | None = None,
-    ) -> bool:
-        """Record one fire and move the schedule on, in one transaction; False (and nothing
-        written) if that fire was already recorded."""
-
-        def write(conn: Connection) -> bool:
-            seen = conn.execute(
-                sa.select(f.c.outcome).where(f.c.training == training, f.c.fire_at == fire_at)
-            ).first()
-            if seen is not None:
-                return False
-            conn.execute(
-                sa.insert(f).values(
-                    training=training,
-                    fire_at=fire_at,
-                    job_id=job_id,
-                    outcome=outcome,
-                    created_at=utcnow(),
-                )
-            )
-            conn.execute(
-                sa.update(s)
-                .where(s.c.training == training)
-                .values(next_fire_at=next_fire_at, last_fire_at=fire_at, updated_at=utcnow())
-            )
-            return True
-
-        return self._db.write(write, retry_conflicts=True)
-
-    def fires(self, training: str) -> builtins.list[tuple[datetime, str, str | None]]:
-        """Every recorded fire of ``training``: (fire time, outcome, job id), oldest first."""
-
-        def read(conn: Connection) -> builtins.list[tuple[datetime, str, str | None]]:
-            rows = conn.execute(
-                sa.select(f.c.fire_at, f.c.outcome, f.c.job_id)
-                .where(f.c.training == training)
-                .order_by(f.c.fire_at)
-            ).all()
-            return [(r.fire_at, r.outcome, r.job_id) for r in rows]
 
         return self._db.read(read)

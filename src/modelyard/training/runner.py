@@ -2,14 +2,14 @@
 
 A run that fails at any stage is recorded as failed with its error and logs; it
 registers nothing it did not finish and never promotes, so the champion keeps serving.
+Stage timings and logs are kept by ``training.journal``; the gate's registry side
+(the champion, applying the decision) is ``training.gate``.
 """
 
 from __future__ import annotations
 
-import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,14 +17,7 @@ import pandas as pd
 from sklearn.base import is_classifier
 
 from modelyard.config import Settings
-from modelyard.errors import (
-    AliasMoved,
-    AliasNotFound,
-    ConfigError,
-    InvalidInput,
-    ModelyardError,
-    RunCancelled,
-)
+from modelyard.errors import ConfigError, InvalidInput, ModelyardError, RunCancelled
 from modelyard.jobs.executors import Executor, LocalExecutor
 from modelyard.monitoring import profile_frame
 from modelyard.promotion import decide
@@ -34,46 +27,14 @@ from modelyard.sources import open_source, to_frame
 from modelyard.training import lineage
 from modelyard.training.evaluation import cross_validate, holdout
 from modelyard.training.fitting import fit_model
+from modelyard.training.gate import apply_decision, current_champion
+from modelyard.training.journal import STAGES as STAGES
+from modelyard.training.journal import Journal
+from modelyard.training.journal import OnStage as OnStage
 from modelyard.training.metrics import DEFAULTS, get_metric, score
 from modelyard.training.scripts import code_hash
 from modelyard.training.spec import TrainingSpec
-from modelyard.types import Decision, Outcome, OutputKind
-
-OnStage = Callable[[str, str], None]
-"""Called with (stage, detail) as each stage starts ("load", "fit", …) and with ("done", …)."""
-
-STAGES = ("load", "fit", "evaluate", "register", "gate")
-
-
-@dataclass
-class _Journal:
-    """Stage timings and log lines of one run."""
-
-    on_stage: OnStage | None
-    stages: list[dict[str, Any]] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-    rows: int | None = None
-    _started: float = 0.0
-    _current: str | None = None
-
-    def begin(self, name: str, detail: str = "") -> None:
-        self.end()
-        self._current, self._started = name, time.perf_counter()
-        self.log(f"{name}: {detail}" if detail else name)
-        if self.on_stage is not None:
-            self.on_stage(name, detail)
-
-    def end(self, detail: str = "") -> None:
-        if self._current is not None:
-            seconds = round(time.perf_counter() - self._started, 4)
-            self.stages.append({"name": self._current, "seconds": seconds, "detail": detail})
-            self._current = None
-
-    def log(self, line: str) -> None:
-        self.lines.append(line)
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+from modelyard.types import Decision, OutputKind
 
 
 class TrainingRunner:
@@ -133,7 +94,7 @@ class TrainingRunner:
         run = self._runs.create(
             name, model_name, trigger=trigger, actor=who, params=dict(params or {}), run_id=run_id
         )
-        journal = _Journal(on_stage)
+        journal = Journal(on_stage)
         self._runs.start(run.id)
         metrics: dict[str, float] = {}
         try:
@@ -162,7 +123,7 @@ class TrainingRunner:
     def _fail(
         self,
         run_id: str,
-        journal: _Journal,
+        journal: Journal,
         metrics: dict[str, float],
         error: str,
         details: Mapping[str, Any],
@@ -180,7 +141,7 @@ class TrainingRunner:
         self,
         spec: TrainingSpec,
         params: dict[str, Any],
-        journal: _Journal,
+        journal: Journal,
         metrics: dict[str, float],
         actor: str,
     ) -> tuple[int, Decision]:
@@ -263,7 +224,7 @@ class TrainingRunner:
 
         # -- gate
         journal.begin("gate", spec.promotion.policy.value)
-        champion, champion_value = self._champion(spec, split, x, y, names)
+        champion, champion_value = current_champion(self._registry, spec, split, x, y, names)
         decision = decide(
             spec.promotion,
             version=version.version,
@@ -272,12 +233,12 @@ class TrainingRunner:
             champion=champion,
             champion_value=champion_value,
         )
-        decision = self._apply(spec, version.version, decision, champion, actor)
+        decision = apply_decision(self._registry, spec, version.version, decision, champion, actor)
         journal.log(f"decision: {decision.reason}")
         return version.version, decision
 
     def _fitter(
-        self, spec: TrainingSpec, params: dict[str, Any], journal: _Journal
+        self, spec: TrainingSpec, params: dict[str, Any], journal: Journal
     ) -> Callable[[pd.DataFrame, pd.Series[Any]], Any]:
         def fit(x: pd.DataFrame, y: pd.Series[Any]) -> Any:
             fitted = self.executor.submit(fit_model, spec, params, x, y)
@@ -286,52 +247,6 @@ class TrainingRunner:
             return fitted.model
 
         return fit
-
-    def _champion(
-        self, spec: TrainingSpec, split: Any, x: pd.DataFrame, y: pd.Series[Any], names: Any
-    ) -> tuple[int | None, float | None]:
-        try:
-            current = self._registry.get_version(spec.model)
-        except AliasNotFound:
-            return None, None
-        if spec.promotion.policy.value != "best" or spec.promotion.metric is None:
-            return current.version, None
-        features, truth = (split.x_test, split.y_test) if split is not None else (x, y)
-        try:
-            model = self._registry.loader.load(current)
-            value = score(model, features, truth, (spec.promotion.metric,)).get(
-                spec.promotion.metric
-            )
-        except Exception:  # a champion that cannot score this data is beaten by any passing one
-            return current.version, None
-        return current.version, value
-
-    def _apply(
-        self, spec: TrainingSpec, version: int, decision: Decision, champion: int | None, actor: str
-    ) -> Decision:
-        if decision.outcome is Outcome.PENDING:
-            self._registry.mark_pending(spec.model, version)
-        elif decision.outcome is Outcome.PROMOTE:
-            try:
-                self._registry.promote(
-                    spec.model,
-                    version,
-                    actor=actor,
-                    reason=decision.reason,
-                    expected=champion,
-                    details=decision.to_dict(),
-                )
-            except AliasMoved:
-                return Decision(
-                    Outcome.KEEP,
-                    f"{decision.reason}; but the champion moved during the run: not promoted",
-                    decision.metric,
-                    decision.value,
-                    decision.threshold,
-                    decision.champion_value,
-                    decision.policy,
-                )
-        return decision
 
     def _lineage(self, spec: TrainingSpec, frame: pd.DataFrame, where: str) -> dict[str, Any]:
         declaration = self._settings.trainings[spec.name]
