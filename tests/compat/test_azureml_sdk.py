@@ -183,3 +183,14 @@ def test_a_service_with_keys_is_called_managed_and_deleted(ws: Workspace, tmp_pa
         with pytest.raises(WebserviceException, match="WebserviceNotFound"):
             Webservice(ws, "echo")
     ws.modelyard.close()
+
+
+def test_environment_variables_reach_deploy_script_like_azures() -> None:
+    env = Environment("web")
+    env.python.user_managed_dependencies = True
+    env.environment_variables = {"AML_CORS_ORIGINS": "https://app.example.com"}
+    options = InferenceConfig(entry_script="score.py", environment=env).deployment_options()
+    assert options["environment_variables"] == {"AML_CORS_ORIGINS": "https://app.example.com"}
+    assert (
+        "environment_variables" not in InferenceConfig(entry_script="score.py").deployment_options()
+    )

@@ -109,6 +109,7 @@ MATRIX_CASES = [
     "aml_multi",
     "aml_lower_ct",
     "aml_int_header",
+    "aml_own_cors",
     "headers",
 ]
 
@@ -176,6 +177,71 @@ def test_the_matrix_covers_protocols_table(serve: Any) -> None:
     assert (seed["status"], json.loads(json.loads(seed["body"]))) == (200, [250.0])
     assert pair.compare(MATRIX_REQUESTS["returns-sleep"])["body"] == (
         b'{"message": "Scoring timeout after 1000 ms"}'
+    )
+
+
+APP = "https://app.example.com"
+OTHER = "https://evil.example.net"
+PREFLIGHT = {"Access-Control-Request-Method": "POST"}
+CORS_ORIGINS = {
+    "one-origin": APP,
+    "two-origins": f" {APP} , https://other.example.org",
+    "wildcard": "*",
+    "regex": r"https://.*\.example\.com",
+    "empty": "",
+}
+CORS_REQUESTS = {
+    "preflight": other(
+        "OPTIONS",
+        "/score",
+        {
+            "Origin": APP,
+            **PREFLIGHT,
+            "Access-Control-Request-Headers": "Content-Type, authorization",
+        },
+    ),
+    "preflight-no-request-headers": other("OPTIONS", "/score", {"Origin": APP, **PREFLIGHT}),
+    "preflight-other-origin": other("OPTIONS", "/score", {"Origin": OTHER, **PREFLIGHT}),
+    "preflight-put": other(
+        "OPTIONS", "/score", {"Origin": APP, "Access-Control-Request-Method": "put"}
+    ),
+    "preflight-no-method": other("OPTIONS", "/score", {"Origin": APP}),
+    "preflight-health": other("OPTIONS", "/", {"Origin": APP, **PREFLIGHT}),
+    "preflight-private-network": other(
+        "OPTIONS",
+        "/score",
+        {"Origin": APP, **PREFLIGHT, "Access-Control-Request-Private-Network": "true"},
+    ),
+    "simple-post": post('{"case": "dict"}', {**JSON, "Origin": APP}),
+    "simple-post-upper-case-origin": post("hello", {"Origin": APP.upper()}),
+    "simple-post-other-origin": post('{"case": "dict"}', {**JSON, "Origin": OTHER}),
+    "simple-post-no-origin": post('{"case": "dict"}', JSON),
+    "simple-get-health": get("/", {"Origin": APP}),
+    "simple-swagger": get("/swagger.json", {"Origin": APP}),
+    "run-raises": post('{"case": "raise"}', {**JSON, "Origin": APP}),
+    "run-sets-its-own": post('{"case": "aml_own_cors"}', {**JSON, "Origin": APP}),
+    "request-id-too-long": post("hello", {"Origin": APP, "x-request-id": LONG_ID}),
+    "unknown-path": get("/nope", {"Origin": APP}),
+    "method-not-allowed": other("PUT", "/score", {"Origin": APP}),
+}
+
+
+@pytest.mark.parametrize("origins", list(CORS_ORIGINS))
+@pytest.mark.parametrize("name", list(CORS_REQUESTS))
+def test_cors_matches_azmlinfsrv(serve: Any, origins: str, name: str) -> None:
+    serve("matrix.py", {"AML_CORS_ORIGINS": CORS_ORIGINS[origins]}).compare(CORS_REQUESTS[name])
+
+
+def test_cors_cases_do_get_cors_headers(serve: Any) -> None:
+    pair = serve("matrix.py", {"AML_CORS_ORIGINS": CORS_ORIGINS["two-origins"]})
+    preflight = pair.compare(CORS_REQUESTS["preflight"])
+    assert (preflight["status"], preflight["body"]) == (200, b"")
+    assert preflight["headers"]["access-control-allow-origin"] == [APP]
+    assert preflight["headers"]["access-control-allow-headers"] == ["Content-Type, authorization"]
+    assert preflight["headers"]["vary"] == ["Origin"]
+    assert (
+        "access-control-allow-origin"
+        not in pair.compare(CORS_REQUESTS["simple-post-other-origin"])["headers"]
     )
 
 

@@ -72,10 +72,16 @@ class Served:
 
 
 @contextmanager
-def serving_immo_and_churn(root: Path, max_body_bytes: int = 1 << 20) -> Iterator[Served]:
-    """Register, promote and serve both models until the block ends."""
+def serving_immo_and_churn(
+    root: Path, max_body_bytes: int = 1 << 20, cors_origins: tuple[str, ...] = ()
+) -> Iterator[Served]:
+    """Register, promote and serve both models until the block ends (with ``[serve]
+    cors_origins`` if given)."""
+    serve = {"cors_origins": list(cors_origins)} if cors_origins else {}
     ws = Workspace(
-        make_settings(root, f"sqlite:///{root / 'r.db'}", security={"admin_key": ADMIN_KEY})
+        make_settings(
+            root, f"sqlite:///{root / 'r.db'}", security={"admin_key": ADMIN_KEY}, serve=serve
+        )
     )
     immo, immo_rows = fitted_immo()
     ws.models.register("immo", immo, input_example=immo_rows)

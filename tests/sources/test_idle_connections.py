@@ -20,13 +20,6 @@ PID = "SELECT pg_backend_pid() AS pid"
 
 
 @pytest.fixture
-def engine(postgresql_url: str) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(postgresql_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def keeping(monkeypatch: pytest.MonkeyPatch) -> None:
     """Connections are kept, as with a driver that survives dropped ones (1.11 or later).
 

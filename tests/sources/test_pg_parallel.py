@@ -20,13 +20,6 @@ ROWS = 20_000
 
 
 @pytest.fixture
-def engine(postgresql_url: str) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(postgresql_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def table(engine: sa.Engine) -> Iterator[str]:
     name = f"split_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:

@@ -44,6 +44,10 @@ PUBLIC: dict[tuple[str, str], Call] = {
     ("GET", "/v2/health/ready"): Call("/v2/health/ready"),
     ("GET", "/v2"): Call("/v2"),
     ("GET", "/endpoints/{name}/swagger.json"): Call("/endpoints/immo/swagger.json"),
+    # CORS preflights, which browsers send without a key: forwarded to an entry script,
+    # a JSON 405 for a model endpoint (the server's cors_origins answers those)
+    ("OPTIONS", "/endpoints/{name}/score"): Call("/endpoints/immo/score"),
+    ("OPTIONS", "/endpoints/{name}/"): Call("/endpoints/immo/"),
     # the Open Inference catch-all: a JSON 404 for the routes it does not serve
     ("GET", "/v2/{path:path}"): Call("/v2/repository/index"),
     ("POST", "/v2/{path:path}"): Call("/v2/repository/index", {}),
@@ -198,5 +202,5 @@ def test_scoring_routes_take_the_endpoint_key(world: World, method: str, path: s
 @pytest.mark.parametrize(("method", "path"), sorted(PUBLIC))
 def test_public_routes_need_no_key(world: World, method: str, path: str) -> None:
     answer = _send(world, method, PUBLIC[(method, path)], {})
-    expected = 404 if path == "/v2/{path:path}" else 200
+    expected = 404 if path == "/v2/{path:path}" else 405 if method == "OPTIONS" else 200
     assert answer.status_code == expected, answer.text

@@ -258,3 +258,67 @@ def test_cpu_cores_give_one_worker_each_and_requests_are_shared(served: Served) 
     assert len({a["pid"] for a in answers}) == 2  # round robin over both workers
     assert {a["threads"] for a in answers} == {"1"}  # two cores shared by two workers
     assert served.ws.endpoints.logs("pair").count("init in") == 2  # init() once per worker
+
+
+def _deploy_for_browsers(served: Served, name: str, script: str) -> str:
+    """Deploy ``script`` with ``AML_CORS_ORIGINS=https://app.example.com``; its primary key."""
+    endpoint = served.ws.endpoints.deploy_script(
+        name,
+        entry_script=served.script(name, script),
+        models=["factor:1"],
+        environment_variables={"AML_CORS_ORIGINS": "https://app.example.com"},
+    )
+    done = served.ws.endpoints.wait(name, timeout_s=60)
+    assert done.state == "healthy", served.ws.endpoints.logs(name)
+    return (endpoint.keys or {})["primary"]
+
+
+def test_a_cors_preflight_reaches_the_script_without_the_key(served: Served) -> None:
+    key = _deploy_for_browsers(served, "browser", SCORE)
+    url = f"{served.base}/endpoints/browser/score"
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    answer = httpx.options(url, headers=preflight)
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert answer.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert answer.headers["access-control-allow-methods"] == "GET, POST"
+    assert answer.headers["access-control-allow-headers"] == "authorization, content-type"
+    health = httpx.options(f"{served.base}/endpoints/browser/", headers=preflight)
+    assert health.status_code == 200
+    assert health.headers["access-control-allow-origin"] == "https://app.example.com"
+    stranger = httpx.options(url, headers={**preflight, "Origin": "https://evil.example.net"})
+    assert stranger.status_code == 200
+    assert "access-control-allow-origin" not in stranger.headers
+    origin = {"Origin": "https://app.example.com"}
+    assert httpx.post(url, json={"data": [[1]]}, headers=origin).status_code == 401
+    assert httpx.get(url, headers=origin).status_code == 401
+    scored = httpx.post(url, json={"data": [[1, 2]]}, headers={**origin, **_bearer(key)})
+    assert scored.status_code == 200, scored.text
+    assert scored.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+def test_a_model_endpoint_has_no_options_route_without_cors(served: Served) -> None:
+    answer = httpx.options(f"{served.base}/endpoints/nobody/score")
+    assert answer.status_code == 404
+    assert answer.json()["code"]
+
+
+def test_a_keyless_preflight_never_runs_a_rawhttp_script(served: Served) -> None:
+    """A @rawhttp run() gets OPTIONS only from a caller with the key; without one the
+    worker answers the preflight itself."""
+    raw = Path(__file__).parent.parent / "helpers" / "entry_scripts" / "rawhttp.py"
+    key = _deploy_for_browsers(served, "raw", raw.read_text())
+    url = f"{served.base}/endpoints/raw/score"
+    preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+    for forged in ({}, {"x-modelyard-anonymous": "0"}):
+        keyless = httpx.options(url, headers={**preflight, **forged})
+        assert (keyless.status_code, keyless.content) == (200, b"")  # run() would say so
+        assert keyless.headers["access-control-allow-origin"] == "https://app.example.com"
+    wrong = httpx.options(url, headers={**preflight, **_bearer("not-the-key")})
+    assert (wrong.status_code, wrong.content) == (200, b"")
+    keyed = httpx.options(url, headers={**preflight, **_bearer(key)})
+    assert (keyed.status_code, keyed.text) == (200, "method OPTIONS")
+    assert keyed.headers["access-control-allow-origin"] == "https://app.example.com"

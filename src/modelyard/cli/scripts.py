@@ -9,7 +9,7 @@ import typer
 
 from modelyard.cli.context import console, state
 from modelyard.cli.render import print_created
-from modelyard.errors import ModelUnavailable
+from modelyard.errors import InvalidInput, ModelUnavailable
 from modelyard.workspace import Endpoints
 
 ModelsOption = Annotated[
@@ -41,6 +41,12 @@ def deploy(
             help="Serve even if scikit-learn/xgboost/numpy differ from training.",
         ),
     ] = False,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env", help="NAME=VALUE set for the script, e.g. AML_CORS_ORIGINS (repeatable)."
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait until it is healthy or failed.")] = True,
 ) -> None:
     """Deploy an Azure ML-style entry script with its models; prints its keys this once."""
@@ -56,6 +62,7 @@ def deploy(
             workers=workers,
             auth_enabled=not no_auth,
             check_packages=not skip_package_check,
+            environment_variables=_variables(env or []),
         )
         print_created(endpoint, "running")
         if wait:
@@ -109,3 +116,16 @@ def _wait(endpoints: Endpoints, name: str) -> None:
             "running for this workspace?"
         )
     console.print(f"[green]{name} is healthy[/]: {done.scoring_uri}")
+
+
+def _variables(pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` options as a mapping; raises InvalidInput for one without ``=``."""
+    variables: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInput(
+                f"--env {pair!r}: expected NAME=VALUE", code="bad_environment_variable"
+            )
+        variables[name] = value
+    return variables

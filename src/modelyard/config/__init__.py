@@ -2,6 +2,9 @@
 
 ``Settings`` is built once at the edge (CLI, server, SDK) and passed down; the
 environment is injectable so tests never patch ``os.environ``.
+
+``Secret``, ``SecretURL`` and redaction live in ``modelyard.config.secret``, the
+``[executor]`` table in ``modelyard.config.executor``; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelyard.config.executor import ExecutorSettings as ExecutorSettings
+from modelyard.config.executor import executor_settings as executor_settings
+from modelyard.config.secret import Secret as Secret
+from modelyard.config.secret import SecretURL as SecretURL
+from modelyard.config.secret import redact as redact
+from modelyard.config.secret import redact_url as redact_url
 from modelyard.errors import ConfigError, WorkspaceNotFound
 
 CONFIG_FILE = "modelyard.toml"
@@ -24,58 +33,6 @@ DEFAULT_ARTIFACTS = f"{STATE_DIR}/artifacts"
 DEFAULT_SKOPS_TRUSTED = ("sklearn.*", "xgboost.*", "numpy.*", "scipy.sparse.*")
 
 _VAR_RE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
-_MASK = "***"
-
-
-class Secret:
-    """A value that never shows itself in ``str``, ``repr``, logs or tracebacks.
-
-    >>> Secret("hunter2")
-    Secret('***')
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """Return the real value, for the one place that needs it."""
-        return self._value
-
-    def __str__(self) -> str:
-        return _MASK
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('{_MASK}')"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-class SecretURL(Secret):
-    """A database URL that prints as ``postgresql+psycopg://app:***@db/x``."""
-
-    __slots__ = ()
-
-    def __str__(self) -> str:
-        return redact_url(self._value)
-
-    def __repr__(self) -> str:
-        return f"SecretURL('{redact_url(self._value)}')"
-
-    @property
-    def password(self) -> str | None:
-        """The password part of the URL, if any (needed to scrub foreign messages)."""
-        match = _URL_PASSWORD_RE.search(self._value)
-        return match["pw"] if match and match["pw"] else None
 
 
 def is_loopback(host: str) -> bool:
@@ -86,26 +43,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def redact_url(url: str) -> str:
-    """Replace the password of every URL in ``url`` by ``***``."""
-    return _URL_PASSWORD_RE.sub(lambda m: f"{m['head']}{_MASK}@", url)
-
-
-def redact(text: str, *secrets: Secret | None) -> str:
-    """Scrub URL passwords and the given secrets' values out of ``text``."""
-    text = redact_url(text)
-    for secret in secrets:
-        if secret is None:
-            continue
-        values = [secret.reveal()]
-        if isinstance(secret, SecretURL) and secret.password:
-            values.append(secret.password)
-        for value in values:
-            if value and len(value) >= 3:
-                text = text.replace(value, _MASK)
-    return text
 
 
 def expand_vars(value: str, env: Mapping[str, str], where: str = "") -> str:
@@ -150,15 +87,6 @@ def find_config(start: Path | None = None) -> Path:
 
 
 @dataclass(frozen=True)
-class ExecutorSettings:
-    """``[executor]``: where training fits run. ``ray`` always has an address and a token."""
-
-    kind: str = "local"
-    address: str | None = None  # ray://head:10001 (Ray Client)
-    token: Secret | None = None  # prints as ***
-
-
-@dataclass(frozen=True)
 class Settings:
     """Everything a workspace needs, typed and resolved.
 
@@ -174,6 +102,7 @@ class Settings:
     sqlite_busy_timeout_s: float = 60.0
     serve_url: str = "http://127.0.0.1:8080"
     env_cache: Path | None = None  # built entry-script environments (default .modelyard/envs)
+    cors_origins: tuple[str, ...] = ()  # [serve] origins browsers may score from; () = no CORS
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
@@ -222,6 +151,10 @@ class Settings:
         serve = _section(doc, "serve")
         serve_url = env.get("MODELYARD_URL") or serve.get("url", "http://127.0.0.1:8080")
         env_cache = env.get("MODELYARD_ENV_CACHE") or serve.get("env_cache")
+        cors_env = env.get("MODELYARD_CORS_ORIGINS")
+        cors = cors_env.split(",") if cors_env is not None else serve.get("cors_origins", [])
+        if not isinstance(cors, list) or not all(isinstance(o, str) for o in cors):
+            raise ConfigError("serve.cors_origins must be a list of origins")
         timeout = registry.get("sqlite_busy_timeout_s", 60.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError("registry.sqlite_busy_timeout_s must be a positive number of seconds")
@@ -234,6 +167,7 @@ class Settings:
             sqlite_busy_timeout_s=float(timeout),
             serve_url=str(serve_url).rstrip("/"),
             env_cache=(root / Path(str(env_cache)).expanduser()) if env_cache else None,
+            cors_origins=tuple(o.strip() for o in cors if o.strip()),
             sources=_section(doc, "sources"),
             trainings=_section(doc, "trainings"),
             executor=executor_settings(_section(doc, "executor"), env),
@@ -292,6 +226,9 @@ url = "http://127.0.0.1:8080"
 # Virtual environments built for entry-script endpoints, shared by endpoints with the
 # same requirements (MODELYARD_ENV_CACHE overrides). Default: .modelyard/envs
 # env_cache = "~/.cache/modelyard/envs"
+# Origins whose pages may call the scoring routes from a browser (CORS; default: none;
+# MODELYARD_CORS_ORIGINS="https://a,https://b" overrides).
+# cors_origins = ["https://app.example.com"]
 
 # [sources.immo_db]
 # url = "sqlite:///data/immo.db"
@@ -360,39 +297,3 @@ class ServeOptions:
             )
         except ValueError as exc:
             raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None
-
-
-def executor_settings(section: Mapping[str, Any], env: Mapping[str, str]) -> ExecutorSettings:
-    """Parse ``[executor]``; ``MODELYARD_EXECUTOR``, ``MODELYARD_RAY_ADDRESS`` and
-    ``MODELYARD_RAY_TOKEN`` (or Ray's own ``RAY_AUTH_TOKEN``) override it.
-
-    Raises ConfigError for a Ray address that is not ``ray://host:port`` or that comes
-    without a token: modelyard never talks to a Ray cluster without authentication.
-    """
-    kind = str(env.get("MODELYARD_EXECUTOR") or section.get("kind", "local"))
-    if kind not in ("local", "ray"):
-        raise ConfigError(f'[executor] kind must be "local" or "ray", not {kind!r}')
-    if kind == "local":
-        return ExecutorSettings()
-    address = str(env.get("MODELYARD_RAY_ADDRESS") or section.get("address") or "")
-    if not address:
-        raise ConfigError(
-            '[executor] kind = "ray" needs the cluster\'s Ray Client address: set '
-            'address = "ray://HEAD:10001" in [executor] or MODELYARD_RAY_ADDRESS'
-        )
-    host_port = address.removeprefix("ray://")
-    if not address.startswith("ray://") or ":" not in host_port or "@" in host_port:
-        raise ConfigError(
-            f"Ray address {address!r} is not a Ray Client address (ray://HEAD:10001): "
-            "modelyard reaches a Ray cluster only as a client, so that it never starts or "
-            "joins one and never listens beyond loopback itself"
-        )
-    token = env.get("MODELYARD_RAY_TOKEN") or section.get("token") or env.get("RAY_AUTH_TOKEN")
-    if not token:
-        raise ConfigError(
-            f"the Ray cluster at {address} would be reached without authentication, which "
-            "modelyard refuses: run the cluster with RAY_AUTH_MODE=token and give modelyard "
-            "its token in MODELYARD_RAY_TOKEN (or RAY_AUTH_TOKEN, or "
-            '[executor] token = "${RAY_TOKEN}")'
-        )
-    return ExecutorSettings(kind="ray", address=address, token=Secret(str(token)))

@@ -1,13 +1,14 @@
 """``create_app()``: the whole request path of a scoring replica in one place.
 
-request -> LimitsMiddleware (request id, body limit, in-flight cap)
+request -> ScoringCors (only when ``[serve] cors_origins`` is set: preflights, CORS headers)
+        -> LimitsMiddleware (request id, body limit, in-flight cap)
         -> route (auth, codec decode) -> Scorer.score in a worker thread
         -> codec encode -> response with x-model-version and x-request-id
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -20,6 +21,7 @@ from modelyard.serving import Runtime
 from modelyard.serving.entry import ScriptEndpoints
 from modelyard.serving.env import EnvironmentCache
 from modelyard.web import classic, errors, mlflow, scoring, v2
+from modelyard.web.cors import ScoringCors
 from modelyard.web.fast import FastScore
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.workspace import Workspace
@@ -43,7 +45,9 @@ def create_app(
         ws.settings.root / STATE_DIR / "endpoints",
     )
     runtime = Runtime(ws.registry, store, only=endpoints, interval=follow_interval, scripts=scripts)
-    app = _replica(runtime, limits, fast=(ws.settings.admin_key, require_keys))
+    app = _replica(
+        runtime, limits, fast=(ws.settings.admin_key, require_keys), cors=ws.settings.cors_origins
+    )
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> JSONResponse:
@@ -74,7 +78,7 @@ def create_mlflow_app(
     (which sends no key and no path prefix) can call."""
     limits = limits or ServeOptions()
     runtime = Runtime(ws.registry, EndpointStore(ws.db), only=[endpoint], interval=follow_interval)
-    app = _replica(runtime, limits)
+    app = _replica(runtime, limits, cors=ws.settings.cors_origins)
     app.include_router(
         mlflow.router(runtime, ws.settings.admin_key, require_keys, limits, endpoint=endpoint)
     )
@@ -85,9 +89,11 @@ def _replica(
     runtime: Runtime,
     limits: ServeOptions,
     fast: tuple[Secret | None, bool] | None = None,
+    cors: Sequence[str] = (),
 ) -> FastAPI:
     """An app that follows ``runtime`` while it serves, with the error handlers and limits
-    (and, given ``fast`` = (admin key, keys required), the plain-ASGI scoring route)."""
+    (and, given ``fast`` = (admin key, keys required), the plain-ASGI scoring route; given
+    ``cors`` origins, CORS around it all)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -111,7 +117,9 @@ def _replica(
         app.add_middleware(
             FastScore, runtime=runtime, admin_key=fast[0], require_keys=fast[1], limits=limits
         )
-    app.add_middleware(LimitsMiddleware, limits=limits)  # outermost: ids and limits first
+    app.add_middleware(LimitsMiddleware, limits=limits)  # ids and limits first
+    if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers
+        app.add_middleware(ScoringCors, origins=cors)
     return app
 
 

@@ -16,7 +16,11 @@ from modelyard.config import ServeOptions
 from modelyard.errors import ModelUnavailable, ScoringTimeout
 from modelyard.serving.entry import ScriptDeployment
 
+# set by the proxy on a keyless OPTIONS (a CORS preflight): the host then answers it
+# without calling run(), so no user code runs for a caller without the key
+ANONYMOUS = "x-modelyard-anonymous"
 DROPPED = {
+    ANONYMOUS,  # only the proxy sets it, never a client
     "authorization",
     "host",
     "connection",
@@ -47,10 +51,17 @@ class ScriptProxy:
             )
         return self._client
 
-    async def forward(self, request: Request, deployment: ScriptDeployment, route: str) -> Response:
-        """Send ``request`` to a ready worker's ``route``; answer what the worker answered."""
+    async def forward(
+        self, request: Request, deployment: ScriptDeployment, route: str, *, anonymous: bool = False
+    ) -> Response:
+        """Send ``request`` to a ready worker's ``route``; answer what the worker answered.
+
+        ``anonymous``: the caller showed no valid key (only OPTIONS gets this far so).
+        """
         port = deployment.pick()
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in DROPPED]
+        if anonymous:
+            headers.append((ANONYMOUS, "1"))
         timeout_s = deployment.spec.timeout_ms / 1000 + 5
         url = f"http://127.0.0.1:{port}{ROUTES[route]}"
         try:

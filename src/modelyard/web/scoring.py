@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.config import Secret, ServeOptions
-from modelyard.errors import ScoringTimeout
+from modelyard.errors import ScoringTimeout, Unauthorized
 from modelyard.serving import Runtime, Scored, Scorer
 from modelyard.serving.batcher import MicroBatcher
 from modelyard.serving.protocols.common import ARROW, CSV, JSON, PARQUET, dumps, jsonable, require
@@ -131,14 +131,38 @@ def router(
     proxy = ScriptProxy(limits)
 
     async def to_script(request: Request, name: str, route: str) -> Response | None:
-        """Forward to the entry-script workers of ``name``; None for a model endpoint."""
+        """Forward to the entry-script workers of ``name``; None for a model endpoint.
+
+        Every method but OPTIONS needs the key: browsers send CORS preflights without
+        one. A keyless OPTIONS goes on marked anonymous, and the worker answers it with
+        CORS headers and an empty body without calling ``run()`` (a ``@rawhttp``
+        script's ``run()`` gets OPTIONS, as under azmlinfsrv, only from a caller with
+        the key).
+        """
         deployment = runtime.script(name)
         if deployment is None:
             return None
         record = runtime.record(name)
         required = keys_required(record, require_keys, limits)
-        check_score_key(request, record, admin_key, required=required)
+        try:
+            check_score_key(request, record, admin_key, required=required)
+        except Unauthorized:
+            if request.method != "OPTIONS":
+                raise
+            return await proxy.forward(request, deployment, route, anonymous=True)
         return await proxy.forward(request, deployment, route)
+
+    @api.options("/endpoints/{name}/score", include_in_schema=False)
+    @api.options("/endpoints/{name}/", include_in_schema=False)
+    async def preflight(name: str, request: Request) -> Response:
+        """OPTIONS (a CORS preflight) for an entry script, without the key; a model
+        endpoint has no OPTIONS route (the server's ``cors_origins`` answers preflights)."""
+        route = "score" if request.url.path.endswith("/score") else "health"
+        forwarded = await to_script(request, name, route)
+        if forwarded is not None:
+            return forwarded
+        message = "OPTIONS is answered for entry-script endpoints only"
+        return JSONResponse({"code": "method_not_allowed", "message": message}, status_code=405)
 
     @api.post("/endpoints/{name}/score")
     async def score(name: str, request: Request) -> Response:

@@ -22,6 +22,12 @@ from modelyard.registry.runs import RunStore
 from modelyard.storage import ArtifactStore, Database, upgrade
 from modelyard.training import TrainingRunner
 from modelyard.workspace.endpoints import Endpoint, Endpoints
+from modelyard.workspace.environments import (
+    Environment,
+    Environments,
+    KeptEnvironment,
+    PruneReport,
+)
 from modelyard.workspace.jobs import RunQueue
 from modelyard.workspace.models import Models
 from modelyard.workspace.trainings import Runs, Sources, Trainings
@@ -29,7 +35,11 @@ from modelyard.workspace.trainings import Runs, Sources, Trainings
 __all__ = [
     "Endpoint",
     "Endpoints",
+    "Environment",
+    "Environments",
+    "KeptEnvironment",
     "Models",
+    "PruneReport",
     "RunQueue",
     "Runs",
     "Sources",
@@ -60,6 +70,7 @@ class Workspace:
         self.runs = Runs(RunStore(self.db), self.queue)
         self.sources = Sources(settings)
         self.endpoints = Endpoints(EndpointStore(self.db), settings, self.registry)
+        self.environments = Environments(settings.environments, EndpointStore(self.db))
 
     @classmethod
     def from_config(

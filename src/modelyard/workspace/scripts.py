@@ -60,11 +60,14 @@ class ScriptDeployments:
         description: str = "",
         check_packages: bool = True,
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        environment_variables: Mapping[str, str] | None = None,
     ) -> Endpoint:
         """Create endpoint ``name`` running ``entry_script`` with ``models`` laid out for
         ``Model.get_model_path``; ``environment`` is a conda YAML or requirements file (or
         :class:`Requirements`) built into its own virtualenv, else the server's Python runs
-        it. ``auth_enabled=False`` serves it without keys, on loopback only."""
+        it. ``environment_variables`` (Azure's ``Environment.environment_variables``, e.g.
+        ``AML_CORS_ORIGINS``) are set for the script. ``auth_enabled=False`` serves it
+        without keys, on loopback only."""
         resources = Resources(cpu_cores, memory_gb, workers)
         spec = self._spec(
             entry_script,
@@ -74,6 +77,7 @@ class ScriptDeployments:
             resources,
             check_packages,
             timeout_ms,
+            environment_variables or {},
         )
         record, keys = self._store.create(
             name,
@@ -98,9 +102,11 @@ class ScriptDeployments:
         auth_enabled: bool | None = None,
         check_packages: bool | None = None,
         timeout_ms: int | None = None,
+        environment_variables: Mapping[str, str] | None = None,
     ) -> Endpoint:
         """Redeploy ``name`` with what is given (the rest stays as deployed);
-        ``environment=True`` keeps the current one, ``None`` drops it."""
+        ``environment=True`` keeps the current one, ``None`` drops it;
+        ``environment_variables`` replace the deployed ones when given."""
         record = self._store.get(name)
         if record.kind != "script":
             raise InvalidInput(
@@ -129,6 +135,9 @@ class ScriptDeployments:
             ),
             check_packages=old.check_packages if check_packages is None else check_packages,
             timeout_ms=old.timeout_ms if timeout_ms is None else timeout_ms,
+            variables=old.variables
+            if environment_variables is None
+            else dict(environment_variables),
         )
         auth = record.auth_enabled if auth_enabled is None else auth_enabled
         updated = self._store.set_options(
@@ -170,6 +179,7 @@ class ScriptDeployments:
         resources: Resources,
         check_packages: bool,
         timeout_ms: int,
+        variables: Mapping[str, str],
     ) -> ScriptSpec:
         entry, code = self._code(entry_script, source_directory)
         return ScriptSpec(
@@ -180,6 +190,7 @@ class ScriptDeployments:
             resources=resources,
             check_packages=check_packages,
             timeout_ms=timeout_ms,
+            variables=dict(variables),
         )
 
     def _code(

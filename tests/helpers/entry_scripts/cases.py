@@ -43,16 +43,17 @@ def send(base: str, request: dict[str, Any]) -> httpx.Response:
 
 def comparable(response: httpx.Response, sent: dict[str, str]) -> dict[str, Any]:
     """Status, Content-Type, body and the headers that must match: every ``x-ms-*``,
-    ``x-request-id``, ``TraceId`` and ``X-Custom``/``X-Multi``/``X-One``, repeated ones as
-    lists. Ignored: x-ms-server-version's value, x-ms-run-fn-exec-ms's value (checked to be
-    a float with 3 decimals), and request ids the server generated (checked to be uuid4s,
-    and x-ms-request-id to repeat x-request-id)."""
+    ``x-request-id``, ``TraceId``, ``X-Custom``/``X-Multi``/``X-One``, ``Vary`` and the
+    ``Access-Control-*`` (CORS) ones, repeated ones as lists. Ignored: x-ms-server-version's
+    value, x-ms-run-fn-exec-ms's value (checked to be a float with 3 decimals), and request
+    ids the server generated (checked to be uuid4s, and x-ms-request-id to repeat
+    x-request-id)."""
     sent_lower = {k.lower(): v for k, v in sent.items()}
     headers: dict[str, Any] = {}
     for name in {k.lower() for k in response.headers}:
         if not (
-            name.startswith("x-ms-")
-            or name in ("x-request-id", "traceid", "x-custom", "x-multi", "x-one", "allow")
+            name.startswith(("x-ms-", "access-control-"))
+            or name in ("x-request-id", "traceid", "x-custom", "x-multi", "x-one", "allow", "vary")
         ):
             continue
         values = response.headers.get_list(name)

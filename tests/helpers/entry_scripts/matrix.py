@@ -31,6 +31,9 @@ CASES = {
     "aml_multi": lambda raw: AMLResponse("m", 200, {"X-Multi": "a, b,c", "X-One": "1"}),
     "aml_lower_ct": lambda raw: AMLResponse("x", 200, {"content-type": "text/plain"}),
     "aml_int_header": lambda raw: AMLResponse("x", 200, {"X-N": 5}),
+    "aml_own_cors": lambda raw: AMLResponse(
+        "x", 200, {"Access-Control-Allow-Origin": "https://mine.example"}
+    ),
     "echo": lambda raw: raw,
 }
 

@@ -183,6 +183,7 @@ class ScriptDeployment:
     def _start(self, slot: _Slot, python: Path, app: AppRoot) -> None:
         env = child_environment(
             {
+                **self.spec.variables,
                 "AML_APP_ROOT": str(app.path),
                 "AZUREML_MODEL_DIR": str(app.model_dir),
                 "AZUREML_ENTRY_SCRIPT": str(app.entry_script),

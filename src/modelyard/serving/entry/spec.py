@@ -2,8 +2,8 @@
 
 An entry script (Azure ML SDK v1's ``init()``/``run(raw_data)`` contract), the source
 files beside it (content-addressed in the artifact store), the model versions laid out
-for ``Model.get_model_path``, an optional environment of its own, and the resources
-that bound its processes.
+for ``Model.get_model_path``, an optional environment of its own (and the variables it
+sets, such as ``AML_CORS_ORIGINS``), and the resources that bound its processes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from modelyard.errors import InvalidInput
 from modelyard.registry.records import FileEntry
 
 KIND = "script"
+VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT_MS = 60_000  # azmlinfsrv's SCORING_TIMEOUT_MS default is an hour; ours is kinder
 
 
@@ -67,6 +69,17 @@ class ScriptSpec:
     resources: Resources = field(default_factory=Resources)
     check_packages: bool = True
     timeout_ms: int = DEFAULT_TIMEOUT_MS
+    # Azure's ``Environment.environment_variables``: set for the script (ours win on a clash)
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, value in self.variables.items():
+            if not isinstance(key, str) or not VARIABLE.match(key) or not isinstance(value, str):
+                raise InvalidInput(
+                    f"environment variable {key!r}={value!r}: names are letters, digits and "
+                    "underscores, values are strings",
+                    code="bad_environment_variable",
+                )
 
     def to_options(self, *, auth: bool) -> dict[str, Any]:
         """The JSON stored in ``endpoints.options``."""
@@ -83,6 +96,8 @@ class ScriptSpec:
             },
             "check_packages": self.check_packages,
             "timeout_ms": self.timeout_ms,
+            # only when set, so that older deployments keep their digest
+            **({"variables": dict(self.variables)} if self.variables else {}),
         }
 
     @classmethod
@@ -102,6 +117,7 @@ class ScriptSpec:
             ),
             check_packages=bool(options.get("check_packages", True)),
             timeout_ms=int(options.get("timeout_ms", DEFAULT_TIMEOUT_MS)),
+            variables={str(k): str(v) for k, v in (options.get("variables") or {}).items()},
         )
 
     def describe(self) -> str:

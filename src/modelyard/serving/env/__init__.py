@@ -3,10 +3,12 @@
 ``Requirements.from_file(path)`` reads a conda YAML or a requirements file;
 ``EnvironmentCache(root).ensure(requirements, log)`` builds its virtualenv once per digest
 and hands it out after; ``check_packages(trained_packages(version), built.packages)``
-refuses a model trained with another major/minor scikit-learn, xgboost or numpy.
+refuses a model trained with another major/minor scikit-learn, xgboost or numpy;
+``scan(root)`` lists the cache and ``prune(root, in_use=..., older_than=...)`` trims it.
 """
 
 from modelyard.serving.env.builder import BuiltEnvironment, EnvironmentCache
+from modelyard.serving.env.inventory import CachedEnvironment, EnvironmentStatus, scan
 from modelyard.serving.env.packages import (
     WATCHED,
     check_packages,
@@ -15,18 +17,35 @@ from modelyard.serving.env.packages import (
     serving_packages,
     trained_packages,
 )
+from modelyard.serving.env.prune import (
+    DEFAULT_AGE,
+    KeptBecause,
+    PruneResult,
+    age_text,
+    parse_age,
+    prune,
+)
 from modelyard.serving.env.requirements import BUILDER_FORMAT, SHIMMED, Requirements
 
 __all__ = [
     "BUILDER_FORMAT",
+    "DEFAULT_AGE",
     "SHIMMED",
     "WATCHED",
     "BuiltEnvironment",
+    "CachedEnvironment",
     "EnvironmentCache",
+    "EnvironmentStatus",
+    "KeptBecause",
+    "PruneResult",
     "Requirements",
+    "age_text",
     "check_packages",
     "installed_packages",
     "package_mismatches",
+    "parse_age",
+    "prune",
+    "scan",
     "serving_packages",
     "trained_packages",
 ]

@@ -5,7 +5,8 @@ receives every line the package manager prints; once it is ready the log moves t
 ``<root>/<digest>/build.log`` and ``<root>/<digest>/.complete`` is written last, so an
 environment without that marker is never used. A failed build removes the folder and
 keeps its log as ``<root>/<digest>.failed.log``. Builders and waiters serialise on
-``fcntl.flock`` of ``<root>/.<digest>.lock``, which the kernel releases if a builder dies.
+``fcntl.flock`` of ``<root>/.<digest>.lock``, which the kernel releases if a builder dies;
+the pruner takes the same lock. Every hand-out touches ``<root>/<digest>/.last-used``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from modelyard.errors import EnvironmentBuildFailed
 from modelyard.serving.env.installers import Installer, Ran, commands, output, run, tool_name
+from modelyard.serving.env.markers import COMPLETE, lock_path, mark_used
 from modelyard.serving.env.packages import installed_packages
 from modelyard.serving.env.requirements import Requirements
 
@@ -94,16 +96,20 @@ class EnvironmentCache:
         Concurrent callers wait for one build and reuse it. Raises
         ``EnvironmentBuildFailed`` with the package manager's last lines when the build
         fails or outlasts ``timeout_s``; nothing of the failed environment is left.
+        Records the use (``.last-used``) so that ``prune`` keeps it a while.
         """
         digest = requirements.digest_for(self.python_version)
         path = self.root / digest
+        mark_used(path)  # before the check: a pruner that looks after this keeps it
         found = _complete(path, digest)
         if found is None:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._locked(digest, log):
                 found = _complete(path, digest)
                 if found is None:
-                    return self._build(requirements, digest, timeout_s or self.timeout_s, log)
+                    built = self._build(requirements, digest, timeout_s or self.timeout_s, log)
+                    mark_used(path)
+                    return built
         log(f"reusing environment {digest[:12]} at {path}")
         return found
 
@@ -123,7 +129,7 @@ class EnvironmentCache:
 
     @contextmanager
     def _locked(self, digest: str, log: LogLine) -> Iterator[None]:
-        with open(self.root / f".{digest}.lock", "a") as handle:
+        with open(lock_path(self.root, digest), "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -184,7 +190,7 @@ class EnvironmentCache:
             "seconds": round(time.monotonic() - started, 2),
         }
         (path / ".complete.tmp").write_text(json.dumps(marker, indent=1, sort_keys=True))
-        (path / ".complete.tmp").replace(path / ".complete")
+        (path / ".complete.tmp").replace(path / COMPLETE)
         return BuiltEnvironment(python, path, False, packages, path / "build.log", digest)
 
     def _header(self, requirements: Requirements, digest: str) -> list[str]:
@@ -244,7 +250,7 @@ def _failure(
 def _complete(path: Path, digest: str) -> BuiltEnvironment | None:
     python = path / "bin" / "python"
     try:
-        marker = json.loads((path / ".complete").read_text(encoding="utf-8"))
+        marker = json.loads((path / COMPLETE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not python.exists() or not isinstance(marker.get("packages"), dict):

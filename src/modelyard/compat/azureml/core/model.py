@@ -76,11 +76,14 @@ class InferenceConfig:
             environment: Any = self.environment.requirements()
         else:
             environment = self.conda_file
-        return {
+        options = {
             "entry_script": self.entry_script,
             "source_directory": self.source_directory,
             "environment": environment,
         }
+        if self.environment is not None:  # its variables replace the deployed ones
+            options["environment_variables"] = dict(self.environment.environment_variables)
+        return options
 
 
 class Model:

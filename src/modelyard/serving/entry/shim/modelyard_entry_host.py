@@ -3,9 +3,9 @@
     python modelyard_entry_host.py --entry-script PATH --port-file FILE [--host H] [--port N]
 
 Environment: AML_APP_ROOT (the app root, also the working directory), AZUREML_MODEL_DIR,
-AZUREML_ENTRY_SCRIPT, SERVICE_NAME, SERVICE_VERSION, SCORING_TIMEOUT_MS. Standard library
-only, Python 3.9+. The host package is loaded from this folder by path, so that this
-folder is on ``sys.path`` only when its ``azureml`` shim is wanted.
+AZUREML_ENTRY_SCRIPT, SERVICE_NAME, SERVICE_VERSION, SCORING_TIMEOUT_MS, AML_CORS_ORIGINS.
+Standard library only, Python 3.9+. The host package is loaded from this folder by path,
+so that this folder is on ``sys.path`` only when its ``azureml`` shim is wanted.
 """
 
 from __future__ import annotations

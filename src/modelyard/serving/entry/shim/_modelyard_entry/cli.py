@@ -18,6 +18,7 @@ import threading
 import traceback
 
 from . import log, shim
+from .cors import Cors
 from .routes import Routes
 from .runner import MainThreadRunner
 from .script import ScriptError, UserScript, model_dir_tree
@@ -89,7 +90,10 @@ def main(shim_dir: str, argv: list[str] | None = None) -> int:
     response_class = importlib.import_module("azureml.contrib.services.aml_response").AMLResponse
     request_class = importlib.import_module("azureml.contrib.services.aml_request").AMLRequest
 
-    routes = Routes(script, swagger, timeout_ms, response_class)
+    cors = Cors.from_env(env.get("AML_CORS_ORIGINS"))
+    if cors is not None:
+        log.info(f"Enabling CORS for the following origins: {env['AML_CORS_ORIGINS']}")
+    routes = Routes(script, swagger, timeout_ms, response_class, cors)
     server = make_server(args.host, args.port, routes, request_class)
     host, port = bound_port(server)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()

@@ -4,7 +4,8 @@
 routes; other paths are 404 and other methods 405, answered with only Content-Type and
 ``x-ms-run-function-failed`` (as Flask does before a route is matched). On a route the
 request-id headers are checked (431) and echoed; a successful ``/score`` adds
-``x-ms-run-fn-exec-ms``.
+``x-ms-run-fn-exec-ms``. With a ``Cors`` policy (``AML_CORS_ORIGINS``), replies on a
+route get its headers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 from typing import Any, NamedTuple
 
 from . import __version__, log
+from .cors import ALLOW_ORIGIN, Cors
 from .script import (
     BadInput,
     ScriptFailed,
@@ -24,6 +26,8 @@ from .script import (
 )
 from .swagger import Swagger, SwaggerNotFound
 
+# the replica's proxy marks an OPTIONS sent without a valid key (see modelyard.web.entry)
+ANONYMOUS = "x-modelyard-anonymous"
 HEADER_LIMIT = 100
 SERVER_VERSION = "modelyard-entry-host/" + __version__
 HTML = "text/html; charset=utf-8"
@@ -56,8 +60,10 @@ class Routes:
         swagger: Swagger,
         timeout_ms: int,
         response_class: type[Any],
+        cors: Cors | None = None,
     ) -> None:
         self.script = script
+        self.cors = cors
         self.swagger = swagger
         self.timeout_ms = timeout_ms
         self.AMLResponse = response_class
@@ -88,6 +94,10 @@ class Routes:
         reply.headers.extend(ids)
         if "TraceId" in request.headers:
             reply.headers.append(("TraceId", request.headers["TraceId"]))
+        if self.cors is not None and not any(
+            k.lower() == ALLOW_ORIGIN.lower() for k, _ in reply.headers
+        ):
+            reply.headers.extend(self.cors.headers(request.method, request.headers.get))
         return reply
 
     def _request_ids(self, request: Any) -> tuple[list[tuple[str, str]], Any | None]:
@@ -135,6 +145,8 @@ class Routes:
         return self._score(request)
 
     def _score(self, request: Any) -> Any:
+        if request.method == "OPTIONS" and request.headers.get(ANONYMOUS) == "1":
+            return self.AMLResponse("", 200)  # a keyless preflight: no user code runs
         try:
             result = self.script.invoke_run(request, self.timeout_ms)
         except BadInput as exc:

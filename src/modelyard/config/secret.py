@@ -1,0 +1,83 @@
+"""Secrets that hide themselves, and redaction of URL passwords and secret values.
+
+A ``Secret`` prints as ``***`` in ``str``, ``repr``, logs and tracebacks; a
+``SecretURL`` prints as ``postgresql+psycopg://app:***@db/x``. ``redact`` scrubs them
+out of foreign text (a driver's error message, say) before it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+
+_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
+_MASK = "***"
+
+
+class Secret:
+    """A value that never shows itself in ``str``, ``repr``, logs or tracebacks.
+
+    >>> Secret("hunter2")
+    Secret('***')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the real value, for the one place that needs it."""
+        return self._value
+
+    def __str__(self) -> str:
+        return _MASK
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{_MASK}')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class SecretURL(Secret):
+    """A database URL that prints as ``postgresql+psycopg://app:***@db/x``."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return redact_url(self._value)
+
+    def __repr__(self) -> str:
+        return f"SecretURL('{redact_url(self._value)}')"
+
+    @property
+    def password(self) -> str | None:
+        """The password part of the URL, if any (needed to scrub foreign messages)."""
+        match = _URL_PASSWORD_RE.search(self._value)
+        return match["pw"] if match and match["pw"] else None
+
+
+def redact_url(url: str) -> str:
+    """Replace the password of every URL in ``url`` by ``***``."""
+    return _URL_PASSWORD_RE.sub(lambda m: f"{m['head']}{_MASK}@", url)
+
+
+def redact(text: str, *secrets: Secret | None) -> str:
+    """Scrub URL passwords and the given secrets' values out of ``text``."""
+    text = redact_url(text)
+    for secret in secrets:
+        if secret is None:
+            continue
+        values = [secret.reveal()]
+        if isinstance(secret, SecretURL) and secret.password:
+            values.append(secret.password)
+        for value in values:
+            if value and len(value) >= 3:
+                text = text.replace(value, _MASK)
+    return text

@@ -1,0 +1,140 @@
+"""``ws.environments``: the cached entry-script environments, which endpoints use them,
+and pruning the ones nobody needs.
+
+An endpoint uses an environment when its current spec (its row's options) declares
+requirements whose digest, for that environment's python, is the environment's digest.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import sys
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from modelyard.errors import InvalidInput
+from modelyard.registry.endpoints import EndpointRecord, EndpointStore
+from modelyard.serving.entry.spec import is_script
+from modelyard.serving.env import (
+    DEFAULT_AGE,
+    CachedEnvironment,
+    Requirements,
+    parse_age,
+    prune,
+    scan,
+)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A cached environment as the SDK shows it (times in UTC)."""
+
+    digest: str
+    short: str
+    path: Path
+    status: str  # ready | building | incomplete
+    size_bytes: int
+    python: str | None
+    created_at: datetime
+    last_used_at: datetime
+    requirements: tuple[str, ...]
+    endpoints: tuple[str, ...]  # the endpoints whose current spec uses it
+
+
+@dataclass(frozen=True)
+class KeptEnvironment:
+    """An environment ``prune`` kept, and why: ``in use``, ``being built``, ``used recently``."""
+
+    environment: Environment
+    reason: str
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What ``prune`` removed (in a dry run: would remove), what it kept, the space freed."""
+
+    removed: tuple[Environment, ...]
+    kept: tuple[KeptEnvironment, ...]
+    freed_bytes: int
+    dry_run: bool
+    older_than: timedelta
+
+
+class Environments:
+    """``ws.environments``: list and prune the environment cache (``[serve] env_cache``)."""
+
+    def __init__(self, root: Path, store: EndpointStore) -> None:
+        self.root = root
+        self._store = store
+
+    def list(self) -> builtins.list[Environment]:
+        """Every cached environment, least recently used first, with its endpoints."""
+        found = scan(self.root)
+        users = self._users(found)
+        return [_view(env, users) for env in found]
+
+    def prune(
+        self,
+        *,
+        older_than: str | timedelta = DEFAULT_AGE,
+        dry_run: bool = False,
+        only: Collection[str] | None = None,
+    ) -> PruneReport:
+        """Remove environments no endpoint uses, not used for ``older_than`` (``"7d"``,
+        ``"12h"`` or a timedelta) and not being built; ``dry_run`` only reports them.
+        ``only`` limits it to those digests. Raises ``InvalidInput`` for a bad age."""
+        age = parse_age(older_than)
+        users = self._users(scan(self.root))
+        result = prune(
+            self.root,
+            in_use={digest for digest, names in users.items() if names},
+            older_than=age,
+            dry_run=dry_run,
+            only=only,
+        )
+        return PruneReport(
+            removed=tuple(_view(env, users) for env in result.removed),
+            kept=tuple(KeptEnvironment(_view(env, users), why.value) for env, why in result.kept),
+            freed_bytes=result.freed_bytes,
+            dry_run=dry_run,
+            older_than=age,
+        )
+
+    def _users(self, found: Iterable[CachedEnvironment]) -> dict[str, builtins.list[str]]:
+        """Endpoint names by environment digest, for every python the cache was built with."""
+        pythons = {env.python for env in found if env.python}
+        pythons.add("{}.{}.{}".format(*sys.version_info[:3]))
+        users: dict[str, builtins.list[str]] = defaultdict(list)
+        for record in self._store.list():
+            for digest in _digests(record, pythons):
+                users[digest].append(record.name)
+        return users
+
+
+def _digests(record: EndpointRecord, pythons: Iterable[str]) -> set[str]:
+    declared = record.options.get("environment") if is_script(record.options) else None
+    if not declared:
+        return set()
+    with contextlib.suppress(InvalidInput):  # a row that cannot be built uses no environment
+        requirements = Requirements.from_dict(declared)
+        return {requirements.digest_for(python) for python in pythons}
+    return set()
+
+
+def _view(env: CachedEnvironment, users: dict[str, builtins.list[str]]) -> Environment:
+    return Environment(
+        digest=env.digest,
+        short=env.short,
+        path=env.path,
+        status=env.status.value,
+        size_bytes=env.size_bytes,
+        python=env.python,
+        created_at=env.created_at,
+        last_used_at=env.last_used_at,
+        requirements=env.requirements,
+        endpoints=tuple(sorted(users.get(env.digest, ()))),
+    )
