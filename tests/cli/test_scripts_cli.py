@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from modelyard import Workspace
@@ -43,4 +45,44 @@ def test_deploy_show_logs_and_redeploy_from_the_shell(
         assert ws.endpoints.get("echo").models == ("m:2",)
         code, _, err = cli(capsys, *deploy, str(tmp_path / "missing.py"), "-m", "m:1")
         assert code == 1 and "does not exist" in err and "Traceback" not in err
+    ws.close()
+
+
+GREETER = "import os\n\ndef init():\n    pass\n\ndef run(raw):\n    return os.environ['GREETING']\n"
+
+
+def test_env_sets_the_script_variables_on_deploy_and_redeploy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "ws"
+    assert cli(capsys, "init", str(root))[0] == 0
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(1))
+    (tmp_path / "greet.py").write_text(GREETER)
+    workspace = ["--workspace", str(root)]
+    register = [*workspace, "models", "register", str(tmp_path / "m.pkl"), "-n", "m"]
+    assert cli(capsys, *register, "--allow-pickle")[0] == 0
+    ws = Workspace.from_config(root)
+    with running(create_app(ws, follow_interval=0.2)) as base:
+        deploy = [*workspace, "endpoints", "deploy", "greet", "--entry-script"]
+        code, out, err = cli(
+            capsys, *deploy, str(tmp_path / "greet.py"), "-m", "m:1", "--env", "GREETING=hi"
+        )
+        assert code == 0, err
+        key = re.search(r"primary key:\s*(\S+)", out)
+        assert key is not None, out
+        auth = {"Authorization": f"Bearer {key[1]}"}
+
+        def greeting() -> object:
+            answer = httpx.post(f"{base}/endpoints/greet/score", json={}, headers=auth)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        assert greeting() == "hi"
+        redeploy = [*workspace, "endpoints", "redeploy", "greet", "--env", "GREETING=bye"]
+        code, out, err = cli(capsys, *redeploy)
+        assert code == 0 and "greet is healthy" in out, err
+        assert greeting() == "bye"
+        code, _, err = cli(capsys, *workspace, "endpoints", "redeploy", "greet", "--env", "NOPE")
+        assert code == 1 and "expected NAME=VALUE" in err and "Traceback" not in err
+        assert greeting() == "bye"  # a bad option changed nothing
     ws.close()

@@ -77,6 +77,10 @@ def redeploy(
     ] = None,
     source_directory: Annotated[Path | None, typer.Option(help="New source folder.")] = None,
     environment: Annotated[Path | None, typer.Option(help="New conda/requirements file.")] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="NAME=VALUE for the script, replacing all (repeatable)."),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait until it is healthy or failed.")] = True,
 ) -> None:
     """Redeploy an entry-script endpoint; the old deployment serves until the new one is up."""
@@ -88,6 +92,8 @@ def redeploy(
             changes["models"] = model
         if environment is not None:
             changes["environment"] = environment
+        if env is not None:
+            changes["environment_variables"] = _variables(env)
         ws.endpoints.update_script(name, **changes)
         console.print(f"Redeploying {name}")
         if wait:
