@@ -17,17 +17,25 @@ from tests.helpers.server import running
 SCRIPT = "def init():\n    print('hello from init')\n\ndef run(raw):\n    return raw\n"
 
 
-def test_deploy_show_logs_and_redeploy_from_the_shell(
+def _workspace_with_a_pickle(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+) -> tuple[Path, list[str], list[str]]:
+    """A new workspace and a pickled model file: the root, the ``--workspace`` option and
+    the arguments that register the file as ``m`` (``--allow-pickle`` still to add)."""
     root = tmp_path / "ws"
     assert cli(capsys, "init", str(root))[0] == 0
     (tmp_path / "m.pkl").write_bytes(pickle.dumps(1))
-    (tmp_path / "score.py").write_text(SCRIPT)
     workspace = ["--workspace", str(root)]
-    code, _, err = cli(capsys, *workspace, "models", "register", str(tmp_path / "m.pkl"), "-n", "m")
+    return root, workspace, [*workspace, "models", "register", str(tmp_path / "m.pkl"), "-n", "m"]
+
+
+def test_deploy_show_logs_and_redeploy_from_the_shell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, workspace, register = _workspace_with_a_pickle(tmp_path, capsys)
+    (tmp_path / "score.py").write_text(SCRIPT)
+    code, _, err = cli(capsys, *register)
     assert code == 1 and "allow-pickle" in err  # a pickle needs the admin's consent
-    register = [*workspace, "models", "register", str(tmp_path / "m.pkl"), "-n", "m"]
     assert cli(capsys, *register, "--allow-pickle")[0] == 0
     ws = Workspace.from_config(root)
     with running(create_app(ws, follow_interval=0.2)):
@@ -54,12 +62,8 @@ GREETER = "import os\n\ndef init():\n    pass\n\ndef run(raw):\n    return os.en
 def test_env_sets_the_script_variables_on_deploy_and_redeploy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = tmp_path / "ws"
-    assert cli(capsys, "init", str(root))[0] == 0
-    (tmp_path / "m.pkl").write_bytes(pickle.dumps(1))
+    root, workspace, register = _workspace_with_a_pickle(tmp_path, capsys)
     (tmp_path / "greet.py").write_text(GREETER)
-    workspace = ["--workspace", str(root)]
-    register = [*workspace, "models", "register", str(tmp_path / "m.pkl"), "-n", "m"]
     assert cli(capsys, *register, "--allow-pickle")[0] == 0
     ws = Workspace.from_config(root)
     with running(create_app(ws, follow_interval=0.2)) as base:

@@ -38,15 +38,21 @@ def _moves(listener: Listener, wait_s: float) -> list[AliasMove]:
     return got
 
 
-def test_each_committed_move_is_pushed_once_and_a_refused_one_never(
-    pg_workspace: Workspace,
-) -> None:
-    ws = pg_workspace
+def _three_versions(ws: Workspace) -> str:
+    """A new model with versions 1, 2 and 3 (constants 1.0, 2.0, 3.0); its name."""
     name = f"f{uuid.uuid4().hex[:8]}"
     frame = pd.DataFrame({"x": [0.0, 1.0]})
     for k in (1.0, 2.0, 3.0):
         model = DummyRegressor(strategy="constant", constant=k).fit(frame, [0.0, 0.0])
         ws.models.register(name, model, input_example=frame)
+    return name
+
+
+def test_each_committed_move_is_pushed_once_and_a_refused_one_never(
+    pg_workspace: Workspace,
+) -> None:
+    ws = pg_workspace
+    name = _three_versions(ws)
     listener = Listener.open(ws.db)
     assert listener is not None
     try:
@@ -73,11 +79,7 @@ def test_a_move_returns_once_the_listening_replicas_acknowledged_it(
     pg_workspace: Workspace,
 ) -> None:
     ws = pg_workspace
-    name = f"f{uuid.uuid4().hex[:8]}"
-    frame = pd.DataFrame({"x": [0.0, 1.0]})
-    for k in (1.0, 2.0, 3.0):
-        model = DummyRegressor(strategy="constant", constant=k).fit(frame, [0.0, 0.0])
-        ws.models.register(name, model, input_example=frame)
+    name = _three_versions(ws)
     listener = Listener.open(ws.db)
     assert listener is not None
     acked: list[tuple[int, float]] = []
