@@ -25,7 +25,7 @@ from modelyard.compat.azureml.exceptions import (
     UserErrorException,
     WebserviceException,
 )
-from modelyard.serving.env import Requirements
+from modelyard.deployments.env import Requirements
 from modelyard.web.app import create_app
 from modelyard.workspace import Workspace as ModelyardWorkspace
 from tests.helpers.server import free_port, running

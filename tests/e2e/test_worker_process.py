@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from modelyard import Workspace
-from modelyard.registry.runs import Run
+from modelyard.storage.runs import Run
 from modelyard.types import RunState
 from tests.conftest import _empty
 from tests.helpers.processes import started

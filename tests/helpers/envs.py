@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from modelyard import Workspace
-from modelyard.serving.env import Requirements
+from modelyard.deployments.env import Requirements
 
 PYTHON = "3.11.7"
 DAY_S = 86400.0

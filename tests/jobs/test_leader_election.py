@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from modelyard import Workspace
-from modelyard.registry.runs import Run
 from modelyard.storage.queue import LeaseStore
+from modelyard.storage.runs import Run
 from tests.conftest import make_settings
 from tests.jobs.test_worker import TRAINING
 

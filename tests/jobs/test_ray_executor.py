@@ -26,7 +26,7 @@ import pytest
 from modelyard import Workspace
 from modelyard.config import Settings
 from modelyard.errors import ConfigError
-from modelyard.registry.runs import Run
+from modelyard.storage.runs import Run
 from modelyard.types import RunState
 from tests.conftest import IN_CI, make_settings
 from tests.helpers.server import free_port

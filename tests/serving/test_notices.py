@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
-from modelyard.registry.follow import REPLICA
+from modelyard.storage.notifications import REPLICA
 from modelyard.web.app import create_app
 from tests.conftest import make_settings
 from tests.helpers.server import running

@@ -12,8 +12,8 @@ from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
 from modelyard.registry import ModelVersion, Registry
-from modelyard.registry.follow import AliasMove
 from modelyard.serving import Scorer
+from modelyard.storage.notifications import AliasMove
 from modelyard.types import ModelRef
 
 FRAME = pd.DataFrame({"x": [0.0, 1.0, 2.0]})

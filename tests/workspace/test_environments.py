@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelyard import InvalidInput, Workspace
-from modelyard.serving.env import Requirements
+from modelyard.deployments.env import Requirements
 from modelyard.workspace import Environment, PruneReport
 from tests.helpers.envs import deploy_with_environment, fake_environment
 

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
+from modelyard.deployments.env import age_text, parse_age
 from modelyard.errors import InvalidInput
-from modelyard.serving.env import age_text, parse_age
 from modelyard.workspace import Environment, PruneReport
 
 envs_app = typer.Typer(

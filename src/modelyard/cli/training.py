@@ -12,7 +12,7 @@ from rich.table import Table
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
 from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.registry.runs import Run
+from modelyard.storage.runs import Run
 from modelyard.training import STAGES
 from modelyard.types import RunState
 

@@ -11,9 +11,9 @@ from sqlalchemy import RowMapping
 from sqlalchemy.engine import Connection
 
 from modelyard.errors import AliasNotFound, Conflict, SignatureChanged
-from modelyard.registry import aliases, follow, lookup
+from modelyard.registry import aliases, lookup
 from modelyard.registry.records import Event
-from modelyard.storage import schema
+from modelyard.storage import notifications, schema
 from modelyard.storage.engine import Database
 from modelyard.types import EventKind, Signature, SignatureDiff, VersionStatus
 
@@ -73,7 +73,7 @@ def promote(
             details=extra,
             expected=expected,
         )
-        return event_id, follow.publish(conn, model_id, alias, version, event_id)
+        return event_id, notifications.publish(conn, model_id, alias, version, event_id)
 
     event_id = run_move(db, move, wait_s)
     return None if event_id is None else lookup.event(db, name, event_id)
@@ -102,7 +102,7 @@ def rollback(
             details={},
             expected=pointer[0],
         )
-        return event_id, follow.publish(conn, model_id, alias, target, event_id)
+        return event_id, notifications.publish(conn, model_id, alias, target, event_id)
 
     event_id = run_move(db, move, wait_s)
     assert event_id is not None
@@ -114,7 +114,7 @@ def run_move(
 ) -> int | None:
     """Run an alias move (returning its event id and the replicas it notified), then
     wait for those replicas to serve it; returns the event id, None for no move."""
-    with follow.Acks(db) as acks:
+    with notifications.Acks(db) as acks:
         moved = db.write(move, retry_conflicts=True)
         if moved is not None and moved[1]:
             acks.wait(moved[0], moved[1], wait_s)

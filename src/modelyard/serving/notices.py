@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 
 from modelyard.errors import StorageError
-from modelyard.registry.follow import AliasMove, Listener
 from modelyard.storage.engine import Database
+from modelyard.storage.notifications import AliasMove, Listener
 
 
 class Notices:

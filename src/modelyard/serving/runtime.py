@@ -14,14 +14,14 @@ import gc
 import threading
 from collections.abc import Iterable
 
+from modelyard.deployments.entry import ScriptDeployment, ScriptEndpoints
 from modelyard.errors import EndpointNotFound, ModelyardError
 from modelyard.registry import Registry
-from modelyard.registry.endpoints import EndpointRecord, EndpointStore
-from modelyard.registry.follow import AliasMove
 from modelyard.serving.batcher import BatchOptions, MicroBatcher
-from modelyard.serving.entry import ScriptDeployment, ScriptEndpoints
 from modelyard.serving.notices import Notices
 from modelyard.serving.scorer import Scorer
+from modelyard.storage.endpoints import EndpointRecord, EndpointStore
+from modelyard.storage.notifications import AliasMove
 from modelyard.types import EndpointState, ModelRef
 
 GC_THRESHOLDS = (50_000, 50, 100)

@@ -30,11 +30,11 @@ import pandas as pd
 
 from modelyard.errors import ModelFailed, ModelUnavailable, ModelyardError
 from modelyard.registry import ModelVersion, Registry
-from modelyard.registry.follow import AliasMove, upcoming
 from modelyard.serving import threads
 from modelyard.serving.compile import NeedsOriginal
 from modelyard.serving.loading import Loaded as Loaded
 from modelyard.serving.loading import load_version, predict, shaped
+from modelyard.storage.notifications import AliasMove, upcoming
 from modelyard.types import ModelRef, OutputKind, Signature
 
 Columns = Mapping[str, np.ndarray[Any, Any]]

@@ -22,8 +22,8 @@ from modelyard.jobs.executors import Executor, LocalExecutor
 from modelyard.monitoring import profile_frame
 from modelyard.promotion import decide
 from modelyard.registry import Registry, VersionInfo, current_actor, infer_signature
-from modelyard.registry.runs import Run, RunStore
 from modelyard.sources import open_source, to_frame
+from modelyard.storage.runs import Run, RunStore
 from modelyard.training import lineage
 from modelyard.training.evaluation import cross_validate, holdout
 from modelyard.training.fitting import fit_model

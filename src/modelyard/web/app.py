@@ -16,10 +16,10 @@ from fastapi.responses import JSONResponse
 
 from modelyard import __version__
 from modelyard.config import STATE_DIR, Secret, ServeOptions
-from modelyard.registry.endpoints import EndpointStore
+from modelyard.deployments.entry import ScriptEndpoints
+from modelyard.deployments.env import EnvironmentCache
 from modelyard.serving import Runtime
-from modelyard.serving.entry import ScriptEndpoints
-from modelyard.serving.env import EnvironmentCache
+from modelyard.storage.endpoints import EndpointStore
 from modelyard.web import classic, errors, mlflow, scoring, v2
 from modelyard.web.cors import ScoringCors
 from modelyard.web.fast import FastScore

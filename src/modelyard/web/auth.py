@@ -8,7 +8,7 @@ from fastapi import Request
 
 from modelyard.config import Secret, ServeOptions, is_loopback
 from modelyard.errors import Forbidden, Unauthorized
-from modelyard.registry.endpoints import EndpointRecord
+from modelyard.storage.endpoints import EndpointRecord
 
 
 def bearer(request: Request) -> str | None:

@@ -13,8 +13,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from modelyard.config import ServeOptions
+from modelyard.deployments.entry import ScriptDeployment
 from modelyard.errors import ModelUnavailable, ScoringTimeout
-from modelyard.serving.entry import ScriptDeployment
 
 # set by the proxy on a keyless OPTIONS (a CORS preflight): the host then answers it
 # without calling run(), so no user code runs for a caller without the key

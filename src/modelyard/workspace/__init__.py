@@ -17,9 +17,9 @@ from modelyard import config as cfg
 from modelyard.jobs.executors import build_executor
 from modelyard.registry import DoctorReport, Registry, SafeLoader
 from modelyard.registry.doctor import check as doctor_check
-from modelyard.registry.endpoints import EndpointStore
-from modelyard.registry.runs import RunStore
 from modelyard.storage import ArtifactStore, Database, upgrade
+from modelyard.storage.endpoints import EndpointStore
+from modelyard.storage.runs import RunStore
 from modelyard.training import TrainingRunner
 from modelyard.workspace.endpoints import Endpoint, Endpoints
 from modelyard.workspace.environments import (

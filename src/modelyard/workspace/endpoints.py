@@ -13,7 +13,7 @@ import httpx
 from modelyard import config as cfg
 from modelyard.errors import ModelyardError
 from modelyard.registry import Registry
-from modelyard.registry.endpoints import EndpointRecord, EndpointStore
+from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.workspace.scripts import ScriptDeployments
 
 

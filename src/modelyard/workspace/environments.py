@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from modelyard.errors import InvalidInput
-from modelyard.registry.endpoints import EndpointRecord, EndpointStore
-from modelyard.serving.entry.spec import is_script
-from modelyard.serving.env import (
+from modelyard.deployments.entry.spec import is_script
+from modelyard.deployments.env import (
     DEFAULT_AGE,
     CachedEnvironment,
     Requirements,
@@ -27,6 +25,8 @@ from modelyard.serving.env import (
     prune,
     scan,
 )
+from modelyard.errors import InvalidInput
+from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from modelyard.errors import ConfigError, JobNotFound, RunCancelled
 from modelyard.jobs import JobContext, Scheduler, Worker, next_fire, parse_schedule
 from modelyard.jobs.scheduler import fire_key
 from modelyard.registry import current_actor
-from modelyard.registry.runs import Run, RunStore
 from modelyard.storage import Database
 from modelyard.storage.queue import Job, JobStore, LeaseStore, Schedule, ScheduleStore
+from modelyard.storage.runs import Run, RunStore
 from modelyard.storage.schema import utcnow
 from modelyard.training import TrainingRunner
 from modelyard.types import RunState

@@ -15,12 +15,12 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelyard.deployments.entry.spec import DEFAULT_TIMEOUT_MS, Resources, ScriptSpec
+from modelyard.deployments.env import Requirements
 from modelyard.errors import InvalidInput
 from modelyard.registry import FileEntry, ModelVersion, Registry
-from modelyard.registry.endpoints import EndpointRecord, EndpointStore
-from modelyard.serving.entry.spec import DEFAULT_TIMEOUT_MS, Resources, ScriptSpec
-from modelyard.serving.env import Requirements
 from modelyard.storage.artifacts import ArtifactStore, collect_folder, safe_relative_name
+from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.types import EndpointState, ModelRef
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ import pandas as pd
 
 from modelyard import config as cfg
 from modelyard.errors import ConfigError, Conflict
-from modelyard.registry.runs import Run, RunStore
 from modelyard.sources import FileSource, SqlSource, open_source, to_frame
+from modelyard.storage.runs import Run, RunStore
 from modelyard.training import TrainingRunner, TrainingSpec
 from modelyard.training.demo_data import write_demo
 from modelyard.training.runner import OnStage

@@ -37,10 +37,10 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def shim_dir() -> Path:
-    """The installed ``modelyard/serving/entry/shim`` folder (found without importing it)."""
+    """The installed ``modelyard/deployments/entry/shim`` folder (found without importing it)."""
     spec = importlib.util.find_spec("modelyard")
     assert spec is not None and spec.origin is not None
-    return Path(spec.origin).parent / "serving" / "entry" / "shim"
+    return Path(spec.origin).parent / "deployments" / "entry" / "shim"
 
 
 def reference_python() -> Path:

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import Request
 
 from modelyard.registry import Event, Model, ModelVersion
-from modelyard.registry.runs import Run
 from modelyard.storage.queue import Schedule
+from modelyard.storage.runs import Run
 from modelyard.training import TrainingSpec
 from modelyard.workspace import Endpoint
 

@@ -11,7 +11,7 @@ import os
 import platform
 from pathlib import Path
 
-from modelyard.serving.env.conda import parse_conda_yaml
+from modelyard.deployments.env.conda import parse_conda_yaml
 
 DEFAULT_CHANNELS = ("anaconda", "conda-forge")
 SDK_PIP_PACKAGE = "azureml-defaults"

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelyard.deployments.entry.spec import ScriptSpec
 from modelyard.errors import PickleNotAllowed
 from modelyard.registry import ModelVersion, Registry
 from modelyard.registry.flavours.formats import looks_like_pickle
-from modelyard.serving.entry.spec import ScriptSpec
 from modelyard.storage.artifacts import materialize_file, safe_relative_name
 from modelyard.types import ModelRef
 

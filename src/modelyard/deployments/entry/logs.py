@@ -12,7 +12,7 @@ import threading
 from collections import deque
 
 from modelyard.errors import ModelyardError
-from modelyard.registry.endpoints import EndpointStore
+from modelyard.storage.endpoints import EndpointStore
 
 FLUSH_S = 0.5
 TAIL = 500

@@ -16,8 +16,7 @@ from typing import Literal
 import pytest
 
 from modelyard import Workspace
-from modelyard.errors import EnvironmentBuildFailed, InvalidInput, PackageMismatch
-from modelyard.serving.env import (
+from modelyard.deployments.env import (
     BuiltEnvironment,
     EnvironmentCache,
     Requirements,
@@ -26,6 +25,7 @@ from modelyard.serving.env import (
     package_mismatches,
     trained_packages,
 )
+from modelyard.errors import EnvironmentBuildFailed, InvalidInput, PackageMismatch
 from modelyard.training.lineage import package_versions
 from modelyard.web.errors import status_of
 from tests.helpers.models import fitted_immo
@@ -281,7 +281,7 @@ _ENSURE_SCRIPT = """\
 import json, sys
 from pathlib import Path
 from typing import Literal
-from modelyard.serving.env import EnvironmentCache, Requirements
+from modelyard.deployments.env import EnvironmentCache, Requirements
 cache = EnvironmentCache(Path(sys.argv[1]))
 built = cache.ensure(Requirements.from_lines([sys.argv[2]]), lambda line: print(line, flush=True))
 print(json.dumps({"reused": built.reused, "path": str(built.path)}), flush=True)

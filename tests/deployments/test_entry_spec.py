@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from modelyard.deployments.entry import ScriptSpec
+from modelyard.deployments.entry.spec import deployment_digest
 from modelyard.errors import InvalidInput
 from modelyard.registry import FileEntry
-from modelyard.serving.entry import ScriptSpec
-from modelyard.serving.entry.spec import deployment_digest
 
 CODE = (FileEntry("score.py", "0" * 64, 10),)
 

@@ -13,12 +13,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelyard.deployments.entry.deployment import ScriptDeployment
+from modelyard.deployments.entry.spec import deployment_digest
+from modelyard.deployments.env import EnvironmentCache
 from modelyard.errors import EndpointNotFound
 from modelyard.registry import Registry
-from modelyard.registry.endpoints import EndpointRecord, EndpointStore
-from modelyard.serving.entry.deployment import ScriptDeployment
-from modelyard.serving.entry.spec import deployment_digest
-from modelyard.serving.env import EnvironmentCache
+from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 
 
 @dataclass

@@ -7,9 +7,9 @@ refuses a model trained with another major/minor scikit-learn, xgboost or numpy;
 ``scan(root)`` lists the cache and ``prune(root, in_use=..., older_than=...)`` trims it.
 """
 
-from modelyard.serving.env.builder import BuiltEnvironment, EnvironmentCache
-from modelyard.serving.env.inventory import CachedEnvironment, EnvironmentStatus, scan
-from modelyard.serving.env.packages import (
+from modelyard.deployments.env.builder import BuiltEnvironment, EnvironmentCache
+from modelyard.deployments.env.inventory import CachedEnvironment, EnvironmentStatus, scan
+from modelyard.deployments.env.packages import (
     WATCHED,
     check_packages,
     installed_packages,
@@ -17,7 +17,7 @@ from modelyard.serving.env.packages import (
     serving_packages,
     trained_packages,
 )
-from modelyard.serving.env.prune import (
+from modelyard.deployments.env.prune import (
     DEFAULT_AGE,
     KeptBecause,
     PruneResult,
@@ -25,7 +25,7 @@ from modelyard.serving.env.prune import (
     parse_age,
     prune,
 )
-from modelyard.serving.env.requirements import BUILDER_FORMAT, SHIMMED, Requirements
+from modelyard.deployments.env.requirements import BUILDER_FORMAT, SHIMMED, Requirements
 
 __all__ = [
     "BUILDER_FORMAT",

@@ -30,7 +30,7 @@ Log = Callable[[str, str], None]  # (stream, line)
 
 def shim_dir() -> Path:
     """The folder holding the host script and the clean-room ``azureml`` shim."""
-    return Path(str(resources.files("modelyard.serving.entry") / "shim"))
+    return Path(str(resources.files("modelyard.deployments.entry") / "shim"))
 
 
 def child_environment(extra: Mapping[str, str], threads: int) -> dict[str, str]:

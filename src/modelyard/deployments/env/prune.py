@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from modelyard.deployments.env.inventory import CachedEnvironment, EnvironmentStatus, read, scan
+from modelyard.deployments.env.markers import DIGEST, try_lock
 from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.serving.env.inventory import CachedEnvironment, EnvironmentStatus, read, scan
-from modelyard.serving.env.markers import DIGEST, try_lock
 
 DEFAULT_AGE = timedelta(days=7)
 _AGE = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|min|h|d|w)")

@@ -7,11 +7,17 @@ The child speaks azureml-inference-server-http's routes; the replica proxies to 
 after checking the key.
 """
 
-from modelyard.serving.entry.deployment import ScriptDeployment
-from modelyard.serving.entry.host import HostProcess, shim_dir
-from modelyard.serving.entry.layout import AppRoot, lay_out
-from modelyard.serving.entry.manager import ScriptEndpoints
-from modelyard.serving.entry.spec import KIND, Resources, ScriptSpec, deployment_digest, is_script
+from modelyard.deployments.entry.deployment import ScriptDeployment
+from modelyard.deployments.entry.host import HostProcess, shim_dir
+from modelyard.deployments.entry.layout import AppRoot, lay_out
+from modelyard.deployments.entry.manager import ScriptEndpoints
+from modelyard.deployments.entry.spec import (
+    KIND,
+    Resources,
+    ScriptSpec,
+    deployment_digest,
+    is_script,
+)
 
 __all__ = [
     "KIND",

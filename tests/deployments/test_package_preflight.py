@@ -8,8 +8,8 @@ from pathlib import Path
 import sklearn
 
 from modelyard import Workspace
-from modelyard.registry.endpoints import EndpointStore
 from modelyard.serving import Runtime, Scorer
+from modelyard.storage.endpoints import EndpointStore
 from modelyard.training.lineage import package_versions
 from modelyard.types import EventKind
 from tests.helpers.models import fitted_immo

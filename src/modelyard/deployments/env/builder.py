@@ -24,11 +24,11 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from modelyard.deployments.env.installers import Installer, Ran, commands, output, run, tool_name
+from modelyard.deployments.env.markers import COMPLETE, lock_path, mark_used
+from modelyard.deployments.env.packages import installed_packages
+from modelyard.deployments.env.requirements import Requirements
 from modelyard.errors import EnvironmentBuildFailed
-from modelyard.serving.env.installers import Installer, Ran, commands, output, run, tool_name
-from modelyard.serving.env.markers import COMPLETE, lock_path, mark_used
-from modelyard.serving.env.packages import installed_packages
-from modelyard.serving.env.requirements import Requirements
 
 LogLine = Callable[[str], None]
 

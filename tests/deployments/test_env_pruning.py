@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.errors import InvalidInput
-from modelyard.serving.env import (
+from modelyard.deployments.env import (
     EnvironmentCache,
     EnvironmentStatus,
     KeptBecause,
@@ -19,6 +18,7 @@ from modelyard.serving.env import (
     prune,
     scan,
 )
+from modelyard.errors import InvalidInput
 from tests.helpers.envs import fake_environment
 
 WEEK = timedelta(days=7)

@@ -14,8 +14,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from modelyard.deployments.env.conda import conda_python, conda_to_pip, parse_conda_yaml
 from modelyard.errors import InvalidInput
-from modelyard.serving.env.conda import conda_python, conda_to_pip, parse_conda_yaml
 
 BUILDER_FORMAT = 1
 """Bumped when the way environments are built changes, so that old ones are rebuilt."""

@@ -16,7 +16,7 @@ from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
 from modelyard.errors import AliasMoved
-from modelyard.registry.follow import AliasMove, Listener, upcoming
+from modelyard.storage.notifications import AliasMove, Listener, upcoming
 from tests.conftest import make_settings
 
 

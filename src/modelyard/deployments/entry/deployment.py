@@ -15,20 +15,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelyard.errors import ModelUnavailable, ModelyardError, PackageMismatch
-from modelyard.registry import Registry
-from modelyard.registry.endpoints import EndpointRecord, EndpointStore
-from modelyard.serving.entry.host import HostProcess, child_environment
-from modelyard.serving.entry.layout import AppRoot, lay_out
-from modelyard.serving.entry.logs import LogSink
-from modelyard.serving.entry.spec import ScriptSpec, deployment_digest
-from modelyard.serving.env import (
+from modelyard.deployments.entry.host import HostProcess, child_environment
+from modelyard.deployments.entry.layout import AppRoot, lay_out
+from modelyard.deployments.entry.logs import LogSink
+from modelyard.deployments.entry.spec import ScriptSpec, deployment_digest
+from modelyard.deployments.env import (
     EnvironmentCache,
     Requirements,
     installed_packages,
     package_mismatches,
     trained_packages,
 )
+from modelyard.errors import ModelUnavailable, ModelyardError, PackageMismatch
+from modelyard.registry import Registry
+from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.types import EndpointState
 
 INIT_TIMEOUT_S = 300.0  # azmlinfsrv's WORKER_TIMEOUT

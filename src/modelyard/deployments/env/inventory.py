@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from modelyard.serving.env.markers import COMPLETE, DIGEST, LAST_USED, is_building
+from modelyard.deployments.env.markers import COMPLETE, DIGEST, LAST_USED, is_building
 
 
 class EnvironmentStatus(StrEnum):
