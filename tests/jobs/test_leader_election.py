@@ -50,6 +50,7 @@ def test_three_schedulers_fire_each_time_once_and_survive_the_leaders_death(
         json.dumps(declaration),
     ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    launched = time.time()  # a scheduler may fire while the others are still starting
     procs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) for _ in range(3)
     ]
@@ -72,9 +73,11 @@ def test_three_schedulers_fire_each_time_once_and_survive_the_leaders_death(
     runs = [r for r in ws.runs.list("immo", limit=200) if r.trigger == "schedule"]
     # each fire started exactly one run, and every run came from a recorded fire
     assert sorted(job for _, job in started_fires) == sorted(r.id for r in runs)
-    window = time.time() - started
-    # no extra fires, and no fires lost beyond the lease gap (missed ones coalesce)
-    assert window / EVERY_S - LEASE_S / EVERY_S - 2 <= len(fires) <= window / EVERY_S + 1
+    ended = time.time()
+    # no extra fires since the first scheduler could start, and no fires lost beyond the
+    # lease gap (missed ones coalesce) once all three were up
+    most = (ended - launched) / EVERY_S + 1
+    assert (ended - started) / EVERY_S - LEASE_S / EVERY_S - 2 <= len(fires) <= most
     # after the kill, a fire happens again within the lease (plus one period and a tick)
     after = [at.timestamp() for at, _, _ in fires if at.timestamp() > killed_at]
     assert after and after[0] - killed_at <= LEASE_S + EVERY_S + 1
