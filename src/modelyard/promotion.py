@@ -4,7 +4,8 @@
 - ``best``: pass the threshold AND beat the champion, re-scored on the same holdout,
   by at least ``margin``.
 - ``manual``: never promote automatically.
-``require_approval`` turns a would-be promotion into a pending version.
+``require_approval`` turns a would-be promotion into a pending version; ``four_eyes`` adds
+that its approver must be another person than the version's author.
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ class PromotionRule:
     policy: PolicyName = PolicyName.LATEST_PASSING
     margin: float = 0.0
     require_approval: bool = False
+    four_eyes: bool = False
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "promotion") -> PromotionRule:
-        """Parse ``{metric, min|max, policy, margin, require_approval}``."""
-        known = {"metric", "min", "max", "threshold", "policy", "margin", "require_approval"}
+        """Parse ``{metric, min|max, policy, margin, require_approval, four_eyes}``."""
+        known = {
+            "metric", "min", "max", "threshold", "policy", "margin", "require_approval",
+            "four_eyes",
+        }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(
@@ -52,7 +57,11 @@ class PromotionRule:
                 f"{where}: policy {policy.value} needs a metric and a threshold, "
                 'e.g. { metric = "r2", min = 0.8 }'
             )
+        four_eyes = bool(data.get("four_eyes", False))
+        if four_eyes and not data.get("require_approval", False):
+            raise ConfigError(f"{where}: four_eyes = true needs require_approval = true")
         return cls(
+            four_eyes=four_eyes,
             metric=str(metric) if metric is not None else None,
             threshold=threshold,
             policy=policy,

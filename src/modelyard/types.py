@@ -98,6 +98,7 @@ class VersionStatus(StrEnum):
 
     READY = "ready"
     PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
     ARCHIVED = "archived"
 
 
@@ -110,6 +111,7 @@ class EventKind(StrEnum):
     ROLLED_BACK = "rolled_back"
     ARCHIVED = "archived"
     LOAD_FAILED = "load_failed"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -291,3 +293,46 @@ class Decision:
             champion_value=data.get("champion_value"),
             policy=str(data.get("policy", PolicyName.LATEST_PASSING.value)),
         )
+
+
+class Role(StrEnum):
+    """What a person may do, each role including the ones before it: a ``viewer`` reads; a
+    ``scientist`` also trains, previews sources and tests endpoints; an ``approver`` also
+    promotes, rolls back, approves and rejects; an ``admin`` also manages endpoints, their
+    keys and the users."""
+
+    VIEWER = "viewer"
+    SCIENTIST = "scientist"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """0 for viewer up to 3 for admin."""
+        return list(Role).index(self)
+
+    def may(self, action: Action) -> bool:
+        """True if this role may perform ``action``."""
+        return self.rank >= action.role.rank
+
+
+class Action(StrEnum):
+    """Everything a person can ask of the control plane, by the least role that may."""
+
+    READ = "read"
+    TRAIN = "train"  # trigger and cancel runs, pause schedules, preview sources, test endpoints
+    PROMOTE = "promote"  # promote, roll back, approve, reject
+    ADMIN = "admin"  # endpoints, keys, users and their tokens
+
+    @property
+    def role(self) -> Role:
+        """The least role allowed to perform this action."""
+        return _LEAST_ROLE[self]
+
+
+_LEAST_ROLE = {
+    Action.READ: Role.VIEWER,
+    Action.TRAIN: Role.SCIENTIST,
+    Action.PROMOTE: Role.APPROVER,
+    Action.ADMIN: Role.ADMIN,
+}

@@ -7,6 +7,7 @@ out of foreign text (a driver's error message, say) before it is shown.
 
 from __future__ import annotations
 
+import hmac
 import re
 
 _URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
@@ -28,6 +29,12 @@ class Secret:
     def reveal(self) -> str:
         """Return the real value, for the one place that needs it."""
         return self._value
+
+    def matches(self, candidate: str | None) -> bool:
+        """True if ``candidate`` is this secret (constant-time compare)."""
+        if candidate is None or not self._value:
+            return False
+        return hmac.compare_digest(candidate.encode(), self._value.encode())
 
     def __str__(self) -> str:
         return _MASK

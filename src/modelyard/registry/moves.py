@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import RowMapping
 from sqlalchemy.engine import Connection
 
-from modelyard.errors import AliasNotFound, Conflict, SignatureChanged
+from modelyard.errors import AliasNotFound, Conflict, Forbidden, SignatureChanged
 from modelyard.registry import aliases, lookup
 from modelyard.registry.records import Event
 from modelyard.storage import notifications, schema
@@ -42,6 +42,8 @@ def promote(
         target = lookup.version_row(conn, model_id, name, version)
         if target["status"] == VersionStatus.ARCHIVED.value:
             raise Conflict(f"{name}:{version} is archived: it cannot be promoted")
+        if target["status"] == VersionStatus.REJECTED.value:
+            raise Conflict(f"{name}:{version} was rejected: it cannot be promoted")
         if target["status"] == VersionStatus.PENDING_APPROVAL.value:
             raise Conflict(
                 f"{name}:{version} awaits approval: "
@@ -136,20 +138,40 @@ def mark_pending(db: Database, name: str, version: int) -> None:
     db.write(write)
 
 
-def release_pending(db: Database, name: str, version: int) -> None:
-    """Make a pending version ready (the first half of an approval, before its promotion);
-    raises ``Conflict`` if it is not pending approval."""
+def release_pending(
+    db: Database,
+    name: str,
+    version: int,
+    *,
+    actor: str,
+    four_eyes: bool = False,
+    rejected: str | None = None,
+) -> None:
+    """Decide on a pending version: make it ready (the first half of an approval, before its
+    promotion) or, given a ``rejected`` reason, rejected with an event. Raises ``Conflict``
+    if it is not pending approval, ``Forbidden`` if ``four_eyes`` and ``actor`` authored it."""
 
     def write(conn: Connection) -> None:
         model_id = lookup.model_id(conn, name)
         row = lookup.version_row(conn, model_id, name, version)
         if row["status"] != VersionStatus.PENDING_APPROVAL.value:
             raise Conflict(f"{name}:{version} is {row['status']}, not pending approval")
+        if four_eyes and row["created_by"] == actor:
+            raise Forbidden(
+                f"four-eyes: {actor} authored {name}:{version} and cannot also "
+                f"{'reject' if rejected is not None else 'approve'} it; another approver must",
+                rule="four_eyes",
+            )
+        status = VersionStatus.READY if rejected is None else VersionStatus.REJECTED
         conn.execute(
             sa.update(v)
             .where(v.c.model_id == model_id, v.c.version == version)
-            .values(status=VersionStatus.READY.value)
+            .values(status=status.value)
         )
+        if rejected is not None:
+            aliases.log(
+                conn, model_id, EventKind.REJECTED, actor=actor, to_version=version, reason=rejected
+            )
 
     db.write(write)
 

@@ -242,12 +242,46 @@ class Registry:
         moves.mark_pending(self.db, name, version)
 
     def approve(
-        self, name: str, version: int, *, actor: str | None = None, reason: str = ""
+        self,
+        name: str,
+        version: int,
+        *,
+        actor: str | None = None,
+        reason: str = "",
+        four_eyes: bool = False,
     ) -> Event | None:
-        """Approve a pending version: it becomes ready and is promoted to champion."""
+        """Approve a pending version: it becomes ready and is promoted to champion. With
+        ``four_eyes``, raises ``Forbidden`` if ``actor`` is the version's author."""
         who = actor or current_actor()
-        moves.release_pending(self.db, name, version)
-        return self.promote(name, version, actor=who, reason=reason or f"approved by {who}")
+        moves.release_pending(self.db, name, version, actor=who, four_eyes=four_eyes)
+        return self.promote(
+            name,
+            version,
+            actor=who,
+            reason=reason or f"approved by {who}",
+            details={"approved_by": who},
+        )
+
+    def reject(
+        self,
+        name: str,
+        version: int,
+        *,
+        actor: str | None = None,
+        reason: str = "",
+        four_eyes: bool = False,
+    ) -> None:
+        """Reject a pending version: it can never be promoted; the event says who and why.
+        With ``four_eyes``, raises ``Forbidden`` if ``actor`` is the version's author."""
+        who = actor or current_actor()
+        moves.release_pending(
+            self.db,
+            name,
+            version,
+            actor=who,
+            four_eyes=four_eyes,
+            rejected=reason or f"rejected by {who}",
+        )
 
     def record_event(
         self,

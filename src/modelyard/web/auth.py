@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Request
 
 from modelyard.config import Secret, ServeOptions, is_loopback
@@ -32,9 +30,7 @@ def opens(record: EndpointRecord, token: str, admin_key: Secret | None) -> bool:
 
 def is_admin(token: str | None, admin_key: Secret | None) -> bool:
     """True if ``token`` is the admin key (constant-time compare)."""
-    if token is None or admin_key is None:
-        return False
-    return hmac.compare_digest(token.encode(), admin_key.reveal().encode())
+    return admin_key is not None and admin_key.matches(token)
 
 
 def check_score_key(

@@ -18,8 +18,11 @@ from modelyard.jobs.executors import build_executor
 from modelyard.registry import DoctorReport, Registry, SafeLoader
 from modelyard.registry.doctor import check as doctor_check
 from modelyard.storage import ArtifactStore, Database, upgrade
+from modelyard.storage.audit import AuditLog
 from modelyard.storage.endpoints import EndpointStore
+from modelyard.storage.people import PeopleStore
 from modelyard.storage.runs import RunStore
+from modelyard.storage.sessions import SessionStore
 from modelyard.training import TrainingRunner
 from modelyard.workspace.endpoints import Endpoint, Endpoints
 from modelyard.workspace.environments import (
@@ -30,6 +33,7 @@ from modelyard.workspace.environments import (
 )
 from modelyard.workspace.jobs import RunQueue
 from modelyard.workspace.models import Models
+from modelyard.workspace.people import People, Person
 from modelyard.workspace.trainings import Runs, Sources, Trainings
 
 __all__ = [
@@ -39,6 +43,8 @@ __all__ = [
     "Environments",
     "KeptEnvironment",
     "Models",
+    "People",
+    "Person",
     "PruneReport",
     "RunQueue",
     "Runs",
@@ -62,14 +68,19 @@ class Workspace:
         scratch = settings.root / cfg.STATE_DIR / "cache"
         loader = SafeLoader(self.store, settings.skops_trusted, scratch)
         self.registry = Registry(self.db, self.store, loader, settings.skops_trusted)
-        self.models = Models(self.registry)
+        self.models = Models(self.registry, settings.trainings)
         self.executor = build_executor(settings.executor)
         runner = TrainingRunner(settings, self.registry, RunStore(self.db), self.executor)
         self.queue = RunQueue(settings, self.db, runner, RunStore(self.db))
         self.trainings = Trainings(runner, self.queue)
         self.runs = Runs(RunStore(self.db), self.queue)
         self.sources = Sources(settings)
-        self.endpoints = Endpoints(EndpointStore(self.db), settings, self.registry)
+        self.people = People(
+            settings.admin_key, PeopleStore(self.db), SessionStore(self.db), AuditLog(self.db)
+        )
+        self.endpoints = Endpoints(
+            EndpointStore(self.db), settings, self.registry, self.people.audit
+        )
         self.environments = Environments(settings.environments, EndpointStore(self.db))
 
     @classmethod

@@ -12,7 +12,8 @@ import httpx
 
 from modelyard import config as cfg
 from modelyard.errors import ModelyardError
-from modelyard.registry import Registry
+from modelyard.registry import Registry, current_actor
+from modelyard.storage.audit import AuditLog
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.workspace.scripts import ScriptDeployments
 
@@ -60,8 +61,15 @@ class Endpoint:
 class Endpoints:
     """``ws.endpoints``: real-time endpoints serving a model reference."""
 
-    def __init__(self, store: EndpointStore, settings: cfg.Settings, registry: Registry) -> None:
+    def __init__(
+        self,
+        store: EndpointStore,
+        settings: cfg.Settings,
+        registry: Registry,
+        audit: AuditLog | None = None,
+    ) -> None:
         self._store = store
+        self._audit = audit
         self._base = settings.serve_url
         self._registry = registry
         self.scripts = ScriptDeployments(store, registry, self._view)
@@ -92,6 +100,7 @@ class Endpoints:
         batch_max_rows: int = 0,
         batch_max_wait_ms: float = 2.0,
         check_packages: bool = True,
+        actor: str | None = None,
     ) -> Endpoint:
         """Create an endpoint serving ``model`` (``immo``, ``immo@champion``, ``immo:3``);
         its keys are returned this once. ``batch_max_rows > 0`` turns on adaptive
@@ -104,6 +113,7 @@ class Endpoints:
         record, keys = self._store.create(
             name, model, collect=collect, description=description, options=options
         )
+        self._record(actor, "endpoint.created", name, {"model": model})
         return self._view(record, keys)
 
     def get(self, name: str) -> Endpoint:
@@ -114,18 +124,30 @@ class Endpoints:
         """All endpoints."""
         return [self._view(r) for r in self._store.list()]
 
-    def update(self, name: str, *, model: str) -> Endpoint:
+    def update(self, name: str, *, model: str, actor: str | None = None) -> Endpoint:
         """Serve ``model`` (``immo``, ``immo@champion``, ``immo:3``) from the endpoint ``name``
         from now on; its keys stay the same and replicas follow within a second."""
-        return self._view(self._store.set_target(name, model))
+        record = self._store.set_target(name, model)
+        self._record(actor, "endpoint.retargeted", name, {"model": model})
+        return self._view(record)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, actor: str | None = None) -> None:
         """Delete the endpoint ``name`` (replicas stop serving it within a second)."""
         self._store.delete(name)
+        self._record(actor, "endpoint.deleted", name)
 
-    def regenerate_key(self, name: str, slot: str = "primary") -> str:
-        """A new primary or secondary key; the old one stops working."""
-        return self._store.regenerate(name, slot)
+    def regenerate_key(self, name: str, slot: str = "primary", *, actor: str | None = None) -> str:
+        """A new primary or secondary key; the old one stops working. The audit log records
+        who (``actor``, by default the OS user)."""
+        key = self._store.regenerate(name, slot)
+        self._record(actor, "endpoint.key_regenerated", name, {"slot": slot})
+        return key
+
+    def _record(
+        self, actor: str | None, action: str, name: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        if self._audit is not None:
+            self._audit.record(actor or current_actor(), action, name, details)
 
     def deploy_script(self, name: str, **options: Any) -> Endpoint:
         """Deploy an entry script (``init()``/``run(raw_data)``) with its models; see

@@ -18,6 +18,7 @@ from modelyard.jobs import JobContext, Scheduler, Worker, next_fire, parse_sched
 from modelyard.jobs.scheduler import fire_key
 from modelyard.registry import current_actor
 from modelyard.storage import Database
+from modelyard.storage.audit import AuditLog
 from modelyard.storage.queue import Job, JobStore, LeaseStore, Schedule, ScheduleStore
 from modelyard.storage.runs import Run, RunStore
 from modelyard.storage.schema import utcnow
@@ -34,6 +35,7 @@ class RunQueue:
         self, settings: cfg.Settings, db: Database, runner: TrainingRunner, runs: RunStore
     ) -> None:
         self._settings = settings
+        self._audit = AuditLog(db)
         self._runner = runner
         self._runs = runs
         self.jobs = JobStore(db)
@@ -53,7 +55,13 @@ class RunQueue:
         returns the run it started the first time."""
         self._runner.spec(training)  # an unknown training fails here, not in a worker
         declaration = self._settings.trainings[training]
-        payload = {"training": training, "params": dict(params or {}), "trigger": trigger}
+        who = actor or current_actor()
+        payload = {
+            "training": training,
+            "params": dict(params or {}),
+            "trigger": trigger,
+            "actor": who,
+        }
         job, created = self.jobs.enqueue(
             TRAIN, payload, subject=training, idempotency_key=idempotency_key
         )
@@ -61,7 +69,7 @@ class RunQueue:
             training,
             str(declaration.get("model", training)),
             trigger=str(job.payload.get("trigger", trigger)),
-            actor=actor or current_actor(),
+            actor=str(job.payload.get("actor", who)),
             params=dict(job.payload.get("params", {})),
             run_id=job.id,
         )
@@ -87,6 +95,7 @@ class RunQueue:
             str(job.payload["training"]),
             params=dict(job.payload.get("params", {})),
             trigger=str(job.payload.get("trigger", "queue")),
+            actor=job.payload.get("actor"),  # who triggered it authors the version
             run_id=job.id,
             on_stage=on_stage,
         )
@@ -150,8 +159,10 @@ class RunQueue:
             tick_s=tick_s,
         )
 
-    def set_paused(self, training: str, paused: bool) -> None:
-        """Pause or resume a training's schedule."""
+    def set_paused(self, training: str, paused: bool, *, actor: str | None = None) -> None:
+        """Pause or resume a training's schedule; the audit log records who."""
         if training not in self._settings.trainings:
             raise ConfigError(f"no training named {training!r}")
         self.schedules.set_paused(training, paused)
+        action = "schedule.paused" if paused else "schedule.resumed"
+        self._audit.record(actor or current_actor(), action, training)

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from modelyard.errors import ConfigError
+from modelyard.promotion import PromotionRule
 from modelyard.registry import Event, Model, ModelVersion, Registry, VersionInfo, infer_signature
 from modelyard.registry.aliases import UNSET
 from modelyard.training.lineage import package_versions
@@ -21,8 +22,11 @@ from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signat
 class Models:
     """``ws.models``: register, find, promote, roll back and load model versions."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, trainings: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self._registry = registry
+        self._trainings = trainings or {}
 
     def register(
         self,
@@ -134,5 +138,26 @@ class Models:
         self._registry.archive(name, version, actor=actor)
 
     def approve(self, name: str, version: int, *, actor: str | None = None) -> Event | None:
-        """Approve a version held pending by ``require_approval``: it becomes champion."""
-        return self._registry.approve(name, version, actor=actor)
+        """Approve a version held pending by ``require_approval``: it becomes champion.
+        Raises ``Forbidden`` if its training asks for ``four_eyes`` and ``actor`` is its
+        author."""
+        four_eyes = self.four_eyes(name, version)
+        return self._registry.approve(name, version, actor=actor, four_eyes=four_eyes)
+
+    def reject(
+        self, name: str, version: int, *, reason: str = "", actor: str | None = None
+    ) -> None:
+        """Reject a version held pending by ``require_approval``: it is never promoted.
+        The same ``four_eyes`` rule as :meth:`approve` applies."""
+        four_eyes = self.four_eyes(name, version)
+        self._registry.reject(name, version, actor=actor, reason=reason, four_eyes=four_eyes)
+
+    def four_eyes(self, name: str, version: int) -> bool:
+        """True if the training that made ``name:version`` wants its approver to be another
+        person than its author (``four_eyes = true`` in its promotion rule)."""
+        training = self.get(name, version=version).lineage.get("training")
+        declared = self._trainings.get(str(training)) if training else None
+        rule = (declared or {}).get("promotion")
+        if not isinstance(rule, Mapping):
+            return False
+        return PromotionRule.from_mapping(rule, f"trainings.{training}.promotion").four_eyes
