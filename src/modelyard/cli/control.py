@@ -1,10 +1,11 @@
 """``modelyard up``: the control plane in one command.
 
-One process serves the admin API (``/api/v1``) beside every endpoint's scoring routes,
-runs one worker thread for queued trainings and the scheduler thread. The web app is
-built by uvicorn from an import string (the CLI never imports ``modelyard.web``); the
-threads live here, around ``uvicorn.run``: on Ctrl+C or SIGTERM the server drains and
-stops first, then the worker finishes the job in hand and the scheduler gives up its lease.
+One process serves the Studio (``/studio``) and the admin API (``/api/v1``) beside every
+endpoint's scoring routes, runs one worker thread for queued trainings and the scheduler
+thread. The web app is built by uvicorn from an import string (the CLI never imports
+``modelyard.web`` nor ``modelyard.ui``); the threads live here, around ``uvicorn.run``:
+on Ctrl+C or SIGTERM the server drains and stops first, then the worker finishes the job
+in hand and the scheduler gives up its lease.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from modelyard.cli.nodelay import NoDelayHTTPProtocol
 from modelyard.config import ServeOptions
 from modelyard.errors import ConfigError
 
-APP = "modelyard.web.admin.app:control_app_from_environment"
+APP = "modelyard.ui.app:control_app_from_environment"
 NO_ADMIN_KEY = (
     "modelyard up needs an admin key for its admin API: export MODELYARD_ADMIN_KEY="
     "\"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\" "
@@ -68,6 +69,7 @@ def up(
         os.environ.update(options.to_env())
         base = f"http://{host}:{port}"
         console.print(f"modelyard control plane on {base} (Ctrl+C stops)")
+        console.print(f"  Studio:    {base}/studio (log in with the admin key or a token)")
         console.print(f"  admin API: {base}/api/v1 (Authorization: Bearer <admin key>)")
         console.print(f"  API docs:  {base}/docs")
         console.print(f"  worker:    {worker.name}")

@@ -130,6 +130,12 @@ class RunStore:
         """Save the stages done so far (name, seconds, detail) and the row count."""
         self._update(run_id, stages=stages, rows=rows)
 
+    def progress(
+        self, run_id: str, stages: list[dict[str, Any]], rows: int | None, logs: str
+    ) -> None:
+        """Save a running run's stages and logs so far (readers follow it live)."""
+        self._update(run_id, stages=stages, rows=rows, logs=logs[-_MAX_LOG:])
+
     def succeed(
         self,
         run_id: str,

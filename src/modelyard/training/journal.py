@@ -1,7 +1,8 @@
 """A run's journal: stage timings and log lines, and the stage callback.
 
 ``TrainingRunner`` opens one per run; each stage begins (calling ``on_stage``), is timed
-until the next begins, and its log lines end up in the run's recorded logs.
+until the next begins, and its log lines end up in the run's recorded logs. ``save`` is
+called as each stage begins, so that the logs so far can be read while the run goes on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Journal:
     """Stage timings and log lines of one run."""
 
     on_stage: OnStage | None
+    save: Callable[[Journal], None] | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     rows: int | None = None
@@ -32,6 +34,8 @@ class Journal:
         self.end()
         self._current, self._started = name, time.perf_counter()
         self.log(f"{name}: {detail}" if detail else name)
+        if self.save is not None:
+            self.save(self)
         if self.on_stage is not None:
             self.on_stage(name, detail)
 

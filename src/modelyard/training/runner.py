@@ -94,7 +94,7 @@ class TrainingRunner:
         run = self._runs.create(
             name, model_name, trigger=trigger, actor=who, params=dict(params or {}), run_id=run_id
         )
-        journal = Journal(on_stage)
+        journal = Journal(on_stage, save=self._saver(run.id))
         self._runs.start(run.id)
         metrics: dict[str, float] = {}
         try:
@@ -119,6 +119,12 @@ class TrainingRunner:
         if on_stage is not None:
             on_stage("done", "")
         return self._runs.get(run.id)
+
+    def _saver(self, run_id: str) -> Callable[[Journal], None]:
+        def save(journal: Journal) -> None:
+            self._runs.progress(run_id, journal.stages, journal.rows, journal.text())
+
+        return save
 
     def _fail(
         self,

@@ -33,10 +33,11 @@ from modelyard.workspace.environments import (
 )
 from modelyard.workspace.jobs import RunQueue
 from modelyard.workspace.models import Models
-from modelyard.workspace.people import People, Person
+from modelyard.workspace.people import ADMIN, People, Person
 from modelyard.workspace.trainings import Runs, Sources, Trainings
 
 __all__ = [
+    "ADMIN",
     "Endpoint",
     "Endpoints",
     "Environment",

@@ -1,5 +1,6 @@
-"""``create_control_app()``: what ``modelyard up`` serves, the scoring routes of
-:func:`modelyard.web.app.create_app` plus the admin API under ``/api/v1``.
+"""``create_control_app()``: the scoring routes of :func:`modelyard.web.app.create_app`
+plus the admin API under ``/api/v1`` (``modelyard up`` serves it with the Studio, see
+:mod:`modelyard.ui.app`).
 
 request -> LimitsMiddleware -> /api/v1/...       AdminGuard (Host, Origin, admin key) -> SDK
                             -> /endpoints/..., /v2/...   the scoring replica's own routes
@@ -15,7 +16,6 @@ from modelyard.config import ServeOptions
 from modelyard.errors import ConfigError
 from modelyard.web.admin import AdminGuard, admin_router
 from modelyard.web.app import create_app
-from modelyard.web.lifecycle import DrainMiddleware, drain_on_sigterm
 from modelyard.workspace import Workspace
 
 NO_ADMIN_KEY = (
@@ -40,14 +40,6 @@ def create_control_app(
     limits = limits or ServeOptions()
     app = create_app(ws, require_keys=True, limits=limits, follow_interval=follow_interval)
     app.title = "modelyard control plane"
-    guard = AdminGuard(ws.settings.admin_key, (limits.host, *limits.allowed_hosts, *hosts))
+    guard = AdminGuard(ws.people, (limits.host, *limits.allowed_hosts, *hosts))
     app.include_router(admin_router(ws, guard))
     return app
-
-
-def control_app_from_environment() -> DrainMiddleware:
-    """The app of ``modelyard up``, configured by ``ServeOptions.to_env``, stopping
-    gracefully on SIGTERM."""
-    options = ServeOptions.from_env()
-    ws = Workspace.from_config(options.root or None)
-    return drain_on_sigterm(create_control_app(ws, limits=options), options.drain_s)

@@ -9,6 +9,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from modelyard.errors import InvalidInput
+from modelyard.registry import ModelVersion
+from modelyard.web.admin.guard import person_of
+from modelyard.web.admin.snippets import example_row, snippets
 from modelyard.web.admin.views import endpoint_view, url
 from modelyard.workspace import Workspace
 
@@ -39,6 +43,25 @@ class Regenerate(BaseModel):
     slot: Literal["primary", "secondary"] = "primary"
 
 
+def served_version(ws: Workspace, name: str) -> ModelVersion:
+    """The version endpoint ``name`` serves now; ``InvalidInput`` for an entry-script
+    endpoint or a version without a signature (nothing to build requests from)."""
+    endpoint = ws.endpoints.get(name)
+    if endpoint.kind == "script":
+        raise InvalidInput(
+            f"endpoint {name} runs an entry script: its run() decides what it takes",
+            code="no_signature",
+        )
+    version = ws.models.resolve(endpoint.target)
+    if version.signature is None:
+        raise InvalidInput(
+            f"{version.ref} was registered without a signature: register it with an "
+            "input_example to get sample code and a test form",
+            code="no_signature",
+        )
+    return version
+
+
 def router(ws: Workspace) -> APIRouter:
     """Endpoints as resources."""
     api = APIRouter(prefix="/endpoints", tags=["endpoints"])
@@ -56,6 +79,7 @@ def router(ws: Workspace) -> APIRouter:
             batch_max_rows=body.batch_max_rows,
             batch_max_wait_ms=body.batch_max_wait_ms,
             check_packages=body.check_packages,
+            actor=person_of(request).name,
         )
         response.headers["Location"] = url(request, f"/api/v1/endpoints/{endpoint.name}")
         return endpoint_view(request, endpoint)
@@ -73,12 +97,13 @@ def router(ws: Workspace) -> APIRouter:
     @api.patch("/{name}")
     def update_endpoint(name: str, body: EndpointUpdate, request: Request) -> dict[str, Any]:
         """Serve another model reference; keys stay, replicas follow within a second."""
-        return endpoint_view(request, ws.endpoints.update(name, model=body.model))
+        who = person_of(request).name
+        return endpoint_view(request, ws.endpoints.update(name, model=body.model, actor=who))
 
     @api.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-    def delete_endpoint(name: str) -> Response:
+    def delete_endpoint(name: str, request: Request) -> Response:
         """Delete the endpoint; replicas stop serving it within a second."""
-        ws.endpoints.delete(name)
+        ws.endpoints.delete(name, actor=person_of(request).name)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @api.get("/{name}/logs", response_class=PlainTextResponse)
@@ -86,13 +111,24 @@ def router(ws: Workspace) -> APIRouter:
         """The endpoint's newest log lines: environment build, entry-script output, events."""
         return PlainTextResponse(ws.endpoints.logs(name, tail=tail))
 
-    @api.post("/{name}/keys/regenerate")
-    def regenerate_key(name: str, body: Regenerate) -> dict[str, Any]:
-        """A new key for one slot; the old one stops working."""
+    @api.get("/{name}/samples")
+    def samples(name: str, request: Request) -> dict[str, Any]:
+        """Programs calling the endpoint in curl, Python, JavaScript, C# and R, for each
+        wire format, with a row drawn from the served version's training profile."""
+        version = served_version(ws, name)
+        base = str(request.base_url)
         return {
             "endpoint": name,
-            "slot": body.slot,
-            "key": ws.endpoints.regenerate_key(name, body.slot),
+            "version": version.version,
+            "example": example_row(version),
+            "key_variable": "MODELYARD_KEY",
+            "samples": [s.to_dict() for s in snippets(base, name, version)],
         }
+
+    @api.post("/{name}/keys/regenerate")
+    def regenerate_key(name: str, body: Regenerate, request: Request) -> dict[str, Any]:
+        """A new key for one slot; the old one stops working."""
+        key = ws.endpoints.regenerate_key(name, body.slot, actor=person_of(request).name)
+        return {"endpoint": name, "slot": body.slot, "key": key}
 
     return api

@@ -1,5 +1,5 @@
-"""Who may call the admin API: the admin key, sent by a Host name this server answers to,
-from no other web origin than its own.
+"""Who may call the admin API: the admin key or a person's token, sent by a Host name this
+server answers to, from no other web origin than its own, for what that person's role allows.
 
 Every admin route runs :class:`AdminGuard` first (a dependency of the ``/api/v1`` router,
 so no route can forget it); each refusal is a JSON error from the one error table:
@@ -9,22 +9,25 @@ so no route can forget it); each refusal is a JSON error from the one error tabl
   resolve to 127.0.0.1 (DNS rebinding) is refused with 403.
 - Origin: a browser names the page that makes a request; when it does, it must be this
   server's own ``scheme://host:port``. A page elsewhere cannot drive the API (CSRF): 403.
-- The key: ``Authorization: Bearer <admin key>``; 401 without a key, 403 with any other
-  (an endpoint's score key never opens an admin route).
+- The key: ``Authorization: Bearer <admin key or personal token>``; 401 without a key, 403
+  with any other (an endpoint's score key never opens an admin route).
+- The role: reads (GET) need ``viewer``; every other method needs ``admin`` unless its route
+  declares less with :func:`requires` (deny by default). 403 names the role needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from modelyard.config import Secret
-from modelyard.errors import Forbidden
-from modelyard.web.auth import check_admin
+from modelyard.errors import Forbidden, Unauthorized
+from modelyard.types import Action
+from modelyard.web.auth import bearer
+from modelyard.workspace import People, Person
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -32,8 +35,33 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Declared for the OpenAPI document (the "Authorize" button of /docs); the guard reads the
 # header itself so that a missing or malformed one is answered by the error table.
 bearer_scheme = HTTPBearer(
-    auto_error=False, scheme_name="admin key", description="The workspace's admin key."
+    auto_error=False,
+    scheme_name="admin key",
+    description="The workspace's admin key, or a person's token (`modelyard users token`).",
 )
+REQUIRES = "x-modelyard-requires"  # the OpenAPI extension naming a route's least role
+_READS = frozenset({"GET", "HEAD"})
+
+
+def requires(action: Action) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that ``action``'s role may call (shown in /docs)."""
+    return {REQUIRES: action.value}
+
+
+def required_action(request: Request) -> Action:
+    """What the matched route needs: its :func:`requires`, else read for GET and admin for
+    anything else."""
+    route = request.scope.get("route")
+    declared = (getattr(route, "openapi_extra", None) or {}).get(REQUIRES)
+    if declared is not None:
+        return Action(declared)
+    return Action.READ if request.method in _READS else Action.ADMIN
+
+
+def person_of(request: Request) -> Person:
+    """The person the guard let through (the route runs after it)."""
+    person: Person = request.state.person
+    return person
 
 
 def split_authority(authority: str) -> tuple[str, int | None] | None:
@@ -65,28 +93,56 @@ def same_origin(origin: str, scheme: str, authority: str) -> bool:
 class AdminGuard:
     """The checks every admin request passes before its route runs."""
 
-    def __init__(self, admin_key: Secret | None, hosts: Iterable[str] = ()) -> None:
-        self.admin_key = admin_key
+    def __init__(self, people: People, hosts: Iterable[str] = ()) -> None:
+        self.people = people
         names = (*LOOPBACK_NAMES, *hosts)
         self.hosts = frozenset(n.strip().strip("[]").lower() for n in names if n.strip())
 
-    def check(self, request: Request) -> None:
-        """Raise ``Forbidden`` for a Host or Origin not this server's own, ``Unauthorized``
-        without a key, ``Forbidden`` with a key that is not the admin key."""
+    def check(self, request: Request) -> Person:
+        """The person calling; raises ``Forbidden`` for a Host or Origin not this server's
+        own, ``Unauthorized`` without a key, ``Forbidden`` with a key that is neither the
+        admin key nor an active personal token, or a role below what the route needs."""
+        self.check_host(request)
+        self.check_origin(request)
+        return self.authenticate(request)
+
+    def check_host(self, request: Request) -> None:
+        """Raise ``Forbidden`` unless the Host header names this server (DNS rebinding)."""
         authority = request.headers.get("host", "")
         parsed = split_authority(authority)
         if parsed is None or parsed[0] not in self.hosts:
             raise Forbidden(
-                f"the admin API does not answer to Host {authority[:100]!r}: call it as "
+                f"this server does not answer to Host {authority[:100]!r}: call it as "
                 "127.0.0.1 or localhost, or allow that name (`modelyard up --allow-host NAME`)"
             )
+
+    def check_origin(self, request: Request) -> None:
+        """Raise ``Forbidden`` if a browser says the request comes from another site (CSRF)."""
+        authority = request.headers.get("host", "")
         origin = request.headers.get("origin")
         if origin is not None and not same_origin(origin, request.url.scheme, authority):
             raise Forbidden(
-                f"the admin API refuses calls from origin {origin[:100]!r}: "
+                f"this server refuses calls from origin {origin[:100]!r}: "
                 f"only pages of {request.url.scheme}://{authority} may call it"
             )
-        check_admin(request, self.admin_key)
+
+    def authenticate(self, request: Request) -> Person:
+        """The person whose admin key or token the request bears, allowed the route's action."""
+        token = bearer(request)
+        if token is None:
+            raise Unauthorized(
+                "this route needs the admin key or a personal token: 'Authorization: Bearer <key>'"
+            )
+        person = self.people.authenticate(token)
+        if person is None:
+            raise Forbidden(
+                "this route needs the admin key or an active personal token; "
+                "an endpoint's score key cannot call it"
+            )
+        action = required_action(request)
+        person.require(action, f"{request.method} {request.url.path}")
+        request.state.person = person
+        return person
 
     def dependency(
         self,

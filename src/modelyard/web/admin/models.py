@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from modelyard.registry import Event
-from modelyard.types import DEFAULT_ALIAS
+from modelyard.types import DEFAULT_ALIAS, Action
+from modelyard.web.admin.guard import person_of, requires
 from modelyard.web.admin.views import event_view, model_view, version_view
 from modelyard.workspace import Workspace
-
-ACTOR = "api"
 
 
 class PromoteBody(BaseModel):
@@ -35,6 +34,13 @@ class ApproveBody(BaseModel):
     """The pending version to approve (it becomes champion)."""
 
     version: int = Field(ge=1)
+
+
+class RejectBody(BaseModel):
+    """The pending version to reject (it can never be promoted), and why."""
+
+    version: int = Field(ge=1)
+    reason: str = ""
 
 
 def moved(event: Event | None) -> dict[str, Any]:
@@ -64,24 +70,38 @@ def router(ws: Workspace) -> APIRouter:
         """One version: signature, metrics, lineage, aliases, status."""
         return version_view(ws.models.get(name, version=version))
 
-    @api.post("/{name}/promote")
-    def promote(name: str, body: PromoteBody) -> dict[str, Any]:
+    @api.post("/{name}/promote", openapi_extra=requires(Action.PROMOTE))
+    def promote(name: str, body: PromoteBody, request: Request) -> dict[str, Any]:
         """Move an alias (``champion`` by default) to a version, with a recorded event."""
         event = ws.models.promote(
-            name, body.version, alias=body.alias, reason=body.reason, force=body.force, actor=ACTOR
+            name,
+            body.version,
+            alias=body.alias,
+            reason=body.reason,
+            force=body.force,
+            actor=person_of(request).name,
         )
         return moved(event)
 
-    @api.post("/{name}/rollback")
-    def rollback(name: str, body: RollbackBody | None = None) -> dict[str, Any]:
+    @api.post("/{name}/rollback", openapi_extra=requires(Action.PROMOTE))
+    def rollback(name: str, request: Request, body: RollbackBody | None = None) -> dict[str, Any]:
         """Return an alias to the version it held before."""
         body = body or RollbackBody()
-        return moved(ws.models.rollback(name, alias=body.alias, reason=body.reason, actor=ACTOR))
+        who = person_of(request).name
+        return moved(ws.models.rollback(name, alias=body.alias, reason=body.reason, actor=who))
 
-    @api.post("/{name}/approve")
-    def approve(name: str, body: ApproveBody) -> dict[str, Any]:
-        """Approve a version held pending by ``require_approval``: it becomes champion."""
-        return moved(ws.models.approve(name, body.version, actor=ACTOR))
+    @api.post("/{name}/approve", openapi_extra=requires(Action.PROMOTE))
+    def approve(name: str, body: ApproveBody, request: Request) -> dict[str, Any]:
+        """Approve a version held pending by ``require_approval``: it becomes champion
+        (403 under ``four_eyes`` if you authored it)."""
+        return moved(ws.models.approve(name, body.version, actor=person_of(request).name))
+
+    @api.post("/{name}/reject", openapi_extra=requires(Action.PROMOTE))
+    def reject(name: str, body: RejectBody, request: Request) -> dict[str, Any]:
+        """Reject a version held pending by ``require_approval``; it is never promoted."""
+        who = person_of(request).name
+        ws.models.reject(name, body.version, reason=body.reason, actor=who)
+        return version_view(ws.models.get(name, version=body.version))
 
     @api.get("/{name}/history")
     def history(

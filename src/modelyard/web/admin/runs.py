@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from modelyard.types import Action
+from modelyard.web.admin.guard import requires
 from modelyard.web.admin.views import run_view
 from modelyard.workspace import Workspace
 
@@ -34,7 +36,7 @@ def router(ws: Workspace) -> APIRouter:
         """What the run printed: stages, the script's stdout and stderr, tracebacks."""
         return PlainTextResponse(ws.runs.get(run_id).logs)
 
-    @api.post("/{run_id}/cancel")
+    @api.post("/{run_id}/cancel", openapi_extra=requires(Action.TRAIN))
     def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
         """Cancel a queued run now, or a running one at its next stage (409 if it ended)."""
         return run_view(request, ws.runs.cancel(run_id))

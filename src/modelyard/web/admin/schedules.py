@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from modelyard.errors import NotFound
 from modelyard.storage.queue import Schedule
+from modelyard.types import Action
+from modelyard.web.admin.guard import person_of, requires
 from modelyard.web.admin.trainings import known_training
 from modelyard.web.admin.views import schedule_view
 from modelyard.workspace import Workspace
@@ -29,18 +31,18 @@ def router(ws: Workspace) -> APIRouter:
         """Every stored schedule with its next fire time (UTC)."""
         return [schedule_view(s) for s in ws.queue.schedules.list()]
 
-    @api.post("/{training}/pause")
-    def pause(training: str) -> dict[str, Any]:
+    @api.post("/{training}/pause", openapi_extra=requires(Action.TRAIN))
+    def pause(training: str, request: Request) -> dict[str, Any]:
         """Stop firing until resumed (a run in progress goes on)."""
         known_training(ws, training)
-        ws.queue.set_paused(training, True)
+        ws.queue.set_paused(training, True, actor=person_of(request).name)
         return schedule_view(_schedule(ws, training))
 
-    @api.post("/{training}/resume")
-    def resume(training: str) -> dict[str, Any]:
+    @api.post("/{training}/resume", openapi_extra=requires(Action.TRAIN))
+    def resume(training: str, request: Request) -> dict[str, Any]:
         """Fire again from the next due time (missed fires coalesce into one)."""
         known_training(ws, training)
-        ws.queue.set_paused(training, False)
+        ws.queue.set_paused(training, False, actor=person_of(request).name)
         return schedule_view(_schedule(ws, training))
 
     return api

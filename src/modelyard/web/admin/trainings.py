@@ -14,10 +14,11 @@ from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, Field
 
 from modelyard.errors import Conflict, InvalidInput, NotFound
+from modelyard.types import Action
+from modelyard.web.admin.guard import person_of, requires
 from modelyard.web.admin.views import run_view, training_view
 from modelyard.workspace import Workspace
 
-ACTOR = "api"
 MAX_KEY = 200  # characters of an Idempotency-Key (the width of the stored column)
 
 
@@ -52,7 +53,9 @@ def router(ws: Workspace) -> APIRouter:
         view["runs"] = [run_view(request, run) for run in ws.runs.list(name, limit=10)]
         return view
 
-    @api.post("/{name}/runs", status_code=status.HTTP_202_ACCEPTED)
+    @api.post(
+        "/{name}/runs", status_code=status.HTTP_202_ACCEPTED, openapi_extra=requires(Action.TRAIN)
+    )
     def trigger(
         name: str,
         request: Request,
@@ -72,7 +75,7 @@ def router(ws: Workspace) -> APIRouter:
             )
         params = body.params if body is not None else {}
         run, created = ws.queue.trigger(
-            name, params=params, trigger="api", idempotency_key=key, actor=ACTOR
+            name, params=params, trigger="api", idempotency_key=key, actor=person_of(request).name
         )
         if not created and (run.training != name or dict(run.params) != params):
             raise Conflict(

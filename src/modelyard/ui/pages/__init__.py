@@ -1,0 +1,1 @@
+"""The Studio's routes, one module per page family."""
