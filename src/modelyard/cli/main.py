@@ -11,7 +11,17 @@ import typer
 from rich.markup import escape
 
 from modelyard import __version__
-from modelyard.cli import control, envs, jobs, models, quickstart, scripts, serving, training
+from modelyard.cli import (
+    control,
+    envs,
+    jobs,
+    models,
+    quickstart,
+    scripts,
+    serving,
+    training,
+    users,
+)
 from modelyard.cli.context import console, err_console, state
 from modelyard.config import redact
 from modelyard.errors import ModelyardError
@@ -32,6 +42,7 @@ serving.endpoints_app.command("logs")(scripts.logs)
 app.add_typer(serving.endpoints_app, name="endpoints")
 app.add_typer(jobs.schedules_app, name="schedules")
 app.add_typer(envs.envs_app, name="envs")
+app.add_typer(users.users_app, name="users")
 app.command("serve")(serving.serve)
 app.command("up")(control.up)
 app.command("worker")(jobs.worker)

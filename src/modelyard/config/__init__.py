@@ -98,6 +98,7 @@ class Settings:
     database_url: SecretURL
     artifacts: str
     admin_key: Secret | None = None
+    token: Secret | None = None  # MODELYARD_TOKEN: the person the CLI and SDK act as
     skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED
     sqlite_busy_timeout_s: float = 60.0
     serve_url: str = "http://127.0.0.1:8080"
@@ -140,6 +141,7 @@ class Settings:
         )
         artifacts = env.get("MODELYARD_ARTIFACTS") or registry.get("artifacts", DEFAULT_ARTIFACTS)
         admin_key = env.get("MODELYARD_ADMIN_KEY") or security.get("admin_key")
+        token = env.get("MODELYARD_TOKEN")
         trusted_env = env.get("MODELYARD_SKOPS_TRUSTED")
         trusted = (
             [t.strip() for t in trusted_env.split(",") if t.strip()]
@@ -163,6 +165,7 @@ class Settings:
             database_url=SecretURL(_resolve_sqlite(str(url), root)),
             artifacts=_resolve_artifacts(str(artifacts), root),
             admin_key=Secret(str(admin_key)) if admin_key else None,
+            token=Secret(token) if token else None,
             skops_trusted=tuple(trusted),
             sqlite_busy_timeout_s=float(timeout),
             serve_url=str(serve_url).rstrip("/"),

@@ -47,12 +47,23 @@ class Registry:
     """Models and versions over a :class:`Database` and an :class:`ArtifactStore`."""
 
     def __init__(
-        self, db: Database, store: ArtifactStore, loader: SafeLoader, skops_trusted: tuple[str, ...]
+        self,
+        db: Database,
+        store: ArtifactStore,
+        loader: SafeLoader,
+        skops_trusted: tuple[str, ...],
+        actor: str | None = None,
     ) -> None:
+        self.actor = actor
         self.db = db
         self.store = store
         self.loader = loader
         self._trusted = skops_trusted
+
+    def who(self, actor: str | None) -> str:
+        """Who an event records: ``actor`` if given, else the workspace's person (the
+        holder of ``MODELYARD_TOKEN``), else the OS user."""
+        return actor or self.actor or current_actor()
 
     # -- registering -----------------------------------------------------------------
 
@@ -98,7 +109,7 @@ class Registry:
     def _record(
         self, name: str, packed: Packed, info: VersionInfo, allow_pickle: bool, actor: str | None
     ) -> ModelVersion:
-        who = actor or current_actor()
+        who = self.who(actor)
         number = registering.record(self.db, name, packed, info, allow_pickle, who)
         return self.get_version(name, number)
 
@@ -214,7 +225,7 @@ class Registry:
             name,
             version,
             alias=alias,
-            actor=actor or current_actor(),
+            actor=self.who(actor),
             reason=reason,
             force=force,
             expected=expected,
@@ -234,7 +245,7 @@ class Registry:
         """Return ``alias`` to the version it held before its current one was promoted
         (replicas notified and waited for as by ``promote``)."""
         return moves.rollback(
-            self.db, name, alias=alias, actor=actor or current_actor(), reason=reason, wait_s=wait_s
+            self.db, name, alias=alias, actor=self.who(actor), reason=reason, wait_s=wait_s
         )
 
     def mark_pending(self, name: str, version: int) -> None:
@@ -252,7 +263,7 @@ class Registry:
     ) -> Event | None:
         """Approve a pending version: it becomes ready and is promoted to champion. With
         ``four_eyes``, raises ``Forbidden`` if ``actor`` is the version's author."""
-        who = actor or current_actor()
+        who = self.who(actor)
         moves.release_pending(self.db, name, version, actor=who, four_eyes=four_eyes)
         return self.promote(
             name,
@@ -273,7 +284,7 @@ class Registry:
     ) -> None:
         """Reject a pending version: it can never be promoted; the event says who and why.
         With ``four_eyes``, raises ``Forbidden`` if ``actor`` is the version's author."""
-        who = actor or current_actor()
+        who = self.who(actor)
         moves.release_pending(
             self.db,
             name,
@@ -300,7 +311,7 @@ class Registry:
                 conn,
                 model_id,
                 kind,
-                actor=actor or current_actor(),
+                actor=self.who(actor),
                 to_version=to_version,
                 reason=reason,
             )
@@ -321,7 +332,7 @@ class Registry:
 
     def archive(self, name: str, version: int | None = None, *, actor: str | None = None) -> None:
         """Archive one version, or the whole model; an aliased version cannot be archived."""
-        who = actor or current_actor()
+        who = self.who(actor)
 
         def write(conn: Connection) -> None:
             model_id = lookup.model_id(conn, name)

@@ -21,7 +21,7 @@ from modelyard.errors import ConfigError, InvalidInput, ModelyardError, RunCance
 from modelyard.jobs.executors import Executor, LocalExecutor
 from modelyard.monitoring import profile_frame
 from modelyard.promotion import decide
-from modelyard.registry import Registry, VersionInfo, current_actor, infer_signature
+from modelyard.registry import Registry, VersionInfo, infer_signature
 from modelyard.sources import open_source, to_frame
 from modelyard.storage.runs import Run, RunStore
 from modelyard.training import lineage
@@ -57,6 +57,10 @@ class TrainingRunner:
         self._runs = runs
         self.executor: Executor = executor or LocalExecutor()
 
+    def who(self, actor: str | None) -> str:
+        """Who a run records: see :meth:`Registry.who`."""
+        return self._registry.who(actor)
+
     def names(self) -> list[str]:
         """The declared trainings."""
         return sorted(self._settings.trainings)
@@ -89,7 +93,7 @@ class TrainingRunner:
         if declaration is None:
             self.spec(name)  # raises the helpful ConfigError
         assert declaration is not None
-        who = actor or current_actor()
+        who = self._registry.who(actor)
         model_name = str(declaration.get("model", name))
         run = self._runs.create(
             name, model_name, trigger=trigger, actor=who, params=dict(params or {}), run_id=run_id

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from modelyard import config as cfg
+from modelyard.errors import Unauthorized
 from modelyard.jobs.executors import build_executor
 from modelyard.registry import DoctorReport, Registry, SafeLoader
 from modelyard.registry.doctor import check as doctor_check
@@ -65,10 +66,20 @@ class Workspace:
         )
         _ensure_sqlite_folder(settings)
         upgrade(self.db)
+        self.people = People(
+            settings.admin_key, PeopleStore(self.db), SessionStore(self.db), AuditLog(self.db)
+        )
+        self.person = self._person(settings)
         self.store = ArtifactStore(settings.artifacts)
         scratch = settings.root / cfg.STATE_DIR / "cache"
         loader = SafeLoader(self.store, settings.skops_trusted, scratch)
-        self.registry = Registry(self.db, self.store, loader, settings.skops_trusted)
+        self.registry = Registry(
+            self.db,
+            self.store,
+            loader,
+            settings.skops_trusted,
+            actor=self.person.name if self.person else None,
+        )
         self.models = Models(self.registry, settings.trainings)
         self.executor = build_executor(settings.executor)
         runner = TrainingRunner(settings, self.registry, RunStore(self.db), self.executor)
@@ -76,9 +87,6 @@ class Workspace:
         self.trainings = Trainings(runner, self.queue)
         self.runs = Runs(RunStore(self.db), self.queue)
         self.sources = Sources(settings)
-        self.people = People(
-            settings.admin_key, PeopleStore(self.db), SessionStore(self.db), AuditLog(self.db)
-        )
         self.endpoints = Endpoints(
             EndpointStore(self.db), settings, self.registry, self.people.audit
         )
@@ -107,6 +115,20 @@ class Workspace:
         if not config_path.exists():
             config_path.write_text(cfg.default_config_text(), encoding="utf-8")
         return cls(cfg.Settings.load(config_path, env))
+
+    def _person(self, settings: cfg.Settings) -> Person | None:
+        """The holder of ``MODELYARD_TOKEN`` (None without one); a token that opens
+        nothing is refused rather than silently ignored."""
+        if settings.token is None:
+            return None
+        person = self.people.authenticate(settings.token.reveal())
+        if person is None:
+            self.db.dispose()
+            raise Unauthorized(
+                "MODELYARD_TOKEN is not an active personal token: "
+                "`modelyard users token NAME` issues one"
+            )
+        return person
 
     def doctor(self, *, fix: bool = False) -> DoctorReport:
         """Check that every version's artifact exists and matches its sha256."""

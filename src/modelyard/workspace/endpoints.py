@@ -12,7 +12,7 @@ import httpx
 
 from modelyard import config as cfg
 from modelyard.errors import ModelyardError
-from modelyard.registry import Registry, current_actor
+from modelyard.registry import Registry
 from modelyard.storage.audit import AuditLog
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.workspace.scripts import ScriptDeployments
@@ -147,7 +147,7 @@ class Endpoints:
         self, actor: str | None, action: str, name: str, details: Mapping[str, Any] | None = None
     ) -> None:
         if self._audit is not None:
-            self._audit.record(actor or current_actor(), action, name, details)
+            self._audit.record(self._registry.who(actor), action, name, details)
 
     def deploy_script(self, name: str, **options: Any) -> Endpoint:
         """Deploy an entry script (``init()``/``run(raw_data)``) with its models; see

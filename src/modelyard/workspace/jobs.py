@@ -16,7 +16,6 @@ from modelyard import config as cfg
 from modelyard.errors import ConfigError, JobNotFound, RunCancelled
 from modelyard.jobs import JobContext, Scheduler, Worker, next_fire, parse_schedule
 from modelyard.jobs.scheduler import fire_key
-from modelyard.registry import current_actor
 from modelyard.storage import Database
 from modelyard.storage.audit import AuditLog
 from modelyard.storage.queue import Job, JobStore, LeaseStore, Schedule, ScheduleStore
@@ -55,7 +54,7 @@ class RunQueue:
         returns the run it started the first time."""
         self._runner.spec(training)  # an unknown training fails here, not in a worker
         declaration = self._settings.trainings[training]
-        who = actor or current_actor()
+        who = self._runner.who(actor)
         payload = {
             "training": training,
             "params": dict(params or {}),
@@ -165,4 +164,4 @@ class RunQueue:
             raise ConfigError(f"no training named {training!r}")
         self.schedules.set_paused(training, paused)
         action = "schedule.paused" if paused else "schedule.resumed"
-        self._audit.record(actor or current_actor(), action, training)
+        self._audit.record(self._runner.who(actor), action, training)
