@@ -59,7 +59,7 @@ def test_a_triggered_run_is_followed_to_its_end(db_url: str, tmp_path: Path) -> 
                 break
             assert worker.run_once() is not None
         assert states == ["queued", "succeeded"]
-        assert status["trigger"] == "api" and status["actor"] == "api"
+        assert status["trigger"] == "api" and status["actor"] == "admin"
         assert status["version"] == 1 and status["metrics"]["r2"] > 0.8
         assert status["decision"]["outcome"] == "promote"
         logs = httpx.get(status["logs_url"], headers=ADMIN)
@@ -123,7 +123,7 @@ def test_promote_rollback_approve_and_history(ws: Workspace) -> None:
         assert promoted.status_code == 200, promoted.text
         event = promoted.json()["event"]
         assert (event["kind"], event["from_version"], event["to_version"]) == ("promoted", 2, 1)
-        assert event["reason"] == "back to basics" and event["actor"] == "api"
+        assert event["reason"] == "back to basics" and event["actor"] == "admin"
         noop = httpx.post(f"{models}/promote", json={"version": 1}, headers=ADMIN).json()
         assert noop == {"moved": False, "event": None}
         pending = httpx.post(f"{models}/promote", json={"version": 3}, headers=ADMIN)

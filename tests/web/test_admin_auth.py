@@ -1,6 +1,7 @@
-"""Every route of the control app, walked: admin routes need the admin key (401 without a
-key, 403 with an endpoint's score key), scoring routes take the endpoint's key, public
-routes need none, and a route nobody classified fails the test."""
+"""Every route of the control app, walked: admin routes need the admin key or a personal
+token (401 without a key, 403 with an endpoint's score key) and the role each route needs,
+scoring routes take the endpoint's key, public routes need none, and a route nobody
+classified fails the test."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from modelyard import Workspace
+from modelyard.types import Role
 from modelyard.web.admin.app import create_control_app
 from tests.helpers.control import ADMIN, bearer, control_workspace
 from tests.helpers.server import running
@@ -102,10 +104,45 @@ ADMIN_ROUTES: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/endpoints/{name}/keys/regenerate"): Call(
         "/api/v1/endpoints/spare/keys/regenerate", {"slot": "secondary"}
     ),
+    ("POST", "/api/v1/models/{name}/reject"): Call("/api/v1/models/held/reject", {"version": 2}),
+    ("GET", "/api/v1/endpoints/{name}/samples"): Call("/api/v1/endpoints/immo/samples"),
+    ("GET", "/api/v1/me"): Call("/api/v1/me"),
+    ("GET", "/api/v1/me/tokens"): Call("/api/v1/me/tokens"),
+    ("POST", "/api/v1/me/tokens"): Call("/api/v1/me/tokens", {}),
+    ("POST", "/api/v1/me/tokens/{token_id}/revoke"): Call("/api/v1/me/tokens/{token}/revoke"),
+    ("GET", "/api/v1/users"): Call("/api/v1/users"),
+    ("POST", "/api/v1/users"): Call("/api/v1/users", {"name": "newbie", "role": "viewer"}),
+    ("PATCH", "/api/v1/users/{name}"): Call("/api/v1/users/walker", {"role": "scientist"}),
+    ("POST", "/api/v1/users/{name}/tokens"): Call("/api/v1/users/walker/tokens", {}),
+    ("POST", "/api/v1/users/{name}/tokens/{token_id}/revoke"): Call(
+        "/api/v1/users/walker/tokens/{token}/revoke"
+    ),
+    ("GET", "/api/v1/audit"): Call("/api/v1/audit"),
     ("GET", "/api/v1/schedules"): Call("/api/v1/schedules"),
     ("POST", "/api/v1/schedules/{training}/pause"): Call("/api/v1/schedules/immo/pause"),
     ("POST", "/api/v1/schedules/{training}/resume"): Call("/api/v1/schedules/immo/resume"),
 }
+
+
+# The least role of each write; every GET needs a viewer but those marked here.
+NEEDS: dict[tuple[str, str], Role] = {
+    ("POST", "/api/v1/trainings/{name}/runs"): Role.SCIENTIST,
+    ("POST", "/api/v1/runs/{run_id}/cancel"): Role.SCIENTIST,
+    ("POST", "/api/v1/schedules/{training}/pause"): Role.SCIENTIST,
+    ("POST", "/api/v1/schedules/{training}/resume"): Role.SCIENTIST,
+    ("POST", "/api/v1/models/{name}/promote"): Role.APPROVER,
+    ("POST", "/api/v1/models/{name}/rollback"): Role.APPROVER,
+    ("POST", "/api/v1/models/{name}/approve"): Role.APPROVER,
+    ("POST", "/api/v1/models/{name}/reject"): Role.APPROVER,
+    ("POST", "/api/v1/me/tokens"): Role.VIEWER,
+    ("POST", "/api/v1/me/tokens/{token_id}/revoke"): Role.VIEWER,
+    ("GET", "/api/v1/users"): Role.ADMIN,
+}
+
+
+def least_role(method: str, path: str) -> Role:
+    """What the route needs: its entry in NEEDS, else viewer for GET, admin for the rest."""
+    return NEEDS.get((method, path), Role.VIEWER if method == "GET" else Role.ADMIN)
 
 
 def routes_of(app: FastAPI) -> set[tuple[str, str]]:
@@ -125,6 +162,7 @@ class World:
     base: str
     score_key: str
     run_id: str
+    token_id: str
 
 
 @pytest.fixture(scope="module")
@@ -138,14 +176,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ws.models.promote("spare", 1)
     ws.models.promote("spare", 2)
     ws.models.register("held", ws.models.load("immo:1"), input_example=_example(ws))
+    ws.models.register("held", ws.models.load("immo:1"), input_example=_example(ws))
     ws.registry.mark_pending("held", 1)  # as require_approval leaves a passing version
+    ws.registry.mark_pending("held", 2)
+    ws.people.add("walker", "viewer")
+    token, _ = ws.people.issue_token("walker")
     keys = ws.endpoints.create("immo", model="immo@champion").keys or {}
     ws.endpoints.create("spare", model="spare@champion")
     ws.queue.sync_schedules()
     queued = ws.trainings.run("immo", wait=False)
     app = create_control_app(ws, follow_interval=0.2)
     with running(app) as base:
-        yield World(ws, app, base, keys["primary"], queued.id)
+        yield World(ws, app, base, keys["primary"], queued.id, token.id)
     ws.close()
 
 
@@ -154,7 +196,7 @@ def _example(ws: Workspace) -> Any:
 
 
 def _send(world: World, method: str, call: Call, headers: dict[str, str]) -> httpx.Response:
-    path = call.path.replace("{run}", world.run_id)
+    path = call.path.replace("{run}", world.run_id).replace("{token}", world.token_id)
     return httpx.request(method, world.base + path, json=call.body, headers=headers, timeout=30)
 
 
@@ -180,11 +222,22 @@ def test_admin_routes_refuse_no_key_and_score_keys(world: World, method: str, pa
         assert refused.json()["code"] == "forbidden"
 
 
+# The admin key's account is not a user: it has no personal tokens of its own.
+NOT_FOR_THE_ADMIN_ACCOUNT = {
+    ("POST", "/api/v1/me/tokens"): 400,
+    ("POST", "/api/v1/me/tokens/{token_id}/revoke"): 404,
+}
+
+
 def test_admin_routes_answer_the_admin_key(world: World) -> None:
     # Reads and safe writes first; the DELETE of "spare" last, after its other calls.
     order = sorted(ADMIN_ROUTES, key=lambda route: (route[0] == "DELETE", route))
     for method, path in order:
         answer = _send(world, method, ADMIN_ROUTES[(method, path)], ADMIN)
+        expected = NOT_FOR_THE_ADMIN_ACCOUNT.get((method, path))
+        if expected is not None:
+            assert answer.status_code == expected, (method, path, answer.text)
+            continue
         assert answer.status_code in (200, 201, 202, 204), (method, path, answer.text)
 
 
@@ -204,3 +257,26 @@ def test_public_routes_need_no_key(world: World, method: str, path: str) -> None
     answer = _send(world, method, PUBLIC[(method, path)], {})
     expected = 404 if path == "/v2/{path:path}" else 405 if method == "OPTIONS" else 200
     assert answer.status_code == expected, answer.text
+
+
+def test_each_role_is_refused_what_it_may_not_do(world: World) -> None:
+    tokens = {}
+    for role in (Role.VIEWER, Role.SCIENTIST, Role.APPROVER):
+        world.ws.people.add(f"a-{role.value}", role)
+        tokens[role] = world.ws.people.issue_token(f"a-{role.value}")[1]
+    refused, allowed = [], []
+    for method, path in sorted(ADMIN_ROUTES, key=lambda route: (route[0] == "DELETE", route)):
+        needed = least_role(method, path)
+        for role, token in tokens.items():
+            answer = _send(world, method, ADMIN_ROUTES[(method, path)], bearer(token))
+            if role.rank < needed.rank:
+                assert answer.status_code == 403, (role, method, path, answer.text)
+                assert f"needs the {needed.value} role" in answer.json()["message"]
+                refused.append((role, path))
+            else:  # let through: whatever the route then answers, it is not a refusal
+                assert answer.status_code not in (401, 403), (role, method, path, answer.text)
+                allowed.append((role, path))
+    promote = "/api/v1/models/{name}/promote"
+    assert (Role.VIEWER, promote) in refused and (Role.SCIENTIST, promote) in refused
+    assert (Role.APPROVER, promote) in allowed
+    assert (Role.APPROVER, "/api/v1/endpoints/{name}/keys/regenerate") in refused

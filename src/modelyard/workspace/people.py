@@ -99,6 +99,11 @@ class People:
 
     def issue_token(self, user: str, label: str = "", *, actor: str = ADMIN) -> tuple[Token, str]:
         """A new personal token for ``user``: its record and the token (shown this once)."""
+        if user == ADMIN:
+            raise InvalidInput(
+                f"{ADMIN!r} is the admin key's account and has no tokens: add a user for "
+                "yourself (`modelyard users add NAME --role admin`) and use their token"
+            )
         token, secret = self._store.issue(user, label)
         self.audit.record(actor, "token.issued", user, {"token": token.id, "label": token.label})
         return token, secret
