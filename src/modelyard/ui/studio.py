@@ -4,7 +4,10 @@ failed action rendered as a page with the error, and nothing changed)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -36,12 +39,44 @@ def to_login(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"{PREFIX}/login?next={quote(path)}", status_code=303)
 
 
+class Flash:
+    """Secrets shown once (a new key, a new token): a form stores one and redirects to a
+    page naming it by a random id; the first read of that page takes it, so a reload shows
+    nothing and resubmits nothing. Only the session that stored it can take it."""
+
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self._ttl_s = ttl_s
+        self._items: dict[str, tuple[float, str, Mapping[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, visitor: Visitor, payload: Mapping[str, str]) -> str:
+        """Keep ``payload`` for ``visitor``'s next page; returns its id."""
+        flash_id, now = secrets.token_urlsafe(16), time.monotonic()
+        with self._lock:
+            for key in [k for k, item in self._items.items() if item[0] < now]:
+                del self._items[key]
+            self._items[flash_id] = (now + self._ttl_s, visitor.csrf, dict(payload))
+        return flash_id
+
+    def take(self, visitor: Visitor, flash_id: str | None) -> Mapping[str, str] | None:
+        """The payload stored under ``flash_id`` by this visitor's session, once."""
+        if not flash_id:
+            return None
+        with self._lock:
+            item = self._items.get(flash_id)
+            if item is None or item[1] != visitor.csrf or item[0] < time.monotonic():
+                return None
+            del self._items[flash_id]
+        return item[2]
+
+
 class Studio:
     """The workspace and sessions the pages run on."""
 
     def __init__(self, ws: Workspace, sessions: Sessions) -> None:
         self.ws = ws
         self.sessions = sessions
+        self.flash = Flash()
 
     def seen(self, request: Request) -> Visitor:
         """The page's visitor (a FastAPI dependency); raises :class:`LoginNeeded`."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from modelyard.errors import InvalidInput, ModelyardError
@@ -96,9 +96,14 @@ def router(studio: Studio) -> APIRouter:
         )
 
     @api.get("/{name}")
-    def endpoint(request: Request, name: str, visitor: Seen) -> Response:
+    def endpoint(request: Request, name: str, visitor: Seen, shown: str | None = None) -> Response:
         context = endpoint_context(ws, request, name)
-        return studio.show(request, "endpoint.html", visitor, section="endpoints", **context)
+        new_key = studio.flash.take(visitor, shown)
+        if new_key is not None:
+            context["notice"] = f"New {new_key['slot']} key for {name}: the old one no longer works"
+        return studio.show(
+            request, "endpoint.html", visitor, section="endpoints", new_key=new_key, **context
+        )
 
     @api.post("/{name}/test")
     async def test(request: Request, name: str) -> Response:
@@ -135,17 +140,8 @@ def router(studio: Studio) -> APIRouter:
             if slot not in KEY_SLOTS:
                 raise InvalidInput("slot must be primary or secondary", code="invalid_form")
             key = ws.endpoints.regenerate_key(name, slot, actor=visitor.person.name)
-            context = endpoint_context(ws, request, name)
-            notice = f"New {slot} key for {name}: the old one no longer works"
-            return studio.show(
-                request,
-                "endpoint.html",
-                visitor,
-                section="endpoints",
-                new_key={"slot": slot, "key": key},
-                notice=notice,
-                **context,
-            )
+            shown = studio.flash.put(visitor, {"slot": slot, "key": key})
+            return RedirectResponse(f"{PREFIX}/endpoints/{name}?shown={shown}", status_code=303)
 
         return await studio.form(
             request, Action.ADMIN, f"regenerating a key of endpoint {name}", handle

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from modelyard.types import Action, Role
@@ -39,16 +39,20 @@ def router(studio: Studio) -> APIRouter:
             **extra,
         )
 
+    def issued(visitor: Visitor, user: str, secret: str) -> Response:
+        shown = studio.flash.put(visitor, {"user": user, "token": secret})
+        return RedirectResponse(f"{PREFIX}/people?shown={shown}", status_code=303)
+
     @api.get("")
-    def people(request: Request, visitor: Seen) -> Response:
-        return people_page(request, visitor)
+    def people(request: Request, visitor: Seen, shown: str | None = None) -> Response:
+        return people_page(request, visitor, new_token=studio.flash.take(visitor, shown))
 
     @api.post("/tokens")
     async def issue_mine(request: Request) -> Response:
         def handle(visitor: Visitor, form: FormData) -> Response:
             me = visitor.person.name
             _, secret = ws.people.issue_token(me, str(form.get("label", "")), actor=me)
-            return people_page(request, visitor, new_token={"user": me, "token": secret})
+            return issued(visitor, me, secret)
 
         return await studio.form(request, Action.READ, "issuing yourself a token", handle)
 
@@ -83,7 +87,7 @@ def router(studio: Studio) -> APIRouter:
         def handle(visitor: Visitor, form: FormData) -> Response:
             label = str(form.get("label", ""))
             _, secret = ws.people.issue_token(name, label, actor=visitor.person.name)
-            return people_page(request, visitor, new_token={"user": name, "token": secret})
+            return issued(visitor, name, secret)
 
         return await studio.form(request, Action.ADMIN, f"issuing a token to {name}", handle)
 
