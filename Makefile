@@ -3,8 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
+# The Studio's browser tests and the endpoint sample-code tests run real tools: Debian's
+# Chromium, mono (C#) and R with httr from apt, axe-core (pinned) from npm.
+AXE_VERSION := 4.10.3
+AXE := tests/.npm/node_modules/axe-core/axe.min.js
+DEB_TOOLS := chromium mono-mcs libmono-system-net-http4.0-cil libnewtonsoft-json5.0-cil \
+	r-base-core r-cran-httr
+APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: quickstart test lint types contracts unit venv dev clean
+.PHONY: quickstart test test-deps lint types contracts unit venv dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +33,18 @@ quickstart: $(VENV)/.installed
 	$(BIN)/modelyard quickstart
 
 ## test: lint, types, import contracts, then the whole suite
-test: $(VENV)/.installed-dev lint types contracts unit
+test: $(VENV)/.installed-dev test-deps lint types contracts unit
+
+## test-deps: Chromium, mono and R (apt) and axe-core (npm) for the browser and sample tests
+test-deps: $(AXE)
+	@missing=$$(for p in $(DEB_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		$(APT) $$missing >/dev/null || (apt-get update -qq && $(APT) $$missing >/dev/null); \
+	fi
+
+$(AXE):
+	npm install --silent --no-save --no-audit --no-fund --prefix tests/.npm axe-core@$(AXE_VERSION)
 
 lint:
 	$(BIN)/ruff check src tests bench
@@ -42,4 +60,4 @@ unit:
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/.npm
