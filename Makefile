@@ -47,8 +47,8 @@ $(AXE):
 	npm install --silent --no-save --no-audit --no-fund --prefix tests/.npm axe-core@$(AXE_VERSION)
 
 lint:
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs
+	$(BIN)/ruff format --check src tests bench docs
 
 types:
 	$(BIN)/mypy

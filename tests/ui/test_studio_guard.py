@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import fastapi.routing
@@ -44,25 +43,45 @@ PAGES = {
 }
 OPEN = {"/", "/studio", "/studio/login"}  # redirects and the login page itself
 FORMS = {
-    "/studio/models/{name}/promote": Form("/studio/models/immo/promote", {"version": "1"}, "approver"),
+    "/studio/models/{name}/promote": Form(
+        "/studio/models/immo/promote", {"version": "1"}, "approver"
+    ),
     "/studio/models/{name}/rollback": Form("/studio/models/immo/rollback", {}, "approver"),
-    "/studio/models/{name}/approve": Form("/studio/models/immo/approve", {"version": "{pending}"}, "approver"),
-    "/studio/models/{name}/reject": Form("/studio/models/immo/reject", {"version": "{pending}"}, "approver"),
+    "/studio/models/{name}/approve": Form(
+        "/studio/models/immo/approve", {"version": "{pending}"}, "approver"
+    ),
+    "/studio/models/{name}/reject": Form(
+        "/studio/models/immo/reject", {"version": "{pending}"}, "approver"
+    ),
     "/studio/trainings/{name}/run": Form("/studio/trainings/immo/run", {}, "scientist"),
     "/studio/runs/{run_id}/cancel": Form("/studio/runs/{run}/cancel", {}, "scientist"),
-    "/studio/endpoints/{name}/test": Form("/studio/endpoints/immo/test", {"col-surface": "30"}, "scientist"),
-    "/studio/endpoints/{name}/keys": Form("/studio/endpoints/immo/keys", {"slot": "primary"}, "admin"),
-    "/studio/sources/preview": Form("/studio/sources/preview", {"source": "immo_db", "query": "SELECT * FROM immo"}, "scientist"),
+    "/studio/endpoints/{name}/test": Form(
+        "/studio/endpoints/immo/test", {"col-surface": "30"}, "scientist"
+    ),
+    "/studio/endpoints/{name}/keys": Form(
+        "/studio/endpoints/immo/keys", {"slot": "primary"}, "admin"
+    ),
+    "/studio/sources/preview": Form(
+        "/studio/sources/preview", {"source": "immo_db", "query": "SELECT * FROM immo"}, "scientist"
+    ),
     "/studio/schedules/{training}/pause": Form("/studio/schedules/immo/pause", {}, "scientist"),
     "/studio/schedules/{training}/resume": Form("/studio/schedules/immo/resume", {}, "scientist"),
     "/studio/people/tokens": Form("/studio/people/tokens", {"label": "x"}, "viewer"),
-    "/studio/people/tokens/{token_id}/revoke": Form("/studio/people/tokens/{token}/revoke", {}, "viewer"),
-    "/studio/people/users": Form("/studio/people/users", {"name": "mallory", "role": "admin"}, "admin"),
-    "/studio/people/users/{name}/role": Form("/studio/people/users/vera/role", {"role": "admin"}, "admin"),
+    "/studio/people/tokens/{token_id}/revoke": Form(
+        "/studio/people/tokens/{token}/revoke", {}, "viewer"
+    ),
+    "/studio/people/users": Form(
+        "/studio/people/users", {"name": "mallory", "role": "admin"}, "admin"
+    ),
+    "/studio/people/users/{name}/role": Form(
+        "/studio/people/users/vera/role", {"role": "admin"}, "admin"
+    ),
     "/studio/people/users/{name}/tokens": Form("/studio/people/users/vera/tokens", {}, "admin"),
-    "/studio/people/users/{name}/tokens/{token_id}/revoke": Form("/studio/people/users/vera/tokens/{token}/revoke", {}, "admin"),
+    "/studio/people/users/{name}/tokens/{token_id}/revoke": Form(
+        "/studio/people/users/vera/tokens/{token}/revoke", {}, "admin"
+    ),
     "/studio/logout": Form("/studio/logout", {}, "viewer"),
-}  # fmt: skip
+}
 RANK = ["viewer", "scientist", "approver", "admin"]
 
 

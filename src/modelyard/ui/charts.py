@@ -51,7 +51,7 @@ def metric_chart(
     for value in (low + pad, (low + high) / 2, high - pad):
         parts.append(
             f'<text x="{LEFT - 6}" y="{py(value) + 4}" class="tick" text-anchor="end">'
-            f"{value:.4g}</text>"
+            f"{_tick(value)}</text>"
             f'<line x1="{LEFT}" y1="{py(value)}" x2="{WIDTH - RIGHT}" y2="{py(value)}" '
             'class="grid"/>'
         )
@@ -80,7 +80,7 @@ def histogram(title: str, edges: Sequence[float], counts: Sequence[int]) -> Mark
     peak = max(counts) or 1
     bar = width / len(counts)
     parts = [
-        f'<svg class="hist" viewBox="0 0 {width} {height + 14}" role="img" aria-label="{label}">',
+        f'<svg class="hist" viewBox="0 0 {width} {height + 22}" role="img" aria-label="{label}">',
         f"<title>{label}</title>",
     ]
     for i, count in enumerate(counts):
@@ -91,9 +91,13 @@ def histogram(title: str, edges: Sequence[float], counts: Sequence[int]) -> Mark
         )
     if edges:
         parts.append(
-            f'<text x="0" y="{height + 14}" class="tick">{edges[0]:.4g}</text>'
-            f'<text x="{width}" y="{height + 14}" class="tick" text-anchor="end">'
-            f"{edges[-1]:.4g}</text>"
+            f'<text x="0" y="{top + height + 14}" class="tick">{_tick(edges[0])}</text>'
+            f'<text x="{width}" y="{top + height + 14}" class="tick" text-anchor="end">'
+            f"{_tick(edges[-1])}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (numbers and escaped labels only)
+
+
+def _tick(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"

@@ -39,6 +39,8 @@ def number(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "\u2014"
     if isinstance(value, float):
+        if abs(value) >= 10_000:  # prices, errors in currency: digits, not an exponent
+            return f"{value:,.0f}"
         return f"{value:.{digits}g}"
     return str(value)
 

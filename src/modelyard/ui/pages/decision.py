@@ -80,6 +80,7 @@ def decision_context(ws: Workspace, name: str, wanted: int | None) -> dict[str, 
         champion = None
     versions = ws.models.versions(name)
     challenger = pick_challenger(versions, champion.version if champion else None, wanted)
+    rule = gate_of(ws, name)
     diff: SignatureDiff | None = None
     if champion and challenger and champion.signature and challenger.signature:
         diff = champion.signature.diff(challenger.signature)
@@ -92,7 +93,8 @@ def decision_context(ws: Workspace, name: str, wanted: int | None) -> dict[str, 
         "diff": diff,
         "packages": package_rows(champion, challenger) if challenger else [],
         "lineage_keys": LINEAGE,
-        "rule": gate_of(ws, name),
+        "rule": rule,
+        "gate_sign": _sign(rule.metric) if rule and rule.metric else "",
         "four_eyes": challenger is not None and ws.models.four_eyes(name, challenger.version),
     }
 
@@ -109,3 +111,10 @@ def router(studio: Studio) -> APIRouter:
         return studio.show(request, "decision.html", visitor, section="models", **context)
 
     return api
+
+
+def _sign(metric: str) -> str:
+    try:
+        return "\u2265" if get_metric(metric).higher_is_better else "\u2264"
+    except ConfigError:
+        return ""

@@ -89,13 +89,19 @@ def router(studio: Studio) -> APIRouter:
             sources=listed,
             chosen=chosen,
             query=default_query(ws, chosen),
+            limit=PREVIEW_ROWS,
         )
 
     @api.post("/preview")
     async def run_preview(request: Request) -> Response:
         def handle(visitor: Visitor, form: FormData) -> Response:
             source, query = str(form.get("source", "")), str(form.get("query", ""))
-            context: dict[str, Any] = {"sources": declared(ws), "chosen": source, "query": query}
+            context: dict[str, Any] = {
+                "sources": declared(ws),
+                "chosen": source,
+                "query": query,
+                "limit": PREVIEW_ROWS,
+            }
             try:
                 context["preview"] = preview(ws, source, query)
             except ModelyardError as exc:
