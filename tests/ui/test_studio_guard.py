@@ -240,3 +240,17 @@ def test_logging_out_ends_the_session_on_the_server(studio: Studio) -> None:
     replay = studio.client(None)
     replay.cookies.set("modelyard_session", cookie or "", path="/studio")
     assert replay.get("/studio/models").status_code == 303  # the copied cookie is dead too
+
+
+def test_a_failure_is_a_page_that_says_what_to_fix(studio: Studio) -> None:
+    client = studio.client("key")
+    missing = client.get("/studio/models/nope")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "model_not_found" in missing.text and "modelyard models list" in missing.text
+    csrf = studio.csrf(client)
+    conflict = client.post(
+        "/studio/models/immo/approve",
+        data={"version": "1", "csrf": csrf},
+        headers={"origin": studio.base},
+    )
+    assert conflict.status_code == 409 and "not pending approval" in conflict.text

@@ -69,7 +69,7 @@ def _run(row: RowMapping) -> Run:
         metrics=dict(row["metrics"] or {}),
         version=row["version"],
         decision=Decision.from_dict(row["decision"]) if row["decision"] else None,
-        logs=row["logs"] or "",
+        logs=row.get("logs") or "",
         error=row["error"],
     )
 
@@ -220,11 +220,13 @@ class RunStore:
 
         return self._db.read(read)
 
-    def list(self, training: str | None = None, *, limit: int = 50) -> list[Run]:
-        """The newest runs first, optionally of one training."""
+    def list(self, training: str | None = None, *, limit: int = 50, logs: bool = True) -> list[Run]:
+        """The newest runs first, optionally of one training; ``logs=False`` leaves each
+        run's logs out (empty), which lists stay fast without."""
 
         def read(conn: Connection) -> list[Run]:
-            query = sa.select(r).order_by(r.c.created_at.desc()).limit(limit)
+            columns = [c for c in r.c if logs or c.name != "logs"]
+            query = sa.select(*columns).order_by(r.c.created_at.desc()).limit(limit)
             if training is not None:
                 query = query.where(r.c.training == training)
             return [_run(row) for row in conn.execute(query).mappings()]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
 from modelyard.errors import ModelyardError
@@ -88,14 +89,11 @@ class Studio:
     async def form(
         self, request: Request, action: Action, what: str, handle: FormHandler
     ) -> Response:
-        """Run ``handle`` for a form allowed ``action``; any refusal or error is a page that
-        says what went wrong, with the error's HTTP status."""
-        try:
-            visitor = await self.sessions.acting(request, action, what)
-            answer = handle(visitor, await request.form())
-            return await answer if isinstance(answer, Awaitable) else answer
-        except ModelyardError as exc:
-            return self.error(request, exc)
+        """Run ``handle`` for a form allowed ``action`` (a refusal raises, and
+        :class:`StudioRoute` renders it)."""
+        visitor = await self.sessions.acting(request, action, what)
+        answer = handle(visitor, await request.form())
+        return await answer if isinstance(answer, Awaitable) else answer
 
     def error(self, request: Request, exc: ModelyardError) -> HTMLResponse:
         """The page of a refused or failed action."""
@@ -110,6 +108,28 @@ class Studio:
     ) -> HTMLResponse:
         """Render a page for ``visitor``."""
         return page(request, template, visitor, **context)
+
+
+class StudioRoute(APIRoute):
+    """A Studio route: a refusal or a failure (any ``ModelyardError``) is an HTML page that
+    says what went wrong, with the error table's HTTP status, and nothing changed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ModelyardError as exc:
+                studio: Studio = request.app.state.studio
+                return studio.error(request, exc)
+
+        return route
+
+
+def pages_router(prefix: str = "") -> APIRouter:
+    """A router of Studio pages under ``/studio`` + ``prefix`` (kept out of /docs)."""
+    return APIRouter(prefix=PREFIX + prefix, include_in_schema=False, route_class=StudioRoute)
 
 
 def seen(request: Request) -> Visitor:

@@ -74,9 +74,11 @@ class Runs:
         """One run by id (or a unique prefix)."""
         return self._store.get(run_id)
 
-    def list(self, training: str | None = None, *, limit: int = 50) -> builtins.list[Run]:
-        """The newest runs first."""
-        return self._store.list(training, limit=limit)
+    def list(
+        self, training: str | None = None, *, limit: int = 50, logs: bool = True
+    ) -> builtins.list[Run]:
+        """The newest runs first (without their logs if ``logs=False``)."""
+        return self._store.list(training, limit=limit, logs=logs)
 
 
 class Sources:

@@ -11,7 +11,7 @@ from modelyard.errors import ModelyardError
 from modelyard.types import Action
 from modelyard.ui.render import page
 from modelyard.ui.session import PREFIX
-from modelyard.ui.studio import Studio
+from modelyard.ui.studio import Studio, StudioRoute
 from modelyard.web.errors import status_of
 
 
@@ -24,7 +24,7 @@ def _safe_next(target: str) -> str:
 
 def router(studio: Studio) -> APIRouter:
     """``/``, ``/studio``, ``/studio/login``, ``/studio/logout``."""
-    api = APIRouter(include_in_schema=False)
+    api = APIRouter(include_in_schema=False, route_class=StudioRoute)
 
     @api.get("/")
     def root() -> RedirectResponse:

@@ -15,8 +15,7 @@ from modelyard.registry import ModelVersion
 from modelyard.training.metrics import get_metric
 from modelyard.types import SignatureDiff, VersionStatus
 from modelyard.ui.pages.models import gate_of
-from modelyard.ui.session import PREFIX
-from modelyard.ui.studio import Seen, Studio
+from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.workspace import Workspace
 
 LINEAGE = ("training", "source", "query", "table", "rows", "data_fingerprint", "code_hash")
@@ -101,7 +100,7 @@ def decision_context(ws: Workspace, name: str, wanted: int | None) -> dict[str, 
 
 def router(studio: Studio) -> APIRouter:
     """``/studio/models/NAME/decision``."""
-    api = APIRouter(prefix=f"{PREFIX}/models", include_in_schema=False)
+    api = pages_router("/models")
 
     @api.get("/{name}/decision")
     def decision(

@@ -17,7 +17,7 @@ from modelyard.serving.protocols.tabular import decode_body_columns
 from modelyard.storage.endpoints import KEY_SLOTS
 from modelyard.types import Action, ColumnSpec
 from modelyard.ui.session import PREFIX, Visitor
-from modelyard.ui.studio import Seen, Studio
+from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.web.admin.endpoints import served_version
 from modelyard.web.admin.snippets import LANGUAGES, PROTOCOLS, TITLES, example_row, snippets
 from modelyard.web.scoring import score_now
@@ -85,7 +85,7 @@ async def test_score(runtime: Runtime, name: str, row: dict[str, Any]) -> dict[s
 
 def router(studio: Studio) -> APIRouter:
     """``/studio/endpoints`` and ``/studio/endpoints/NAME`` with its test and key forms."""
-    api = APIRouter(prefix=f"{PREFIX}/endpoints", include_in_schema=False)
+    api = pages_router("/endpoints")
     ws = studio.ws
 
     @api.get("")

@@ -14,8 +14,8 @@ from modelyard.promotion import PromotionRule
 from modelyard.registry import ModelVersion
 from modelyard.types import DEFAULT_ALIAS, Action, EventKind
 from modelyard.ui.charts import metric_chart
-from modelyard.ui.session import PREFIX, Visitor
-from modelyard.ui.studio import Seen, Studio
+from modelyard.ui.session import Visitor
+from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.workspace import Workspace
 
 MOVES = ("promote", "rollback", "approve", "reject")
@@ -74,7 +74,7 @@ def _version(form: FormData) -> int:
 
 def router(studio: Studio) -> APIRouter:
     """``/studio/models``, ``/studio/models/NAME`` and its confirmed moves."""
-    api = APIRouter(prefix=f"{PREFIX}/models", include_in_schema=False)
+    api = pages_router("/models")
     ws = studio.ws
 
     @api.get("")

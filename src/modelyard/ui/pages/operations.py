@@ -7,14 +7,14 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from modelyard.types import Action
-from modelyard.ui.session import PREFIX, Visitor
-from modelyard.ui.studio import Seen, Studio
+from modelyard.ui.session import Visitor
+from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.web.admin.trainings import known_training
 
 
 def router(studio: Studio) -> APIRouter:
     """``/studio/schedules`` (with pause and resume) and ``/studio/monitoring``."""
-    api = APIRouter(prefix=PREFIX, include_in_schema=False)
+    api = pages_router()
     ws = studio.ws
 
     def schedules_page(request: Request, visitor: Visitor, notice: str | None = None) -> Response:

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from modelyard.types import Action, Role
 from modelyard.ui.session import PREFIX, Visitor
-from modelyard.ui.studio import Seen, Studio
+from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.workspace import ADMIN
 
 AUDIT_SHOWN = 50
@@ -19,7 +19,7 @@ AUDIT_SHOWN = 50
 
 def router(studio: Studio) -> APIRouter:
     """``/studio/people`` and its forms."""
-    api = APIRouter(prefix=f"{PREFIX}/people", include_in_schema=False)
+    api = pages_router("/people")
     ws = studio.ws
 
     def people_page(request: Request, visitor: Visitor, **extra: Any) -> Response:

@@ -9,7 +9,7 @@ from starlette.datastructures import FormData
 
 from modelyard.types import Action, RunState
 from modelyard.ui.session import PREFIX, Visitor
-from modelyard.ui.studio import Seen, Studio
+from modelyard.ui.studio import Seen, Studio, pages_router
 
 FINAL = {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED}
 LISTED = 50
@@ -17,13 +17,13 @@ LISTED = 50
 
 def router(studio: Studio) -> APIRouter:
     """``/studio/runs``, ``/studio/runs/ID`` (and its live fragment), triggers and cancels."""
-    api = APIRouter(prefix=PREFIX, include_in_schema=False)
+    api = pages_router()
     ws = studio.ws
 
     @api.get("/runs")
     def runs(request: Request, visitor: Seen, training: str | None = None) -> Response:
         trainings = [ws.trainings.get(name) for name in ws.trainings.list()]
-        listed = ws.runs.list(training or None, limit=LISTED)
+        listed = ws.runs.list(training or None, limit=LISTED, logs=False)
         return studio.show(
             request,
             "runs.html",

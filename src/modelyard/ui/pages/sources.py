@@ -15,8 +15,8 @@ from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.monitoring.profile import profile_frame
 from modelyard.types import Action
 from modelyard.ui.charts import histogram
-from modelyard.ui.session import PREFIX, Visitor
-from modelyard.ui.studio import Seen, Studio
+from modelyard.ui.session import Visitor
+from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.workspace import Workspace
 
 PREVIEW_ROWS = 1000  # rows read for the statistics
@@ -74,7 +74,7 @@ def preview(ws: Workspace, source: str, query: str) -> dict[str, Any]:
 
 def router(studio: Studio) -> APIRouter:
     """``/studio/sources`` and its preview form."""
-    api = APIRouter(prefix=f"{PREFIX}/sources", include_in_schema=False)
+    api = pages_router("/sources")
     ws = studio.ws
 
     @api.get("")

@@ -24,7 +24,8 @@ def router(ws: Workspace) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> list[dict[str, Any]]:
         """The newest runs first."""
-        return [run_view(request, run) for run in ws.runs.list(training, limit=limit)]
+        listed = ws.runs.list(training, limit=limit, logs=False)  # logs_url has them
+        return [run_view(request, run) for run in listed]
 
     @api.get("/{run_id}", name="show_run")
     def show_run(run_id: str, request: Request) -> dict[str, Any]:
