@@ -28,10 +28,12 @@ STATIC = Path(__file__).parent / "static"
 PAGES = (auth, models, decision, runs, endpoints, sources, operations, people)
 
 
-def install_studio(app: FastAPI, ws: Workspace, guard: AdminGuard) -> None:
-    """Add the Studio's pages and static files to ``app``."""
+def install_studio(app: FastAPI, ws: Workspace) -> None:
+    """Add the Studio's pages and static files to ``app``, a control app of
+    :func:`create_control_app` (whose admin guard checks the pages' Host and Origin)."""
     if not ws.settings.admin_key:
         raise ConfigError(NO_ADMIN_KEY)
+    guard: AdminGuard = app.state.admin_guard
     studio = Studio(ws, Sessions(ws.people, ws.settings.admin_key, guard))
     app.state.studio = studio
     app.add_exception_handler(LoginNeeded, to_login)
@@ -49,10 +51,8 @@ def create_studio_app(
 ) -> FastAPI:
     """The control app with the Studio; the pages answer to the same Host names as the
     admin API."""
-    limits = limits or ServeOptions()
-    names = (limits.host, *limits.allowed_hosts, *hosts)
     app = create_control_app(ws, limits=limits, hosts=hosts, follow_interval=follow_interval)
-    install_studio(app, ws, AdminGuard(ws.people, names))
+    install_studio(app, ws)
     return app
 
 

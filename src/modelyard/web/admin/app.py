@@ -42,4 +42,5 @@ def create_control_app(
     app.title = "modelyard control plane"
     guard = AdminGuard(ws.people, (limits.host, *limits.allowed_hosts, *hosts))
     app.include_router(admin_router(ws, guard))
+    app.state.admin_guard = guard  # the Studio (modelyard.ui) checks Host and Origin with it
     return app
