@@ -63,10 +63,12 @@ def studio_workspace(root: Path) -> tuple[Workspace, str, dict[str, str], int]:
     for role in Role:
         ws.people.add(NAMES[role.value], role)
         tokens[role.value] = ws.people.issue_token(NAMES[role.value], "tests")[1]
-    for _ in range(2):
+    for seed in (1, 2):  # each run on new rows: versions that differ
+        ws.sources.demo_data("immo", "immo_db", 300, seed=seed, replace=True)
         run, _ = ws.queue.trigger("immo", actor=NAMES["scientist"])
         ws.queue.worker().run_once()
         ws.models.approve("immo", ws.runs.get(run.id).version or 0, actor=NAMES["approver"])
+    ws.sources.demo_data("immo", "immo_db", 300, seed=3, replace=True)
     run, _ = ws.queue.trigger("immo", actor=NAMES["scientist"])
     ws.queue.worker().run_once()
     pending = ws.runs.get(run.id).version or 0
