@@ -101,7 +101,8 @@ class AdminGuard:
     def check(self, request: Request) -> Person:
         """The person calling; raises ``Forbidden`` for a Host or Origin not this server's
         own, ``Unauthorized`` without a key, ``Forbidden`` with a key that is neither the
-        admin key nor an active personal token, or a role below what the route needs."""
+        admin key nor an active personal token. (Headers only: what the route needs is
+        checked by :meth:`dependency`, once the route is known.)"""
         self.check_host(request)
         self.check_origin(request)
         return self.authenticate(request)
@@ -127,7 +128,7 @@ class AdminGuard:
             )
 
     def authenticate(self, request: Request) -> Person:
-        """The person whose admin key or token the request bears, allowed the route's action."""
+        """The person whose admin key or personal token the request bears."""
         token = bearer(request)
         if token is None:
             raise Unauthorized(
@@ -139,9 +140,6 @@ class AdminGuard:
                 "this route needs the admin key or an active personal token; "
                 "an endpoint's score key cannot call it"
             )
-        action = required_action(request)
-        person.require(action, f"{request.method} {request.url.path}")
-        request.state.person = person
         return person
 
     def dependency(
@@ -149,5 +147,8 @@ class AdminGuard:
         request: Request,
         _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     ) -> None:
-        """The router-level dependency: runs :meth:`check`."""
-        self.check(request)
+        """The router-level dependency: runs :meth:`check`, then refuses a role below what
+        the matched route needs (:func:`required_action`)."""
+        person = self.check(request)
+        person.require(required_action(request), f"{request.method} {request.url.path}")
+        request.state.person = person
