@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from modelyard.config import Secret, ServeOptions, is_loopback
-from modelyard.errors import Forbidden, Unauthorized
+from modelyard.errors import Unauthorized
 from modelyard.storage.endpoints import EndpointRecord
 
 
@@ -55,12 +55,3 @@ def keys_required(record: EndpointRecord, require_keys: bool, limits: ServeOptio
     if not require_keys:
         return False
     return record.auth_enabled or not is_loopback(limits.host)
-
-
-def check_admin(request: Request, admin_key: Secret | None) -> None:
-    """Allow only the admin key: 401 without a key, 403 with any other key."""
-    token = bearer(request)
-    if token is None:
-        raise Unauthorized("this route needs the admin key: 'Authorization: Bearer <admin key>'")
-    if not is_admin(token, admin_key):
-        raise Forbidden("this route needs the admin key; an endpoint's score key cannot call it")
