@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from modelyard import Workspace
 from tests.helpers.browser import axe_violations, chromium
@@ -95,6 +95,17 @@ def _score(up: Up, key: str, surface: float = 25.0) -> httpx.Response:
     )
 
 
+def _watched(browser: Browser) -> tuple[BrowserContext, Page, list[str]]:
+    """A 1280x800 page, and the errors its console reports (a script the page's CSP
+    blocked, an exception in htmx): there must be none."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
 def _log_in(page: Page, up: Up) -> None:
     page.goto(f"{up.base}/")
     expect(page).to_have_url(re.compile(r"/studio/login"))
@@ -106,8 +117,7 @@ def _log_in(page: Page, up: Up) -> None:
 def test_a_person_runs_promotes_tests_and_secures_immo_in_the_studio(
     up: Up, browser: Browser
 ) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
+    context, page, errors = _watched(browser)
     _log_in(page, up)
 
     # see the immo model, its champion badge
@@ -185,6 +195,7 @@ def test_a_person_runs_promotes_tests_and_secures_immo_in_the_studio(
     )
     assert replayed.status_code == 303
     context.close()
+    assert errors == []
 
 
 PAGES = (
@@ -204,8 +215,7 @@ PAGES = (
 
 
 def test_every_page_passes_axe_and_works_from_the_keyboard(up: Up, browser: Browser) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
+    context, page, errors = _watched(browser)
     page.goto(f"{up.base}/studio/login")
     found = {"/studio/login": axe_violations(page)}
     # keyboard only: the key field has focus, Enter logs in
@@ -236,3 +246,4 @@ def test_every_page_passes_axe_and_works_from_the_keyboard(up: Up, browser: Brow
     found["error page"] = axe_violations(page)
     context.close()
     assert {path: v for path, v in found.items() if v} == {}
+    assert [e for e in errors if "status of 4" not in e] == []  # but the refused reject
