@@ -1,6 +1,6 @@
-"""Every sample of ``GET /api/v1/endpoints/E/samples`` run as written against a real
-``modelyard serve``: curl, Python, JavaScript (node 18+), C# (mono's ``mcs``) and R
-(``Rscript`` with httr), for each wire format, on a one-column model (immo) and on one
+"""Every sample of ``GET /api/v1/endpoints/E/samples`` run as written, each program in its
+own process, against the control app served over real HTTP: curl, Python, JavaScript
+(node 18+), C# (mono's ``mcs``) and R (``Rscript`` with httr), for each wire format, on a one-column model (immo) and on one
 with string, integer and float columns. Each program must print the prediction the
 endpoint gives for the sample's row. A language whose tools are missing is skipped
 (``make test`` installs them all: ``make sample-deps``); with CI=true it fails."""
@@ -28,9 +28,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from modelyard import Workspace
 from modelyard.types import OutputKind
-from tests.helpers.control import ADMIN, ADMIN_KEY, control_workspace
-from tests.helpers.processes import started
-from tests.helpers.server import free_port
+from tests.helpers.control import ADMIN, control_workspace, serving_control
 
 LANGUAGES = ("curl", "python", "javascript", "csharp", "r")
 PROTOCOLS = ("azureml", "mlflow", "v2", "classic")
@@ -72,23 +70,15 @@ def _mixed(ws: Workspace) -> None:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("samples")
     ws = control_workspace(root, f"sqlite:///{root / 'registry.db'}")
-    (root / "modelyard.toml").write_text(
-        f'[registry]\ndatabase_url = "sqlite:///{root / "registry.db"}"\n'
-        f'artifacts = "{root / "artifacts"}"\n[security]\nadmin_key = "{ADMIN_KEY}"\n'
-    )
     ws.trainings.run("immo")
     _mixed(ws)
     keys = {
-        n: (ws.endpoints.create(n, model=f"{n}@champion").keys or {})["primary"]
-        for n in ("immo", "mixed")
+        name: (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
+        for name in ("immo", "mixed")
     }
-    ws.close()
-    port = free_port()
-    args = ("up", "--port", str(port), "--drain-seconds", "0")
-    with started(root, *args) as process:
-        base = f"http://127.0.0.1:{port}"
-        process.wait_ready(base)
+    with serving_control(ws) as base:
         yield Served(base, keys)
+    ws.close()
 
 
 def _samples(served: Served, endpoint: str) -> dict[str, Any]:
