@@ -1,9 +1,9 @@
 """Every sample of ``GET /api/v1/endpoints/E/samples`` run as written, each program in its
 own process, against the control app served over real HTTP: curl, Python, JavaScript
-(node 18+), C# (mono's ``mcs``) and R (``Rscript`` with httr), for each wire format, on a one-column model (immo) and on one
-with string, integer and float columns. Each program must print the prediction the
-endpoint gives for the sample's row. A language whose tools are missing is skipped
-(``make test`` installs them all: ``make sample-deps``); with CI=true it fails."""
+(node 18+), C# (mono's ``mcs``) and R (``Rscript`` with httr), for each wire format, on a
+one-column model (immo) and on one with string, integer and float columns. Each program
+must print the prediction the endpoint gives for the sample's row. A language whose tools
+are missing is skipped (``make test-deps`` installs them all); with CI=true it fails."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def test_every_sample_runs_and_prints_the_prediction(
     served: Served, endpoint: str, language: str, tmp_path: Path
 ) -> None:
     if _tool(language) is None:
-        message = f"{language}'s tools are not installed (make sample-deps)"
+        message = f"{language}'s tools are not installed (make test-deps)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
