@@ -254,3 +254,20 @@ def test_a_failure_is_a_page_that_says_what_to_fix(studio: Studio) -> None:
         headers={"origin": studio.base},
     )
     assert conflict.status_code == 409 and "not pending approval" in conflict.text
+
+
+def test_live_parts_send_the_whole_page_to_the_login_and_errors_come_as_fragments(
+    studio: Studio,
+) -> None:
+    run = studio.ws.runs.list(limit=1)[0].id
+    polled = studio.client(None).get(f"/studio/runs/{run}/live", headers={"hx-request": "true"})
+    assert polled.status_code == 204
+    assert polled.headers["hx-redirect"] == f"/studio/login?next=/studio/runs/{run}/live"
+    client = studio.client("viewer")
+    refused = client.post(
+        "/studio/endpoints/immo/test",
+        data={"col-surface": "30", "csrf": studio.csrf(client)},
+        headers={"origin": studio.base, "hx-request": "true"},
+    )
+    assert refused.status_code == 403 and refused.text.startswith('<p class="error"')
+    assert "needs the scientist role" in refused.text and "<html" not in refused.text

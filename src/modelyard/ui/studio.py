@@ -35,9 +35,13 @@ class LoginNeeded(Exception):
 
 
 def to_login(request: Request, exc: Exception) -> Response:
-    """The answer to :class:`LoginNeeded`: 303 to the login page, back here afterwards."""
+    """The answer to :class:`LoginNeeded`: 303 to the login page, back here afterwards (for
+    an htmx request, ``HX-Redirect``, so that the whole page goes there)."""
     path = exc.path if isinstance(exc, LoginNeeded) else PREFIX
-    return RedirectResponse(f"{PREFIX}/login?next={quote(path)}", status_code=303)
+    login = f"{PREFIX}/login?next={quote(path)}"
+    if request.headers.get("hx-request"):  # a live part polling: the whole page goes
+        return Response(status_code=204, headers={"HX-Redirect": login})
+    return RedirectResponse(login, status_code=303)
 
 
 class Flash:
@@ -96,12 +100,14 @@ class Studio:
         return await answer if isinstance(answer, Awaitable) else answer
 
     def error(self, request: Request, exc: ModelyardError) -> HTMLResponse:
-        """The page of a refused or failed action."""
+        """The page of a refused or failed action (only its message for an htmx request,
+        which swaps it in where the answer was to go)."""
         try:
             visitor = self.sessions.visitor(request)
         except ModelyardError:
             visitor = None
-        return page(request, "error.html", visitor, status=status_of(exc), error=exc)
+        template = "error_fragment.html" if request.headers.get("hx-request") else "error.html"
+        return page(request, template, visitor, status=status_of(exc), error=exc)
 
     def show(
         self, request: Request, template: str, visitor: Visitor, **context: Any
