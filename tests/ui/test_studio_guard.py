@@ -214,6 +214,9 @@ def test_the_key_is_in_no_url_page_or_cookie(studio: Studio) -> None:
     for path in PAGES.values():
         answer = client.get(_fill(studio, path))
         assert ADMIN_KEY not in answer.text and ADMIN_KEY not in str(answer.url)
+        assert "script-src 'self';" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["cache-control"] == "no-store"
     cookie = client.cookies.get("modelyard_session") or ""
     assert cookie and ADMIN_KEY not in cookie
 
