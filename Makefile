@@ -11,7 +11,7 @@ DEB_TOOLS := chromium mono-mcs libmono-system-net-http4.0-cil libnewtonsoft-json
 	r-base-core r-cran-httr
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: quickstart test test-deps lint types contracts unit venv dev clean
+.PHONY: quickstart test test-deps test-envs lint types contracts unit venv dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,11 @@ contracts:
 	$(BIN)/lint-imports
 
 unit:
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not heavy_env"
+
+## test-envs: the environment builds too heavy for make test (xgboost's wheels, built twice)
+test-envs: $(VENV)/.installed-dev
+	$(BIN)/pytest -n 0 -m heavy_env
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/.npm

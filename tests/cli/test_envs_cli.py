@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import platform
+import sys
 from pathlib import Path
 
 import pytest
 
 from modelyard import Workspace
+from modelyard.deployments.env import Requirements, platform_of
+from modelyard.storage.environments import EnvironmentLockStore, LockedWheel
 from tests.cli.test_cli import cli
 from tests.helpers.envs import deploy_with_environment, fake_environment
 
@@ -38,7 +42,38 @@ def test_list_shows_hash_size_python_requirements_and_endpoints(
     row = next(line for line in out.splitlines() if used.name[:12] in line)
     assert "3.11.7" in row and "churn" in row and "ready" in row and "KB" in row
     assert "attrs==23.2.0, idna==3.7, six==1.17.0 (+1 more)" in row
-    assert "1 environment," in out
+    assert "1 environment built here," in out
+
+
+def test_list_says_where_each_environment_lives_here_or_in_the_store(
+    ws_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    built = fake_environment(_cache(ws_root), ["six==1.17.0"], python=platform.python_version())
+    elsewhere = Requirements.from_lines(["idna==3.7"]).digest
+    with Workspace.from_config(ws_root) as ws:
+        locks = EnvironmentLockStore(ws.db)
+        wheel = LockedWheel("six-1.17.0-py2.py3-none-any.whl", "ab" * 32, 11050)
+        for digest, wheels in ((built.name, [wheel]), (elsewhere, [])):
+            locks.publish(
+                digest,
+                platform_of(sys.executable),
+                python=platform.python_version(),
+                requirements=["six==1.17.0"],
+                pins=["six==1.17.0"],
+                wheels=wheels,
+                by="replica-a",
+            )
+        store = ws.store.location
+
+    code, out, err = cli(capsys, "--workspace", str(ws_root), "envs", "list")
+
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if built.name[:12] in line)
+    assert "here + store: 1 wheels" in row and "ready" in row
+    row = next(line for line in out.splitlines() if elsewhere[:12] in line)
+    assert "store: lock only" in row and "published" in row
+    assert "1 environment built here" in out
+    assert "2 environments published to" in out and Path(store).name in out
 
 
 def test_prune_dry_run_then_confirmation_then_removal(

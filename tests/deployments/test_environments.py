@@ -62,11 +62,23 @@ channels:
 
 def test_seed_003_conda_file_gives_its_packages_python_and_notes() -> None:
     reqs = Requirements.from_conda_yaml(SEED_003_CONDA)
-    assert reqs.lines == ("scikit-learn==0.22.1", "xgboost")
+    # numpy and pandas: what Azure's inference base image had (the entry script imports pandas)
+    assert reqs.lines == ("numpy", "pandas", "scikit-learn==0.22.1", "xgboost")
     assert reqs.python == "3.8.10"
     notes = "\n".join(reqs.notes)
     assert "dropped azureml-defaults~=1.38.0: modelyard supplies its own" in notes
     assert "channels ignored" in notes and "conda-forge" in notes
+    assert "added numpy, pandas: azureml-inference 2021.05 (Azure ML's inference base" in notes
+
+
+def test_azures_base_packages_yield_to_the_files_own_and_stay_out_of_requirements_files() -> None:
+    pinned = Requirements.from_conda_yaml("dependencies:\n- pandas=2.2\n- pip:\n  - six\n")
+    assert pinned.lines == ("numpy", "pandas==2.2.*", "six")  # its pandas, Azure's numpy
+    declared = Requirements.from_conda_yaml("dependencies:\n- numpy=1.26\n- pandas=2.2.3\n")
+    assert declared.lines == ("numpy==1.26.*", "pandas==2.2.3")
+    assert not any("added" in note for note in declared.notes)
+    assert Requirements.from_requirements_text("six\n").lines == ("six",)
+    assert Requirements.from_conda_yaml("dependencies:\n- six\n", base=None).lines == ("six",)
 
 
 @pytest.mark.parametrize(
@@ -84,12 +96,12 @@ def test_seed_003_conda_file_gives_its_packages_python_and_notes() -> None:
 )
 def test_conda_specs_become_pip_requirements(spec: str, line: str) -> None:
     text = f"dependencies:\n  - {spec}\n"
-    assert Requirements.from_conda_yaml(text).lines == (line,)
+    assert Requirements.from_conda_yaml(text, base=None).lines == (line,)
 
 
 def test_pip_itself_and_conda_only_libraries_are_skipped() -> None:
     reqs = Requirements.from_conda_yaml(
-        "dependencies:\n- pip\n- mkl=2023.1\n- libgcc-ng\n- python\n- six\n"
+        "dependencies:\n- pip\n- mkl=2023.1\n- libgcc-ng\n- python\n- six\n", base=None
     )
     assert reqs.lines == ("six",)
     assert reqs.python is None
@@ -118,7 +130,14 @@ prefix: /opt/conda/envs/x
         "name: x\r\ndependencies:\r\n- python=3.11\r\n- scikit-learn=1.5.2\r\n- pip:\r\n"
         "  - six==1.17.0\r\n  - requests>=2.31\r\n- xgboost\r\n"
     )
-    expected = ("requests>=2.31", "scikit-learn==1.5.2", "six==1.17.0", "xgboost")
+    expected = (
+        "numpy",
+        "pandas",
+        "requests>=2.31",
+        "scikit-learn==1.5.2",
+        "six==1.17.0",
+        "xgboost",
+    )
     assert Requirements.from_conda_yaml(indented).lines == expected
     assert Requirements.from_conda_yaml(crlf).lines == expected
     assert Requirements.from_conda_yaml(indented).python == "3.11"
@@ -197,7 +216,7 @@ def test_the_same_packages_give_the_same_digest_however_declared() -> None:
     from_conda = Requirements.from_conda_yaml(
         "dependencies:\n- python=3.8\n- scikit-learn=0.22.1\n- pip:\n  - azureml-core\n- xgboost\n"
     )
-    from_text = Requirements.from_requirements_text("xgboost\nscikit_learn==0.22.1\n")
+    from_text = Requirements.from_requirements_text("xgboost\nscikit_learn==0.22.1\nnumpy\npandas")
     assert from_conda.digest == from_text.digest
     assert from_conda.digest != Requirements.from_lines(["scikit-learn==0.22.2", "xgboost"]).digest
 
@@ -216,7 +235,7 @@ def test_digest_is_stable_and_keyed_by_python_minor_and_builder_format() -> None
 
 def test_requirements_round_trip_through_a_json_row(tmp_path: Path) -> None:
     (tmp_path / "scoring_env.yml").write_text(SEED_003_CONDA)
-    (tmp_path / "requirements.txt").write_text("xgboost\nscikit-learn==0.22.1\n")
+    (tmp_path / "requirements.txt").write_text("xgboost\nscikit-learn==0.22.1\nnumpy\npandas\n")
     from_yaml = Requirements.from_file(tmp_path / "scoring_env.yml")
     from_text = Requirements.from_file(tmp_path / "requirements.txt")
     assert from_yaml.lines == from_text.lines and from_yaml.digest == from_text.digest
@@ -243,8 +262,8 @@ def test_a_real_build_is_isolated_logged_and_reused(
     tmp_path: Path, installer: Literal["pip", "uv"]
 ) -> None:
     cache = EnvironmentCache(tmp_path / "envs", installer=installer)
-    reqs = Requirements.from_conda_yaml(
-        f"dependencies:\n- python=3.8\n- pip:\n  - azureml-defaults\n  - {SIX}\n"
+    reqs = Requirements.from_conda_yaml(  # without Azure's base packages: six alone
+        f"dependencies:\n- python=3.8\n- pip:\n  - azureml-defaults\n  - {SIX}\n", base=None
     )
     assert reqs.lines == (SIX,)
     lines: list[str] = []

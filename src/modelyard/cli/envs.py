@@ -17,7 +17,8 @@ from modelyard.errors import InvalidInput
 from modelyard.workspace import Environment, PruneReport
 
 envs_app = typer.Typer(
-    help="Cached entry-script environments: list them, prune unused ones.", no_args_is_help=True
+    help="Entry-script environments: where each lives (here, the store), prune unused ones.",
+    no_args_is_help=True,
 )
 SHOWN_REQUIREMENTS = 3
 
@@ -47,10 +48,10 @@ def requirements_text(lines: tuple[str, ...]) -> str:
 
 
 def environments_table(title: str, envs: Iterable[Environment]) -> Table:
-    """One row per environment: hash, size, python, times, requirements, endpoints."""
+    """One row per environment: hash, size, python, times, requirements, endpoints, where."""
     table = Table(title=title)
     columns = ["hash", "size", "python", "created (UTC)", "last used (UTC)", "requirements"]
-    for column in [*columns, "endpoints", "state"]:
+    for column in [*columns, "endpoints", "state", "where"]:
         table.add_column(column)
     for env in envs:
         table.add_row(
@@ -62,8 +63,17 @@ def environments_table(title: str, envs: Iterable[Environment]) -> Table:
             escape(requirements_text(env.requirements)),
             escape(", ".join(env.endpoints)) or "-",
             env.status,
+            _where(env),
         )
     return table
+
+
+def _where(env: Environment) -> str:
+    """``here``, or ``here + store: 14 wheels`` / ``store: lock only (cpython-312 …)``."""
+    if env.published is None:
+        return env.where
+    shipped = f"{env.published.wheels} wheels" if env.published.wheels else "lock only"
+    return escape(f"{env.where}: {shipped} ({env.published.platform}, {env.published.by})")
 
 
 @envs_app.command("list")
@@ -72,12 +82,19 @@ def list_envs() -> None:
     with state.open() as ws:
         envs = ws.environments.list()
         root = ws.environments.root
+        shared = ws.environments.shared
     if not envs:
         console.print(f"No cached environments in {escape(str(root))}")
         return
     console.print(environments_table(f"Environments in {escape(str(root))}", envs))
-    total = sum(env.size_bytes for env in envs)
-    console.print(f"{count_text(len(envs))}, {size_text(total)}")
+    here = [env for env in envs if env.status != "published"]
+    total = sum(env.size_bytes for env in here)
+    console.print(f"{count_text(len(here))} built here, {size_text(total)}")
+    if shared is not None:
+        published = sum(1 for env in envs if env.published)
+        console.print(
+            f"{count_text(published)} published to {escape(shared.location)} (lock + wheels)"
+        )
 
 
 @envs_app.command("prune")

@@ -12,6 +12,7 @@ from modelyard.registry.records import Manifest
 from modelyard.storage import schema
 from modelyard.storage.artifacts import ArtifactStore
 from modelyard.storage.engine import Database
+from modelyard.storage.environments import EnvironmentLockStore
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,26 @@ def check(db: Database, store: ArtifactStore, *, fix: bool = False) -> DoctorRep
     versions = db.read(read)
     findings = list(_dangling_aliases(db))
     verified: dict[str, str | None] = {}
-    for name, number, manifest in versions:
-        for entry in manifest.files:
-            if entry.sha256 not in verified:
-                verified[entry.sha256] = store.verify(entry.sha256)
-            actual = verified[entry.sha256]
-            subject = f"{name}:{number} {entry.name}"
-            if actual is None:
-                findings.append(Finding("problem", subject, f"blob {entry.sha256} is missing"))
-            elif actual != entry.sha256:
-                findings.append(
-                    Finding("problem", subject, f"expected sha256 {entry.sha256}, actual {actual}")
-                )
+    blobs = [
+        (f"{name}:{number} {entry.name}", entry.sha256)
+        for name, number, manifest in versions
+        for entry in manifest.files
+    ]
+    blobs += [  # the wheels of published entry-script environments
+        (f"environment {lock.digest[:12]} {wheel.file}", wheel.sha256)
+        for lock in EnvironmentLockStore(db).published()
+        for wheel in lock.wheels
+    ]
+    for subject, sha256 in blobs:
+        if sha256 not in verified:
+            verified[sha256] = store.verify(sha256)
+        actual = verified[sha256]
+        if actual is None:
+            findings.append(Finding("problem", subject, f"blob {sha256} is missing"))
+        elif actual != sha256:
+            findings.append(
+                Finding("problem", subject, f"expected sha256 {sha256}, actual {actual}")
+            )
     referenced = set(verified)
     for sha in store.iter_blobs():
         if sha not in referenced:

@@ -250,3 +250,16 @@ audit = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
+
+environment_locks = sa.Table(
+    "environment_locks",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("platform", sa.String(128), primary_key=True),
+    sa.Column("python", sa.String(32), nullable=False),
+    sa.Column("requirements", sa.JSON, nullable=False),
+    sa.Column("pins", sa.JSON, nullable=False),
+    sa.Column("wheels", sa.JSON, nullable=False),
+    sa.Column("published_by", sa.String(128), nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=False),
+)

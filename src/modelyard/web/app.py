@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from modelyard import __version__
 from modelyard.config import STATE_DIR, Secret, ServeOptions
 from modelyard.deployments.entry import ScriptEndpoints
-from modelyard.deployments.env import EnvironmentCache
 from modelyard.serving import Runtime
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.web import classic, errors, mlflow, scoring, v2
@@ -41,7 +40,7 @@ def create_app(
     scripts = ScriptEndpoints(
         ws.registry,
         store,
-        EnvironmentCache(ws.settings.environments),
+        ws.environments.cache(),
         ws.settings.root / STATE_DIR / "endpoints",
     )
     runtime = Runtime(ws.registry, store, only=endpoints, interval=follow_interval, scripts=scripts)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from modelyard import config as cfg
+from modelyard.deployments.env import SharedEnvironments
 from modelyard.errors import Unauthorized
 from modelyard.jobs.executors import build_executor
 from modelyard.registry import DoctorReport, Registry, SafeLoader
@@ -21,6 +22,7 @@ from modelyard.registry.doctor import check as doctor_check
 from modelyard.storage import ArtifactStore, Database, upgrade
 from modelyard.storage.audit import AuditLog
 from modelyard.storage.endpoints import EndpointStore
+from modelyard.storage.environments import EnvironmentLockStore
 from modelyard.storage.people import PeopleStore
 from modelyard.storage.runs import RunStore
 from modelyard.storage.sessions import SessionStore
@@ -31,6 +33,7 @@ from modelyard.workspace.environments import (
     Environments,
     KeptEnvironment,
     PruneReport,
+    Published,
 )
 from modelyard.workspace.jobs import RunQueue
 from modelyard.workspace.models import Models
@@ -48,6 +51,7 @@ __all__ = [
     "People",
     "Person",
     "PruneReport",
+    "Published",
     "RunQueue",
     "Runs",
     "Sources",
@@ -90,7 +94,11 @@ class Workspace:
         self.endpoints = Endpoints(
             EndpointStore(self.db), settings, self.registry, self.people.audit
         )
-        self.environments = Environments(settings.environments, EndpointStore(self.db))
+        self.environments = Environments(
+            settings.environments,
+            EndpointStore(self.db),
+            SharedEnvironments(self.store, EnvironmentLockStore(self.db)),
+        )
 
     @classmethod
     def from_config(

@@ -5,6 +5,9 @@
 and hands it out after; ``check_packages(trained_packages(version), built.packages)``
 refuses a model trained with another major/minor scikit-learn, xgboost or numpy;
 ``scan(root)`` lists the cache and ``prune(root, in_use=..., older_than=...)`` trims it.
+Builds share the wheelhouse ``<root>/wheels``; with ``SharedEnvironments`` a built
+environment is published (its lock, and its wheels in the artifact store) for the other
+replicas to install the same way, without the network.
 """
 
 from modelyard.deployments.env.builder import BuiltEnvironment, EnvironmentCache
@@ -26,6 +29,7 @@ from modelyard.deployments.env.prune import (
     prune,
 )
 from modelyard.deployments.env.requirements import BUILDER_FORMAT, SHIMMED, Requirements
+from modelyard.deployments.env.sharing import SharedEnvironments, platform_of
 
 __all__ = [
     "BUILDER_FORMAT",
@@ -39,11 +43,13 @@ __all__ = [
     "KeptBecause",
     "PruneResult",
     "Requirements",
+    "SharedEnvironments",
     "age_text",
     "check_packages",
     "installed_packages",
     "package_mismatches",
     "parse_age",
+    "platform_of",
     "prune",
     "scan",
     "serving_packages",

@@ -24,11 +24,15 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from modelyard.deployments.env.install import Installation
 from modelyard.deployments.env.installers import Installer, Ran, commands, output, run, tool_name
 from modelyard.deployments.env.markers import COMPLETE, lock_path, mark_used
 from modelyard.deployments.env.packages import installed_packages
 from modelyard.deployments.env.requirements import Requirements
+from modelyard.deployments.env.sharing import SharedEnvironments, platform_of
+from modelyard.deployments.env.wheelhouse import Wheelhouse
 from modelyard.errors import EnvironmentBuildFailed
+from modelyard.storage.environments import EnvironmentLock
 
 LogLine = Callable[[str], None]
 
@@ -54,7 +58,10 @@ class EnvironmentCache:
 
     ``installer="auto"`` uses ``uv`` when it is on PATH, else the venv module and pip.
     pip runs with the server's pip configuration (``pip.conf``, ``PIP_*``); uv is given
-    the index, find-links and constraint settings of that configuration.
+    the index, find-links and constraint settings of that configuration. Builds share
+    the wheelhouse ``<root>/wheels`` (see ``deployments.env.install``). With ``shared``,
+    a build first looks for the environment another replica published, and publishes
+    what it built.
     """
 
     def __init__(
@@ -64,12 +71,16 @@ class EnvironmentCache:
         base_python: str = sys.executable,
         timeout_s: float = 900.0,
         installer: Installer = "auto",
+        shared: SharedEnvironments | None = None,
     ) -> None:
         self.root = Path(root)
         self.base_python = str(base_python)
         self.timeout_s = timeout_s
+        self.shared = shared
+        self.wheelhouse = Wheelhouse(self.root)
         self._installer = installer
         self._version: str | None = None
+        self._platform: str | None = None
 
     @property
     def python_version(self) -> str:
@@ -83,6 +94,13 @@ class EnvironmentCache:
                 )
                 self._version = out.strip()
         return self._version
+
+    @property
+    def platform(self) -> str:
+        """The base interpreter's implementation and platform, which its wheels need."""
+        if self._platform is None:
+            self._platform = platform_of(self.base_python)
+        return self._platform
 
     def path_for(self, requirements: Requirements) -> Path:
         """The folder that holds (or will hold) the environment for ``requirements``."""
@@ -158,15 +176,28 @@ class EnvironmentCache:
             for line in self._header(requirements, digest):
                 emit(line)
             python = path / "bin" / "python"
-            create, install = commands(self._installer, self.base_python, path)
-            steps = [create, install] if requirements.lines else [create]
-            for step in steps:
-                ran = run(step, cwd=self.root, deadline=started + timeout_s, emit=emit)
+            cmds = commands(self._installer, self.base_python, path)
+            deadline = started + timeout_s
+
+            def must(step: list[str]) -> None:
+                ran = run(step, cwd=self.root, deadline=deadline, emit=emit)
                 if ran.expired or ran.code != 0:
                     raise self._stopped(requirements, digest, step, ran, timeout_s, emit, failed)
-                if step is create:
-                    lines = "".join(f"{r}\n" for r in requirements.lines)
-                    (path / "requirements.txt").write_text(lines, encoding="utf-8")
+
+            def attempt(step: list[str]) -> bool:
+                ran = run(step, cwd=self.root, deadline=deadline, emit=emit)
+                if ran.expired:
+                    raise self._stopped(requirements, digest, step, ran, timeout_s, emit, failed)
+                return ran.code == 0
+
+            must(cmds.create)
+            lines = "".join(f"{r}\n" for r in requirements.lines)
+            (path / "requirements.txt").write_text(lines, encoding="utf-8")
+            if requirements.lines:
+                installation = Installation(
+                    cmds, path, self.wheelhouse, must=must, attempt=attempt, emit=emit
+                )
+                self._install(requirements, digest, installation, emit)
             packages = installed_packages(python)
             took = time.monotonic() - started
             emit(f"environment ready in {took:.1f} s with {len(packages)} distributions")
@@ -186,12 +217,41 @@ class EnvironmentCache:
             "digest": digest,
             "python": self.python_version,
             "packages": packages,
+            "platform": self.platform,
             "requirements": requirements.to_dict(),
             "seconds": round(time.monotonic() - started, 2),
         }
         (path / ".complete.tmp").write_text(json.dumps(marker, indent=1, sort_keys=True))
         (path / ".complete.tmp").replace(path / COMPLETE)
         return BuiltEnvironment(python, path, False, packages, path / "build.log", digest)
+
+    def _install(
+        self, requirements: Requirements, digest: str, installation: Installation, emit: LogLine
+    ) -> None:
+        """Install the packages (from a published lock if there is one), write the lock
+        as ``lock.txt`` and publish it unless this platform's was used."""
+        found = self.shared.find(digest, self.platform) if self.shared else None
+        if found is not None and self.shared is not None:
+            emit(_found_line(found, self.shared.location))
+            shared = self.shared
+            built = installation.from_lock(
+                found,
+                same_platform=found.platform == self.platform,
+                fetch=lambda lock, wheels: shared.fetch(lock, wheels, emit),
+            )
+        else:
+            built = installation.from_requirements(requirements.lines)
+        path = self.root / digest
+        (path / "lock.txt").write_text("".join(f"{p}\n" for p in built.pins), encoding="utf-8")
+        if self.shared is not None and (found is None or found.platform != self.platform):
+            self.shared.publish(
+                digest,
+                self.platform,
+                python=self.python_version,
+                requirements=requirements.lines,
+                built=built,
+                emit=emit,
+            )
 
     def _header(self, requirements: Requirements, digest: str) -> list[str]:
         lines = [
@@ -229,6 +289,14 @@ class EnvironmentCache:
             emit(f"build failed: {tool} exited with status {ran.code}")
             why = f"{tool} exited with status {ran.code}"
         return _failure(requirements, digest, why, ran.tail, failed)
+
+
+def _found_line(found: EnvironmentLock, location: str) -> str:
+    wheels = f"{len(found.wheels)} wheels in {location}" if found.wheels else "no wheels"
+    return (
+        f"published by {found.published_by} on {found.platform} at "
+        f"{found.published_at:%Y-%m-%d %H:%M:%S} UTC: {len(found.pins)} pinned versions, {wheels}"
+    )
 
 
 def _failure(

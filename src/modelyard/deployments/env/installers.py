@@ -40,24 +40,79 @@ class Ran:
     expired: bool
 
 
-def commands(installer: Installer, base_python: str, path: Path) -> tuple[list[str], list[str]]:
-    """The command that creates the environment at ``path``, and the one that installs
-    ``path/requirements.txt`` into it. ``auto`` is uv when it is on PATH, else pip."""
-    python, requirements = str(path / "bin" / "python"), str(path / "requirements.txt")
+@dataclass(frozen=True)
+class Commands:
+    """The command lines of one environment build at ``path``.
+
+    ``tool`` is ``pip`` or ``uv``. With pip, packages come through the shared wheelhouse:
+    :meth:`fill` puts the wheels of a requirements file there (downloading only what is
+    missing), :meth:`install` installs from it with ``--no-index``. uv keeps its own
+    shared cache, so with uv :meth:`install` asks the index and :meth:`fill` is None.
+    """
+
+    tool: str
+    create: list[str]
+    pip: list[str]  # how pip runs: the server's, or the environment's own
+    target: list[str]  # the options that make that pip install into the environment
+
+    def install(
+        self,
+        requirements: Path,
+        *,
+        wheelhouse: Path | None = None,
+        report: Path | None = None,
+        hashes: bool = False,
+    ) -> list[str]:
+        """Install ``requirements`` into the environment; from ``wheelhouse`` alone if given
+        (no index), with pip's JSON ``report`` of what it installed, checking ``hashes``."""
+        offline = ["--no-index", "--find-links", str(wheelhouse)] if wheelhouse else []
+        if self.tool == "uv":
+            return [*self.pip, "install", *self.target, *offline, "-r", str(requirements)]
+        return [
+            *self.pip,
+            *self.target,
+            "install",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            *offline,
+            *(["--report", str(report)] if report else []),
+            *(["--require-hashes"] if hashes else []),
+            "-r",
+            str(requirements),
+        ]
+
+    def fill(self, requirements: Path, wheelhouse: Path) -> list[str] | None:
+        """``pip wheel`` of ``requirements`` into ``wheelhouse``; None with uv."""
+        if self.tool == "uv":
+            return None
+        quiet = ["--no-input", "--progress-bar", "off"]
+        return [*self.pip, "wheel", *quiet, "--wheel-dir", str(wheelhouse), "-r", str(requirements)]
+
+
+def commands(installer: Installer, base_python: str, path: Path) -> Commands:
+    """How to create the environment at ``path`` and install into it. ``auto`` is uv when
+    it is on PATH, else pip."""
+    python = str(path / "bin" / "python")
     uv = shutil.which("uv") if installer in ("auto", "uv") else None
     if installer == "uv" and uv is None:
         raise ConfigError("the environment installer is set to uv, but uv is not on PATH")
     if uv is not None:
-        install = [uv, "pip", "install", "--python", python, *uv_index_options(base_python)]
-        return ([uv, "venv", "--python", base_python, str(path)], [*install, "-r", requirements])
-    quiet = ["install", "--no-input", "--progress-bar", "off", "-r", requirements]
+        return Commands(
+            "uv",
+            [uv, "venv", "--python", base_python, str(path)],
+            [uv, "pip"],
+            ["--python", python, *uv_index_options(base_python)],
+        )
     if pip_version(base_python) >= (22, 3):
         # The server's own (newer) pip installs into a pip-less venv: ~3 s faster.
-        return (
+        return Commands(
+            "pip",
             [base_python, "-m", "venv", "--without-pip", str(path)],
-            [base_python, "-m", "pip", "--python", python, *quiet],
+            [base_python, "-m", "pip"],
+            ["--python", python],
         )
-    return ([base_python, "-m", "venv", str(path)], [python, "-m", "pip", *quiet])
+    return Commands("pip", [base_python, "-m", "venv", str(path)], [python, "-m", "pip"], [])
 
 
 def uv_index_options(base_python: str) -> list[str]:

@@ -14,6 +14,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from modelyard.deployments.env.base_image import AZURE_INFERENCE_BASE, BaseImage
 from modelyard.deployments.env.conda import conda_python, conda_to_pip, parse_conda_yaml
 from modelyard.errors import InvalidInput
 
@@ -88,12 +89,17 @@ class Requirements:
         return cls.from_lines(lines)
 
     @classmethod
-    def from_conda_yaml(cls, text: str) -> Requirements:
+    def from_conda_yaml(
+        cls, text: str, *, base: BaseImage | None = AZURE_INFERENCE_BASE
+    ) -> Requirements:
         """Read a conda environment file: its plain packages and its ``- pip:`` list.
 
         ``python=3.8`` sets :attr:`python`; ``pip`` and conda-only libraries are skipped;
         conda names are mapped to PyPI ones (``py-xgboost`` -> ``xgboost``); channels
         are ignored. The pip list goes through :meth:`from_requirements_text`'s checks.
+        The packages of ``base`` (Azure ML's inference image: numpy, pandas) that the
+        file does not declare are added, as Azure's image had them; ``base=None`` adds
+        nothing.
         """
         conda = parse_conda_yaml(text)
         python: str | None = None
@@ -114,7 +120,13 @@ class Requirements:
             )
         for line in conda.pip:
             _refuse_options(line, "conda file, pip list", None)
-        return cls.from_lines([*lines, *conda.pip], python=python, notes=notes)
+        added = base.missing_from([*lines, *conda.pip]) if base is not None else []
+        if base is not None and added:
+            notes.append(
+                f"added {', '.join(added)}: {base.name} {base.version} (Azure ML's inference "
+                "base image) provided them; declare them in the conda file to choose versions"
+            )
+        return cls.from_lines([*lines, *conda.pip, *added], python=python, notes=notes)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Requirements:
