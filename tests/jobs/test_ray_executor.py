@@ -1,5 +1,6 @@
 """The Ray executor: a run fitted on a token-authenticated Ray cluster on loopback records
-the same run as a local one; a Ray address without a token is refused.
+the same run as a local one; a search runs its trials as Ray tasks, two at a time on two
+CPU slots; a Ray address without a token is refused.
 
 The cluster is a real ``ray start --head``, one per module (Ray starts slowly). Outside CI
 a machine where it cannot start skips these tests; with ``CI=true`` it is a failure.
@@ -9,19 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
+from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 
 from modelyard import Workspace
 from modelyard.config import Settings
@@ -29,7 +27,8 @@ from modelyard.errors import ConfigError
 from modelyard.storage.runs import Run
 from modelyard.types import RunState
 from tests.conftest import IN_CI, make_settings
-from tests.helpers.server import free_port
+from tests.helpers.ray_cluster import RayUnavailable
+from tests.helpers.ray_cluster import ray_cluster as running_ray_cluster
 
 PID_SCRIPT = """\
 import os
@@ -48,84 +47,25 @@ IMMO = {
     "evaluation": {"holdout": 0.2, "seed": 42},
     "promotion": {"metric": "r2", "min": 0.8, "policy": "latest-passing"},
 }
-RAY_STARTUP_S = 120.0
-
-
-def _unavailable(message: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: a Ray cluster that cannot start is a failure)")
-    pytest.skip(message)
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + RAY_STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            _unavailable(f"ray start exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    _unavailable(f"the Ray cluster did not open port {port} in {RAY_STARTUP_S:.0f} s")
+BOOSTED = {"random_state": 0, "n_estimators": 30}
+SEARCH = {  # 8 trials: every combination of 4 depths and 2 learning rates
+    "method": "grid",
+    "trials": 8,
+    "space": {"max_depth": [1, 2, 3, 4], "learning_rate": [0.05, 0.3]},
+}
 
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[tuple[str, str]]:
-    """A one-node Ray cluster with token auth, every process bound to 127.0.0.1; yields
-    (its Ray Client address, its token). Stopped by its process group, not `ray stop`."""
-    ray_cli = Path(sys.executable).with_name("ray")
-    if not ray_cli.exists():
-        _unavailable(f"Ray is not installed here ({ray_cli} missing): pip install -e '.[dev]'")
-    token = secrets.token_hex(16)
-    temp = Path(tempfile.mkdtemp(prefix="myr", dir="/tmp"))  # Ray's socket paths are short
-    gcs_port, client_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN": token,
-        # Ray resolves 127.0.0.1 to the machine's address unless told it is single-node.
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-    }
-    command = [str(ray_cli), "start", "--head", "--block", "--node-ip-address", "127.0.0.1"]
-    command += ["--port", str(gcs_port), "--ray-client-server-port", str(client_port)]
-    command += ["--include-dashboard", "false", "--num-cpus", "1", "--disable-usage-stats"]
-    command += ["--temp-dir", str(temp)]
-    log = temp / "ray-start.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    before = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    """A one-node Ray cluster with token auth on loopback and two CPU slots (two tasks at
+    a time); yields (its Ray Client address, its token)."""
     try:
-        _wait_for_port(client_port, process, log)
-        yield f"ray://127.0.0.1:{client_port}", token
-    finally:
-        _stop_group(process)
-        for key, value in before.items():  # the executor set them in this process
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the cluster's process group (its id is the pid we started), then SIGKILL."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                process.wait()
-                return
-            process.poll()
-            time.sleep(0.2)
+        with running_ray_cluster(num_cpus=2) as cluster:
+            yield cluster
+    except RayUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"{exc} (CI=true: a Ray cluster that cannot start is a failure)")
+        pytest.skip(str(exc))
 
 
 def _workspace(root: Path, data_url: str, **executor: Any) -> Workspace:
@@ -141,6 +81,12 @@ def _workspace(root: Path, data_url: str, **executor: Any) -> Workspace:
                 **IMMO,
                 "query": "SELECT surface, 'lyon' AS ville, prix FROM immo",
                 "estimator": "sklearn.linear_model.LinearRegression",
+            },
+            "immo_search": {
+                **IMMO,
+                "estimator": "sklearn.ensemble.GradientBoostingRegressor",
+                "params": BOOSTED,
+                "search": SEARCH,
             },
         },
         **({"executor": executor} if executor else {}),
@@ -219,6 +165,36 @@ def test_a_fit_that_fails_on_ray_fails_the_run_like_a_local_one(
     assert remote.error is not None and remote.error.startswith("fit_failed: fit failed:")
     assert "non-numeric columns: ville" in remote.error
     assert _shape(remote) == _shape(local)
+
+
+def test_a_search_on_ray_runs_8_trials_two_at_a_time_and_its_best_is_a_local_refit(
+    workspaces: tuple[Workspace, Workspace],
+) -> None:
+    _, ray_ws = workspaces
+    run = _queued_and_worked(ray_ws, "immo_search")
+
+    assert run.state is RunState.SUCCEEDED, run.error
+    assert [t["number"] for t in run.trials] == list(range(1, 9))
+    assert all(t["error"] is None for t in run.trials)
+    workers = {t["worker"] for t in run.trials}  # "pid N on HOST": two CPU slots, two workers
+    assert len(workers) >= 2 and not any(w.startswith(f"pid {os.getpid()} ") for w in workers)
+    assert "search: grid, 8 trials by r2 on ray at ray://127.0.0.1:" in run.logs
+    [best] = [t for t in run.trials if t["best"]]
+    assert best["metrics"]["r2"] == max(t["metrics"]["r2"] for t in run.trials)
+
+    # the best trial's parameters, fitted here on the run's own holdout, score the same
+    with sa.create_engine(ray_ws.settings.sources["immo_db"]["url"]).connect() as conn:
+        frame = pd.read_sql("SELECT surface, prix FROM immo", conn)
+    x_train, x_test, y_train, y_test = train_test_split(
+        frame[["surface"]], frame["prix"], test_size=0.2, random_state=42
+    )
+    refit = GradientBoostingRegressor(**BOOSTED, **best["params"]).fit(x_train, y_train)
+    assert r2_score(y_test, refit.predict(x_test)) == best["metrics"]["r2"]
+    # and the registered version is that model, through the gate
+    assert run.metrics["r2"] == best["metrics"]["r2"] and run.version is not None
+    version = ray_ws.models.get(run.model, version=run.version)
+    assert {k: version.params[k] for k in best["params"]} == best["params"]
+    assert run.decision is not None and "promoted" in run.decision.reason
 
 
 def test_the_token_never_shows(workspaces: tuple[Workspace, Workspace]) -> None:

@@ -6,6 +6,7 @@ import tomllib
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -20,6 +21,7 @@ runs_app = typer.Typer(help="Inspect training runs.", no_args_is_help=True)
 
 _LABELS = {
     "load": "load rows",
+    "search": "search",
     "fit": "fit",
     "evaluate": "evaluate",
     "register": "register",
@@ -155,6 +157,27 @@ def show_run(
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+    if run.trials:
+        console.print(trials_table(run))
+
+
+def trials_table(run: Run) -> Table:
+    """One row per trial of the run's search: parameters, metrics or error, time, worker;
+    the best one starred."""
+    table = Table(title=f"Search: {len(run.trials)} trials")
+    for column in ("trial", "params", "metrics", "s", "worker"):
+        table.add_column(column)
+    for trial in run.trials:
+        params = ", ".join(f"{k}={v}" for k, v in trial["params"].items())
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in trial["metrics"].items())
+        table.add_row(
+            f"{trial['number']}{' *' if trial['best'] else ''}",
+            escape(params),
+            escape(metrics or f"failed: {trial['error']}"),
+            f"{trial['seconds']:.2f}",
+            escape(trial["worker"]),
+        )
+    return table
 
 
 @runs_app.command("logs")

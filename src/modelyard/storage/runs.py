@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,7 @@ class Run:
     decision: Decision | None
     logs: str
     error: str | None
+    trials: tuple[Mapping[str, Any], ...] = ()  # a search's trials, in order
 
     @property
     def duration_s(self) -> float | None:
@@ -71,6 +72,7 @@ def _run(row: RowMapping) -> Run:
         decision=Decision.from_dict(row["decision"]) if row["decision"] else None,
         logs=row.get("logs") or "",
         error=row["error"],
+        trials=tuple(row["trials"] or ()),
     )
 
 
@@ -126,9 +128,16 @@ class RunStore:
         """Mark the run running."""
         self._update(run_id, state=RunState.RUNNING.value, started_at=utcnow())
 
-    def stages(self, run_id: str, stages: list[dict[str, Any]], rows: int | None) -> None:
-        """Save the stages done so far (name, seconds, detail) and the row count."""
-        self._update(run_id, stages=stages, rows=rows)
+    def stages(
+        self,
+        run_id: str,
+        stages: list[dict[str, Any]],
+        rows: int | None,
+        trials: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Save the stages done so far (name, seconds, detail), the row count and the
+        trials of a search (number, params, metrics, seconds, error, worker, best)."""
+        self._update(run_id, stages=stages, rows=rows, trials=[dict(t) for t in trials])
 
     def progress(
         self, run_id: str, stages: list[dict[str, Any]], rows: int | None, logs: str

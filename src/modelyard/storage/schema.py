@@ -127,6 +127,7 @@ runs = sa.Table(
     sa.Column("decision", sa.JSON, nullable=True),
     sa.Column("logs", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=False),
     sa.Column("error", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=True),
+    sa.Column("trials", sa.JSON, nullable=True),
     sa.Index("ix_runs_training_created_at", "training", "created_at"),
 )
 

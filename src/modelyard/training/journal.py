@@ -15,7 +15,7 @@ from typing import Any
 OnStage = Callable[[str, str], None]
 """Called with (stage, detail) as each stage starts ("load", "fit", …) and with ("done", …)."""
 
-STAGES = ("load", "fit", "evaluate", "register", "gate")
+STAGES = ("load", "search", "fit", "evaluate", "register", "gate")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Journal:
     stages: list[dict[str, Any]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     rows: int | None = None
+    trials: list[dict[str, Any]] = field(default_factory=list)  # a search's, in order
     _started: float = 0.0
     _current: str | None = None
 

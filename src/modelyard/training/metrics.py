@@ -72,6 +72,18 @@ def get_metric(name: str) -> Metric:
         ) from None
 
 
+def metric_names(
+    declared: tuple[str, ...] | None, classification: bool, *also: str | None
+) -> tuple[str, ...]:
+    """The metrics a run reports: those ``declared`` (else the task's defaults), plus any
+    of ``also`` (the promotion's or the search's metric) not among them."""
+    names = declared or DEFAULTS["classification" if classification else "regression"]
+    for name in also:
+        if name and name not in names:
+            names = (*names, name)
+    return names
+
+
 def _safe(metric: Metric, truth: Any, predicted: Any) -> float:
     """The metric, or NaN where it is undefined (NaN predictions, a single class, …)."""
     try:

@@ -31,8 +31,9 @@ from modelyard.training.gate import apply_decision, current_champion
 from modelyard.training.journal import STAGES as STAGES
 from modelyard.training.journal import Journal
 from modelyard.training.journal import OnStage as OnStage
-from modelyard.training.metrics import DEFAULTS, get_metric, score
+from modelyard.training.metrics import get_metric, metric_names, score
 from modelyard.training.scripts import code_hash
+from modelyard.training.search import TrialData, search
 from modelyard.training.spec import TrainingSpec
 from modelyard.types import Decision, OutputKind
 
@@ -107,7 +108,7 @@ class TrainingRunner:
         except RunCancelled as exc:
             journal.end("cancelled")
             journal.log(f"cancelled: {exc.message}")
-            self._runs.stages(run.id, journal.stages, journal.rows)
+            self._runs.stages(run.id, journal.stages, journal.rows, journal.trials)
             self._runs.cancel(run.id, logs=journal.text())
         except ModelyardError as exc:
             self._fail(run.id, journal, metrics, f"{exc.code}: {exc.message}", exc.details)
@@ -116,7 +117,7 @@ class TrainingRunner:
             self._fail(run.id, journal, metrics, f"{type(exc).__name__}: {exc}", {})
         else:
             journal.end()
-            self._runs.stages(run.id, journal.stages, journal.rows)
+            self._runs.stages(run.id, journal.stages, journal.rows, journal.trials)
             self._runs.succeed(
                 run.id, metrics=metrics, version=version, decision=decision, logs=journal.text()
             )
@@ -144,7 +145,7 @@ class TrainingRunner:
             if details.get(key):
                 journal.log(str(details[key]))
         journal.log(f"failed at {stage}: {error}")
-        self._runs.stages(run_id, journal.stages, journal.rows)
+        self._runs.stages(run_id, journal.stages, journal.rows, journal.trials)
         self._runs.fail(run_id, error=error, logs=journal.text(), metrics=metrics)
 
     def _execute(
@@ -178,26 +179,27 @@ class TrainingRunner:
             )
         x, y = _features_and_target(spec, frame)
 
-        # -- fit + evaluate
-        journal.begin("fit", f"{len(x)} rows")
-        if self.executor.kind != "local":
-            journal.log(f"fit runs on {self.executor.describe()}")
+        # -- (search +) fit + evaluate
         merged = {**spec.params, **params}
         classification_hint = spec.task == "classification" or (
             spec.promotion.metric is not None
             and get_metric(spec.promotion.metric).task == "classification"
         )
-        fit = self._fitter(spec, merged, journal)
         split = None
         if spec.evaluation.cv is None:
             split = holdout(x, y, spec.evaluation, classification_hint)
-            model = fit(split.x_train, split.y_train)
-        else:
-            model = fit(x, y)
+        if spec.search is not None:  # the trials pick the parameters fitted below
+            metric = spec.search.metric or spec.promotion.metric or ""
+            hint = classification_hint or get_metric(metric).task == "classification"
+            data = TrialData(spec, merged, x, y, split, hint, metric)
+            merged = search(spec, params, data, self.executor, journal)
+        journal.begin("fit", f"{len(x)} rows")
+        if self.executor.kind != "local":
+            journal.log(f"fit runs on {self.executor.describe()}")
+        fit = self._fitter(spec, merged, journal)
+        model = fit(split.x_train, split.y_train) if split is not None else fit(x, y)
         classification = is_classifier(model) or classification_hint
-        names = spec.metrics or DEFAULTS["classification" if classification else "regression"]
-        if spec.promotion.metric and spec.promotion.metric not in names:
-            names = (*names, spec.promotion.metric)
+        names = metric_names(spec.metrics, classification, spec.promotion.metric)
         journal.begin("evaluate", ", ".join(names))
         if split is not None:
             metrics.update(score(model, split.x_test, split.y_test, names))

@@ -10,6 +10,7 @@ from typing import Any
 from modelyard.errors import ConfigError
 from modelyard.promotion import PromotionRule
 from modelyard.training.metrics import get_metric
+from modelyard.training.search_space import SearchSpec
 from modelyard.types import PolicyName, check_name
 
 _KNOWN = {
@@ -31,6 +32,7 @@ _KNOWN = {
     "schedule",
     "task",
     "description",
+    "search",
 }
 
 
@@ -79,6 +81,7 @@ class TrainingSpec:
     schedule: str | None = None
     task: str | None = None
     description: str = ""
+    search: SearchSpec | None = None
 
     @classmethod
     def parse(cls, name: str, data: Mapping[str, Any], root: Path) -> TrainingSpec:
@@ -136,6 +139,7 @@ class TrainingSpec:
             schedule=data.get("schedule"),
             task=task,
             description=str(data.get("description", "")),
+            search=_search(data.get("search"), f"{where}.search", promotion),
         )
 
 
@@ -149,6 +153,17 @@ def _step(data: Any, where: str) -> Step:
         params=dict(data.get("params", {})),
         columns=tuple(columns) if columns else None,
     )
+
+
+def _search(data: Any, where: str, promotion: PromotionRule) -> SearchSpec | None:
+    if data is None:
+        return None
+    search = SearchSpec.parse(data, where)
+    metric = search.metric or promotion.metric
+    if metric is None:
+        raise ConfigError(f'{where} needs metric = "…" (the promotion has none to pick trials by)')
+    get_metric(metric)
+    return search
 
 
 def _evaluation(data: Mapping[str, Any], where: str) -> Evaluation:

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -22,9 +22,12 @@ import ray.exceptions
 
 from modelyard.config import Secret
 from modelyard.errors import ExecutorUnavailable
+from modelyard.jobs.executors.base import OnResult
 
 P = ParamSpec("P")
 T = TypeVar("T")
+A = TypeVar("A")
+S = TypeVar("S")
 
 log = logging.getLogger("modelyard.jobs")
 
@@ -67,6 +70,11 @@ def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
         )
 
 
+def _call_shared(fn: Callable[[Any, Any], Any], item: Any, shared: Any) -> _Outcome:
+    """The Ray task of ``map``: ``shared`` arrives as the value of its object reference."""
+    return _call(fn, (item, shared), {})
+
+
 class RayExecutor:
     """Runs each callable as one Ray task and waits for it. Connects on first use."""
 
@@ -100,6 +108,61 @@ class RayExecutor:
                 f"lost the connection to the Ray cluster at {self.address}: {exc}"
             ) from None
         return cast(T, outcome.unwrap())
+
+    def map(
+        self,
+        fn: Callable[[A, S], T],
+        items: Sequence[A],
+        shared: S,
+        *,
+        on_result: OnResult[T] | None = None,
+    ) -> list[T]:
+        """One Ray task per item, all submitted at once (the cluster runs as many at a
+        time as it has CPUs), ``shared`` put in the object store once; results in item
+        order. Raises what a call raised (cancelling the tasks not finished), or
+        ``ExecutorUnavailable``."""
+        if not items:
+            return []
+        context = self._connect()
+        task = ray.remote(num_cpus=self._num_cpus, max_retries=0)(_call_shared)
+        results: list[Any] = [None] * len(items)
+        pending: list[Any] = []
+        try:
+            with context:
+                shared_ref = ray.put(shared)
+                refs = [task.remote(fn, item, shared_ref) for item in items]
+                where = {ref.hex(): index for index, ref in enumerate(refs)}
+                pending = list(refs)
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    for ref in done:
+                        index = where[ref.hex()]
+                        results[index] = cast(_Outcome, ray.get(ref)).unwrap()
+                        if on_result is not None:
+                            on_result(index, results[index])
+        except ray.exceptions.RayError as exc:
+            self._cancel(context, pending)
+            raise ExecutorUnavailable(
+                f"a Ray task on {self.address} did not complete: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
+        except ConnectionError as exc:
+            raise ExecutorUnavailable(
+                f"lost the connection to the Ray cluster at {self.address}: {exc}"
+            ) from None
+        except BaseException:
+            self._cancel(context, pending)
+            raise
+        return results
+
+    def _cancel(self, context: Any, refs: Sequence[Any]) -> None:
+        """Best effort: the tasks a failed ``map`` no longer waits for stop."""
+        try:
+            with context:
+                for ref in refs:
+                    ray.cancel(ref)
+        except Exception as exc:  # a lost cluster has nothing left to cancel
+            log.debug("could not cancel %d Ray tasks: %s", len(refs), exc)
 
     def describe(self) -> str:
         """``ray at ray://host:port``."""
