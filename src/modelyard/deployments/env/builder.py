@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import re
 import shutil
 import sys
 import time
@@ -22,17 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
+from modelyard.deployments.env.buildlog import failure, header, published_line, stopped
 from modelyard.deployments.env.install import Installation
-from modelyard.deployments.env.installers import Installer, Ran, commands, output, run, tool_name
+from modelyard.deployments.env.installers import Installer, commands, output, run
 from modelyard.deployments.env.markers import COMPLETE, lock_path, mark_used
 from modelyard.deployments.env.packages import installed_packages
 from modelyard.deployments.env.requirements import Requirements
 from modelyard.deployments.env.sharing import SharedEnvironments, platform_of
 from modelyard.deployments.env.wheelhouse import Wheelhouse
-from modelyard.errors import EnvironmentBuildFailed
-from modelyard.storage.environments import EnvironmentLock
 
 LogLine = Callable[[str], None]
 
@@ -173,7 +169,7 @@ class EnvironmentCache:
             log(line)
 
         try:
-            for line in self._header(requirements, digest):
+            for line in header(requirements, digest, self.base_python, self.python_version):
                 emit(line)
             python = path / "bin" / "python"
             cmds = commands(self._installer, self.base_python, path)
@@ -182,12 +178,12 @@ class EnvironmentCache:
             def must(step: list[str]) -> None:
                 ran = run(step, cwd=self.root, deadline=deadline, emit=emit)
                 if ran.expired or ran.code != 0:
-                    raise self._stopped(requirements, digest, step, ran, timeout_s, emit, failed)
+                    raise stopped(requirements, digest, step, ran, timeout_s, emit, failed)
 
             def attempt(step: list[str]) -> bool:
                 ran = run(step, cwd=self.root, deadline=deadline, emit=emit)
                 if ran.expired:
-                    raise self._stopped(requirements, digest, step, ran, timeout_s, emit, failed)
+                    raise stopped(requirements, digest, step, ran, timeout_s, emit, failed)
                 return ran.code == 0
 
             must(cmds.create)
@@ -209,7 +205,7 @@ class EnvironmentCache:
             live.replace(failed)
             if isinstance(exc, OSError):
                 why = f"the build could not run: {exc}"
-                raise _failure(requirements, digest, why, [], failed) from exc
+                raise failure(requirements, digest, why, [], failed) from exc
             raise
         out.close()
         live.replace(path / "build.log")
@@ -232,7 +228,7 @@ class EnvironmentCache:
         as ``lock.txt`` and publish it unless this platform's was used."""
         found = self.shared.find(digest, self.platform) if self.shared else None
         if found is not None and self.shared is not None:
-            emit(_found_line(found, self.shared.location))
+            emit(published_line(found, self.shared.location))
             shared = self.shared
             built = installation.from_lock(
                 found,
@@ -253,67 +249,6 @@ class EnvironmentCache:
                 emit=emit,
             )
 
-    def _header(self, requirements: Requirements, digest: str) -> list[str]:
-        lines = [
-            f"modelyard environment {digest}",
-            f"python: {self.base_python} ({self.python_version})",
-            "requirements:" if requirements.lines else "requirements: none",
-            *(f"  {line}" for line in requirements.lines),
-            *(f"note: {note}" for note in requirements.notes),
-        ]
-        if requirements.python and not _python_fits(requirements.python, self.python_version):
-            lines.append(
-                f"note: the environment file asks for python {requirements.python}; "
-                f"it is built with this server's python {self.python_version}"
-            )
-        return lines
-
-    def _stopped(
-        self,
-        requirements: Requirements,
-        digest: str,
-        command: list[str],
-        ran: Ran,
-        timeout_s: float,
-        emit: LogLine,
-        failed: Path,
-    ) -> EnvironmentBuildFailed:
-        tool = tool_name(command)
-        if ran.expired:
-            emit(f"build stopped: it took longer than {timeout_s:g} s")
-            why = (
-                f"the environment build took longer than {timeout_s:g} s and was stopped while "
-                f"`{tool}` ran; pin versions that have wheels or raise the build timeout"
-            )
-        else:
-            emit(f"build failed: {tool} exited with status {ran.code}")
-            why = f"{tool} exited with status {ran.code}"
-        return _failure(requirements, digest, why, ran.tail, failed)
-
-
-def _found_line(found: EnvironmentLock, location: str) -> str:
-    wheels = f"{len(found.wheels)} wheels in {location}" if found.wheels else "no wheels"
-    return (
-        f"published by {found.published_by} on {found.platform} at "
-        f"{found.published_at:%Y-%m-%d %H:%M:%S} UTC: {len(found.pins)} pinned versions, {wheels}"
-    )
-
-
-def _failure(
-    requirements: Requirements, digest: str, why: str, tail: list[str], log_path: Path
-) -> EnvironmentBuildFailed:
-    wanted = ", ".join(requirements.lines) or "no packages"
-    message = f"building the environment for {wanted} failed: {why}"
-    if tail:
-        message += ":\n" + "\n".join(tail)
-    return EnvironmentBuildFailed(
-        message,
-        requirements=list(requirements.lines),
-        digest=digest,
-        log_tail=tail,
-        log_path=str(log_path),
-    )
-
 
 def _complete(path: Path, digest: str) -> BuiltEnvironment | None:
     python = path / "bin" / "python"
@@ -325,12 +260,3 @@ def _complete(path: Path, digest: str) -> BuiltEnvironment | None:
         return None
     packages = {str(k): str(v) for k, v in marker["packages"].items()}
     return BuiltEnvironment(python, path, True, packages, path / "build.log", digest)
-
-
-def _python_fits(asked: str, actual: str) -> bool:
-    if re.fullmatch(r"\d+(\.\d+)*", asked):
-        return actual.split(".")[:2] == asked.split(".")[:2]
-    try:
-        return SpecifierSet(asked).contains(actual)
-    except InvalidSpecifier:
-        return False
