@@ -7,40 +7,22 @@ is pip pointed at a closed port with its configuration files ignored.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from modelyard import Workspace
 from modelyard.deployments.env import EnvironmentCache, Requirements
 from modelyard.errors import EnvironmentBuildFailed
-from tests.conftest import make_settings
-from tests.helpers.server import free_port
+from tests.helpers.envs import replicas, unreachable_index
 
 SIX = "six==1.17.0"
 DATEUTIL = "python-dateutil==2.9.0.post0"  # depends on six
-
-
-def _unreachable_index(patch: pytest.MonkeyPatch) -> None:
-    """pip with no reachable index: its config files ignored, its index a closed port."""
-    patch.setenv("PIP_CONFIG_FILE", os.devnull)
-    patch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{free_port()}/simple")
-    patch.setenv("PIP_RETRIES", "0")
 
 
 def _build(cache: EnvironmentCache, *lines: str) -> tuple[dict[str, str], str]:
     log: list[str] = []
     built = cache.ensure(Requirements.from_lines(lines), log.append)
     return built.packages, "\n".join(log)
-
-
-def _replica(root: Path, name: str) -> Workspace:
-    """A replica's workspace: the shared registry and artifact store, its own env cache."""
-    settings = make_settings(
-        root, f"sqlite:///{root / 'registry.db'}", serve={"env_cache": str(root / name)}
-    )
-    return Workspace(settings)
 
 
 def test_builds_share_one_wheelhouse_and_take_from_it_what_it_has(
@@ -53,7 +35,7 @@ def test_builds_share_one_wheelhouse_and_take_from_it_what_it_has(
 
     # everything it needs is in the wheelhouse: it builds with the index unreachable
     with monkeypatch.context() as patch:
-        _unreachable_index(patch)
+        unreachable_index(patch)
         second, log = _build(cache, SIX)
         assert second == {"six": "1.17.0"}
         assert "trying the shared wheel cache" in log and "pip wheel" not in log  # no fill
@@ -71,8 +53,7 @@ def test_builds_share_one_wheelhouse_and_take_from_it_what_it_has(
 def test_a_second_replica_installs_the_published_environment_without_the_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = _replica(tmp_path, "envs-a"), _replica(tmp_path, "envs-b")
-    try:
+    with replicas(tmp_path) as (first, second):
         built, log = _build(first.environments.cache(), DATEUTIL)
         assert "published the lock (2 distributions) and 2 wheels" in log
         digest = Requirements.from_lines([DATEUTIL]).digest
@@ -86,7 +67,7 @@ def test_a_second_replica_installs_the_published_environment_without_the_network
         assert (seen.digest, seen.status, seen.where) == (digest, "published", "store")
         assert seen.published is not None and seen.published.wheels == 2
 
-        _unreachable_index(monkeypatch)
+        unreachable_index(monkeypatch)
         again, log = _build(second.environments.cache(), DATEUTIL)
         assert again == built
         assert "installing the 2 published wheels by hash, without the index" in log
@@ -98,16 +79,12 @@ def test_a_second_replica_installs_the_published_environment_without_the_network
         [both] = second.environments.list()
         assert (both.status, both.where) == ("ready", "here + store")
         assert second.doctor().ok
-    finally:
-        first.close()
-        second.close()
 
 
 def test_an_altered_published_wheel_is_refused_and_the_same_versions_come_from_the_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = _replica(tmp_path, "envs-a"), _replica(tmp_path, "envs-b")
-    try:
+    with replicas(tmp_path) as (first, second):
         built, _ = _build(first.environments.cache(), DATEUTIL)
         assert first.environments.shared is not None
         [lock] = first.environments.shared.locks.published()
@@ -120,7 +97,7 @@ def test_an_altered_published_wheel_is_refused_and_the_same_versions_come_from_t
         assert [p.subject for p in problems] == [f"environment {lock.digest[:12]} {six.file}"]
 
         with monkeypatch.context() as patch:  # offline, the altered wheel leaves no way
-            _unreachable_index(patch)
+            unreachable_index(patch)
             with pytest.raises(EnvironmentBuildFailed) as refused:
                 _build(second.environments.cache(), DATEUTIL)
         log = second.environments.cache().build_log(Requirements.from_lines([DATEUTIL]))
@@ -130,6 +107,3 @@ def test_an_altered_published_wheel_is_refused_and_the_same_versions_come_from_t
         again, log = _build(second.environments.cache(), DATEUTIL)  # the index is back
         assert again == built
         assert "installing the same versions" in log and "was modified" in log
-    finally:
-        first.close()
-        second.close()

@@ -8,27 +8,17 @@ tests/deployments/test_environment_sharing.py shows the same with small wheels.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import sklearn
 
-from modelyard import Workspace
 from modelyard.deployments.env import Requirements
-from tests.conftest import make_settings
-from tests.helpers.server import free_port
+from tests.helpers.envs import replicas, unreachable_index
 
 pytestmark = pytest.mark.heavy_env
 
 SEED_003 = "dependencies:\n- scikit-learn={}\n- xgboost\n"
-
-
-def _replica(root: Path, name: str) -> Workspace:
-    settings = make_settings(
-        root, f"sqlite:///{root / 'registry.db'}", serve={"env_cache": str(root / name)}
-    )
-    return Workspace(settings)
 
 
 def test_xgboost_is_downloaded_once_and_a_second_replica_builds_offline(
@@ -36,8 +26,7 @@ def test_xgboost_is_downloaded_once_and_a_second_replica_builds_offline(
 ) -> None:
     seed = Requirements.from_conda_yaml(SEED_003.format(sklearn.__version__))
     assert {"numpy", "pandas", "xgboost"} <= set(seed.lines)
-    first, second = _replica(tmp_path, "envs-a"), _replica(tmp_path, "envs-b")
-    try:
+    with replicas(tmp_path) as (first, second):
         cache = first.environments.cache()
         log: list[str] = []
         built = cache.ensure(seed, log.append)
@@ -51,13 +40,8 @@ def test_xgboost_is_downloaded_once_and_a_second_replica_builds_offline(
         assert f"File was already downloaded {wheel}" in text, text
         assert "Saved ./wheels/xgboost" not in text and "Saved ./wheels/tabulate" in text
 
-        monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-        monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{free_port()}/simple")
-        monkeypatch.setenv("PIP_RETRIES", "0")
+        unreachable_index(monkeypatch)
         log.clear()
         again = second.environments.cache().ensure(seed, log.append)
         assert again.packages == built.packages
         assert f"fetched {wheel.name}" in "\n".join(log)
-    finally:
-        first.close()
-        second.close()

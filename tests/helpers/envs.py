@@ -6,10 +6,16 @@ import json
 import os
 import pickle
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from modelyard import Workspace
 from modelyard.deployments.env import Requirements
+from tests.conftest import make_settings
+from tests.helpers.server import free_port
 
 PYTHON = "3.11.7"
 DAY_S = 86400.0
@@ -69,3 +75,29 @@ def deploy_with_environment(ws: Workspace, name: str, lines: list[str], folder: 
         models=["m:1"],
         environment=Requirements.from_lines(lines),
     )
+
+
+@contextmanager
+def replicas(root: Path) -> Iterator[tuple[Workspace, Workspace]]:
+    """Two replicas' workspaces: one registry and artifact store under ``root``, and each
+    its own environment cache (``envs-a``, ``envs-b``)."""
+    pair = tuple(
+        Workspace(
+            make_settings(
+                root, f"sqlite:///{root / 'registry.db'}", serve={"env_cache": str(root / name)}
+            )
+        )
+        for name in ("envs-a", "envs-b")
+    )
+    try:
+        yield pair[0], pair[1]
+    finally:
+        for ws in pair:
+            ws.close()
+
+
+def unreachable_index(patch: pytest.MonkeyPatch) -> None:
+    """Make pip find no index: its config files ignored, its index a closed local port."""
+    patch.setenv("PIP_CONFIG_FILE", os.devnull)
+    patch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{free_port()}/simple")
+    patch.setenv("PIP_RETRIES", "0")

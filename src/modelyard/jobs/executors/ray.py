@@ -98,15 +98,8 @@ class RayExecutor:
         try:
             with context:
                 outcome = ray.get(task.remote(fn, args, dict(kwargs)))
-        except ray.exceptions.RayError as exc:
-            raise ExecutorUnavailable(
-                f"the Ray task on {self.address} did not complete: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}"
-            ) from None
-        except ConnectionError as exc:
-            raise ExecutorUnavailable(
-                f"lost the connection to the Ray cluster at {self.address}: {exc}"
-            ) from None
+        except (ray.exceptions.RayError, ConnectionError) as exc:
+            raise self._lost(exc) from None
         return cast(T, outcome.unwrap())
 
     def map(
@@ -140,20 +133,24 @@ class RayExecutor:
                         results[index] = cast(_Outcome, ray.get(ref)).unwrap()
                         if on_result is not None:
                             on_result(index, results[index])
-        except ray.exceptions.RayError as exc:
+        except (ray.exceptions.RayError, ConnectionError) as exc:
             self._cancel(context, pending)
-            raise ExecutorUnavailable(
-                f"a Ray task on {self.address} did not complete: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}"
-            ) from None
-        except ConnectionError as exc:
-            raise ExecutorUnavailable(
-                f"lost the connection to the Ray cluster at {self.address}: {exc}"
-            ) from None
+            raise self._lost(exc) from None
         except BaseException:
             self._cancel(context, pending)
             raise
         return results
+
+    def _lost(self, exc: Exception) -> ExecutorUnavailable:
+        """A task lost (its worker or node died) or the connection to the cluster."""
+        if isinstance(exc, ConnectionError):
+            return ExecutorUnavailable(
+                f"lost the connection to the Ray cluster at {self.address}: {exc}"
+            )
+        return ExecutorUnavailable(
+            f"the Ray task on {self.address} did not complete: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        )
 
     def _cancel(self, context: Any, refs: Sequence[Any]) -> None:
         """Best effort: the tasks a failed ``map`` no longer waits for stop."""
