@@ -50,7 +50,7 @@ def test_builds_share_one_wheelhouse_and_take_from_it_what_it_has(
     assert (cache.root / "wheels" / "six-1.17.0-py2.py3-none-any.whl").is_file()
 
 
-def test_a_second_replica_installs_the_published_environment_without_the_network(
+def test_a_replica_installs_the_published_wheels_offline_and_refuses_an_altered_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with replicas(tmp_path) as (first, second):
@@ -67,8 +67,9 @@ def test_a_second_replica_installs_the_published_environment_without_the_network
         assert (seen.digest, seen.status, seen.where) == (digest, "published", "store")
         assert seen.published is not None and seen.published.wheels == 2
 
-        unreachable_index(monkeypatch)
-        again, log = _build(second.environments.cache(), DATEUTIL)
+        with monkeypatch.context() as patch:
+            unreachable_index(patch)
+            again, log = _build(second.environments.cache(), DATEUTIL)
         assert again == built
         assert "installing the 2 published wheels by hash, without the index" in log
         assert "fetched six-1.17.0-py2.py3-none-any.whl" in log and "--require-hashes" in log
@@ -80,30 +81,24 @@ def test_a_second_replica_installs_the_published_environment_without_the_network
         assert (both.status, both.where) == ("ready", "here + store")
         assert second.doctor().ok
 
-
-def test_an_altered_published_wheel_is_refused_and_the_same_versions_come_from_the_index(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with replicas(tmp_path) as (first, second):
-        built, _ = _build(first.environments.cache(), DATEUTIL)
-        assert first.environments.shared is not None
-        [lock] = first.environments.shared.locks.published()
+        # -- a wheel altered in the store: refused by sha256, the index gives the same versions
         six = next(wheel for wheel in lock.wheels if wheel.file.startswith("six-"))
         blob = Path(first.store.blob_path(six.sha256))
         blob.chmod(0o644)
         data = blob.read_bytes()
         blob.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
         problems = [f for f in first.doctor().findings if f.severity == "problem"]
-        assert [p.subject for p in problems] == [f"environment {lock.digest[:12]} {six.file}"]
+        assert [p.subject for p in problems] == [f"environment {digest[:12]} {six.file}"]
 
+        third = EnvironmentCache(tmp_path / "envs-c", shared=shared)
         with monkeypatch.context() as patch:  # offline, the altered wheel leaves no way
             unreachable_index(patch)
             with pytest.raises(EnvironmentBuildFailed) as refused:
-                _build(second.environments.cache(), DATEUTIL)
-        log = second.environments.cache().build_log(Requirements.from_lines([DATEUTIL]))
+                _build(third, DATEUTIL)
+        log = third.build_log(Requirements.from_lines([DATEUTIL]))
         assert f"published wheel {six.file} cannot be used" in log and "was modified" in log
         assert "No matching distribution found" in refused.value.message
 
-        again, log = _build(second.environments.cache(), DATEUTIL)  # the index is back
+        again, log = _build(third, DATEUTIL)  # the index is back
         assert again == built
         assert "installing the same versions" in log and "was modified" in log

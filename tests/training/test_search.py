@@ -41,7 +41,10 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
         tmp_path,
         f"sqlite:///{tmp_path / 'registry.db'}",
         sources={"immo_db": {"url": f"sqlite:///{tmp_path / 'data.db'}"}},
-        trainings={"immo": {**IMMO, "search": GRID}},
+        trainings={
+            "immo": {**IMMO, "search": GRID},
+            "broken": {**IMMO, "search": {"method": "grid", "space": {"alpha": [-1.0]}}},
+        },
     )
     (tmp_path / "modelyard.toml").write_text(
         "[registry]\n"
@@ -82,6 +85,15 @@ def test_a_run_parameter_that_is_also_searched_is_refused(ws: Workspace) -> None
     run = ws.trainings.run("immo", params={"alpha": 3.0})
     assert run.state is RunState.FAILED and not run.trials
     assert run.error is not None and run.error.startswith("invalid_option: parameter alpha")
+
+
+def test_a_search_whose_every_trial_fails_fails_the_run_with_their_errors(ws: Workspace) -> None:
+    run = ws.trainings.run("broken")
+    assert run.state is RunState.FAILED and run.version is None
+    assert run.error is not None and run.error.startswith("search_failed: no trial")
+    assert "trial 1: " in run.error and "alpha" in run.error
+    assert len(run.trials) == 1 and run.trials[0]["error"] and not run.trials[0]["best"]
+    assert ws.models.list() == []  # nothing registered, nothing promoted
 
 
 def test_random_draws_are_seeded_typed_and_within_their_ranges() -> None:

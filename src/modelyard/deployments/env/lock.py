@@ -15,16 +15,15 @@ from urllib.parse import unquote, urlparse
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from modelyard.storage.artifacts import sha256_file
 from modelyard.storage.environments import LockedWheel
 
 
 @dataclass(frozen=True)
 class BuiltLock:
-    """The pins of a built environment and, where known, the local wheel of each."""
+    """The pins of a built environment and, where known, the local wheel file of each."""
 
     pins: tuple[str, ...]
-    wheels: tuple[tuple[LockedWheel, Path], ...] = ()
+    wheels: tuple[Path, ...] = ()
 
     @classmethod
     def from_report(cls, report: Path) -> BuiltLock:
@@ -32,16 +31,14 @@ class BuiltLock:
         wheel when it was installed from a local ``.whl`` file."""
         document = json.loads(report.read_text(encoding="utf-8"))
         pins: list[str] = []
-        wheels: list[tuple[LockedWheel, Path]] = []
+        wheels: list[Path] = []
         for item in document.get("install", []):
             meta = item.get("metadata", {})
             pins.append(pin(str(meta["name"]), str(meta["version"])))
             url = str(item.get("download_info", {}).get("url", ""))
             if url.startswith("file:") and url.endswith(".whl"):
-                path = Path(unquote(urlparse(url).path))
-                info = sha256_file(path)
-                wheels.append((LockedWheel(path.name, info.sha256, info.size), path))
-        return cls(tuple(sorted(pins)), tuple(sorted(wheels, key=lambda w: w[0].file)))
+                wheels.append(Path(unquote(urlparse(url).path)))
+        return cls(tuple(sorted(pins)), tuple(sorted(wheels, key=lambda w: w.name)))
 
     @classmethod
     def from_packages(cls, packages: Mapping[str, str]) -> BuiltLock:

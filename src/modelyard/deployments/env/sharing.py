@@ -20,7 +20,7 @@ from modelyard.deployments.env.lock import BuiltLock
 from modelyard.deployments.env.wheelhouse import Wheelhouse
 from modelyard.errors import ArtifactError, ModelyardError
 from modelyard.storage.artifacts import ArtifactStore
-from modelyard.storage.environments import EnvironmentLock, EnvironmentLockStore
+from modelyard.storage.environments import EnvironmentLock, EnvironmentLockStore, LockedWheel
 
 LogLine = Callable[[str], None]
 _PLATFORM = "import sys, sysconfig; print(sys.implementation.cache_tag, sysconfig.get_platform())"
@@ -84,15 +84,17 @@ class SharedEnvironments:
         """Store the wheels (when the lock has one per distribution) and record the lock.
         A store or database that fails leaves the environment usable here: it is logged."""
         try:
-            for _, path in built.wheels if built.complete else ():
-                self.store.put_file(path)
+            wheels = []
+            for path in built.wheels if built.complete else ():
+                stored = self.store.put_file(path)  # hashed as it is copied: one read
+                wheels.append(LockedWheel(path.name, stored.sha256, stored.size))
             kept = self.locks.publish(
                 digest,
                 platform,
                 python=python,
                 requirements=requirements,
                 pins=built.pins,
-                wheels=[wheel for wheel, _ in built.wheels] if built.complete else [],
+                wheels=wheels,
                 by=self.replica,
             )
         except (ModelyardError, OSError) as exc:
