@@ -85,7 +85,7 @@ class Installation:
                 f"installing the {len(lock.wheels)} published wheels by hash, without the index"
             )
             if fetch(lock, self._wheelhouse):
-                hashed = self._write("lock.txt", hashed_lines(lock.pins, lock.wheels))
+                hashed = self._write("hashed-lock.txt", hashed_lines(lock.pins, lock.wheels))
                 report = self._venv / REPORT
                 with self._wheelhouse.reading() as wheels:
                     install = commands.install(
