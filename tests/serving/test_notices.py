@@ -22,7 +22,10 @@ from tests.conftest import make_settings
 from tests.helpers.server import running
 
 FRAME = pd.DataFrame({"x": [0.0, 1.0]})
-LISTENERS = sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+LISTENERS = sa.text(
+    "SELECT pid FROM pg_stat_activity"
+    " WHERE application_name = :name AND datname = current_database()"
+)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from modelyard.storage.engine import Database
 from modelyard.types import EventKind, Signature, SignatureDiff, VersionStatus
 
 v = schema.model_versions
-SWAP_WAIT_S = 5.0  # how long a move waits for the replicas to serve it (PostgreSQL)
+SWAP_WAIT_S = 5.0  # how long a move waits for the replicas to serve it
 
 
 def promote(
@@ -37,7 +37,7 @@ def promote(
     """Point ``alias`` at ``version`` as :meth:`Registry.promote` documents; returns the
     event, or None if the alias already pointed there."""
 
-    def move(conn: Connection) -> tuple[int, int] | None:
+    def move(conn: Connection) -> notifications.Published | None:
         model_id = lookup.model_id(conn, name)
         target = lookup.version_row(conn, model_id, name, version)
         if target["status"] == VersionStatus.ARCHIVED.value:
@@ -75,7 +75,7 @@ def promote(
             details=extra,
             expected=expected,
         )
-        return event_id, notifications.publish(conn, model_id, alias, version, event_id)
+        return notifications.publish(conn, model_id, alias, version, event_id)
 
     event_id = run_move(db, move, wait_s)
     return None if event_id is None else lookup.event(db, name, event_id)
@@ -87,7 +87,7 @@ def rollback(
     """Return ``alias`` to the version it held before its current one was promoted, as
     :meth:`Registry.rollback` documents."""
 
-    def move(conn: Connection) -> tuple[int, int]:
+    def move(conn: Connection) -> notifications.Published:
         model_id = lookup.model_id(conn, name)
         pointer = aliases.current(conn, model_id, alias, lock=True)
         if pointer is None:
@@ -104,7 +104,7 @@ def rollback(
             details={},
             expected=pointer[0],
         )
-        return event_id, notifications.publish(conn, model_id, alias, target, event_id)
+        return notifications.publish(conn, model_id, alias, target, event_id)
 
     event_id = run_move(db, move, wait_s)
     assert event_id is not None
@@ -112,15 +112,15 @@ def rollback(
 
 
 def run_move(
-    db: Database, move: Callable[[Connection], tuple[int, int] | None], wait_s: float
+    db: Database, move: Callable[[Connection], notifications.Published | None], wait_s: float
 ) -> int | None:
-    """Run an alias move (returning its event id and the replicas it notified), then
-    wait for those replicas to serve it; returns the event id, None for no move."""
+    """Run an alias move (returning what it published), then wait for the replicas to
+    serve it; returns the event id, None for no move."""
     with notifications.Acks(db) as acks:
         moved = db.write(move, retry_conflicts=True)
-        if moved is not None and moved[1]:
-            acks.wait(moved[0], moved[1], wait_s)
-    return None if moved is None else moved[0]
+        if moved is not None:
+            acks.wait(moved, wait_s)
+    return None if moved is None else moved.event
 
 
 def mark_pending(db: Database, name: str, version: int) -> None:

@@ -1,4 +1,5 @@
-"""Promotions pushed to a replica: a PostgreSQL ``LISTEN`` socket in the server's event loop.
+"""Promotions pushed to a replica: a PostgreSQL ``LISTEN`` socket in the server's event loop,
+or, where the database pushes nothing, polled (``serving.polling``).
 
 The listener's socket is one more file descriptor of the loop that reads the requests:
 a notice is handled between two requests, by swapping to the preloaded version (one
@@ -7,9 +8,11 @@ acknowledgement (``registry.follow``), so a request sent after it returned meets
 new version. A version that was not preloaded is loaded by the follow thread, and
 acknowledged once it serves, or once it failed (the old version keeps serving).
 
-Without a running event loop, or on SQLite and MariaDB, nothing is pushed and the
-replica polls. A lost connection is reopened from the follow thread, every
-``retry_s`` at most; the polls cover the moves missed meanwhile.
+Without a running event loop, with a driver that has no notices, or on SQLite and
+MariaDB, nothing is pushed: the replica polls the alias generation instead, as strictly
+(the promote call waits for its acknowledgement too). A lost push connection is reopened
+from the follow thread, every ``retry_s`` at most; the follow thread's polls of the
+endpoints cover the moves missed meanwhile.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ import time
 from collections.abc import Callable
 
 from modelyard.errors import StorageError
+from modelyard.serving.polling import Polling
 from modelyard.storage.engine import Database
 from modelyard.storage.notifications import AliasMove, Listener
 
 
 class Notices:
-    """Calls ``on_move`` on the event loop for each alias move committed in ``db``; a move
-    for which it returns False is acknowledged later, by ``ack``."""
+    """Calls ``on_move`` for each alias move committed in ``db`` (on the event loop when
+    pushed, from the polling thread otherwise); a move for which it returns False is
+    acknowledged later, by ``ack``."""
 
     def __init__(
         self,
@@ -46,22 +51,29 @@ class Notices:
         self._opening = False
         self._next_try = 0.0
         self._closed = False
-        self.last_error: str | None = None
+        self._polling = Polling(db, on_move)
+        self.last_error: str | None = None  # the polling thread keeps its own
 
     @property
     def listening(self) -> bool:
-        """Whether moves are pushed now (else the replica polls alone)."""
+        """Whether moves are pushed now."""
         return self._listener is not None
 
+    @property
+    def polling(self) -> bool:
+        """Whether moves are polled (the database or its driver pushes nothing)."""
+        return self._polling.polling
+
     def start(self) -> bool:
-        """Listen, watched by the running event loop; False where nothing can be pushed."""
-        if self._db.dialect != "postgresql":
-            return False
-        try:
-            self._loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        self._open()
+        """Listen, watched by the running event loop; where nothing can be pushed, poll
+        from a thread instead. True if moves are pushed."""
+        if self._db.dialect == "postgresql":
+            with contextlib.suppress(RuntimeError):
+                self._loop = asyncio.get_running_loop()
+        if self._loop is not None:
+            self._open()
+        if self._loop is None:  # no loop, or no notices from this database or driver
+            self._polling.start()
         return self.listening
 
     def check(self) -> None:
@@ -80,7 +92,7 @@ class Notices:
             self._next_try = time.monotonic() + self._retry_s
             self._opening = False
             return
-        if listener is None:  # a driver without notices: never try again
+        if listener is None:  # a driver without notices: poll instead
             self._loop = None
             self._opening = False
             return
@@ -120,7 +132,9 @@ class Notices:
     def ack(self, events: list[int]) -> None:
         """Acknowledge ``events`` (moves ``on_move`` left to the follow thread): they are
         served now, or given up on. Callable from any thread."""
-        if events:
+        if self.polling:
+            self._polling.ack(events)
+        elif events:
             self._on_loop(lambda: self._ack_now(events))
 
     def _ack_now(self, events: list[int]) -> None:
@@ -145,9 +159,10 @@ class Notices:
         listener.close()
 
     def close(self) -> None:
-        """Stop listening and close the connection."""
+        """Stop listening (close the connection) or polling (leave the replicas)."""
         self._closed = True
         self._on_loop(self._drop)
+        self._polling.close()
 
     def _on_loop(self, fn: Callable[[], None]) -> None:
         loop = self._loop

@@ -2,9 +2,10 @@
 
 Endpoint rows (targets, key hashes) and the versions behind them are re-read every
 ``interval`` seconds: a promotion, a new endpoint or a regenerated key reaches a
-replica within that time, with no restart and nothing dropped. On PostgreSQL a
-promotion is also pushed (``serving.notices``): the scorers following the alias swap to
-the version they preloaded, and the promote call returns once they have.
+replica within that time, with no restart and nothing dropped. A promotion is also
+pushed (PostgreSQL) or polled within milliseconds (SQLite, MariaDB; ``serving.notices``):
+the scorers following the alias swap to the version they preloaded, and the promote
+call returns once they have.
 """
 
 from __future__ import annotations
@@ -177,9 +178,10 @@ class Runtime:
             self._notices.check()
 
     def _moved(self, move: AliasMove) -> bool:
-        """A pushed move (on the event loop): swap the scorers following that alias to it if
-        they preloaded it; the follow thread then loads what they had not and preloads on.
-        True if this replica serves the move already (or nothing here follows it)."""
+        """A pushed move (on the event loop) or a polled pointer (from the polling thread):
+        swap the scorers following that alias to it if they preloaded it; the follow thread
+        then loads what they had not and preloads on. True if this replica serves the move
+        already (or nothing here follows it)."""
         served = True
         for scorer in list(self._scorers.values()):
             if scorer.target.name == move.model and scorer.target.alias == move.alias:

@@ -6,8 +6,10 @@ a rolled-back or retried attempt) and counts the replicas listening. Each replic
 acknowledgement once it serves the new version, or once it has given up on it (the
 version failed to load: the old one keeps serving). The moving call waits for those
 answers (:class:`Acks`, ``wait_s`` at most), so when ``promote`` returns, the replicas
-already answer with the new version. SQLite and MariaDB have no such channel: replicas
-poll there, and poll on PostgreSQL too, for moves missed while a listener reconnects.
+already answer with the new version. SQLite and MariaDB have no such channel: there
+replicas poll the generation row that every move bumps (``storage.replicas``), and the
+moving call waits for the acknowledgements they write; on PostgreSQL replicas also poll
+the endpoints once a second, for moves missed while a listener reconnects.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from modelyard.config import redact
 from modelyard.errors import StorageError
-from modelyard.storage import schema
+from modelyard.storage import replicas, schema
 from modelyard.storage.engine import Database
 from modelyard.types import VersionStatus
 
@@ -58,14 +60,26 @@ class AliasMove:
     sent_at: float | None = None
 
 
-def publish(conn: Connection, model_id: int, alias: str, version: int, event: int) -> int:
-    """Announce a move, delivered when ``conn``'s transaction commits; returns how many
-    replicas will acknowledge it (0, and nothing sent, off PostgreSQL)."""
+@dataclass(frozen=True)
+class Published:
+    """A move as announced: its ``event``, how many listening replicas will acknowledge
+    it (PostgreSQL), and the ``generation`` polling replicas will acknowledge."""
+
+    event: int
+    listeners: int
+    generation: int
+
+
+def publish(conn: Connection, model_id: int, alias: str, version: int, event: int) -> Published:
+    """Announce a move, seen by the replicas when ``conn``'s transaction commits: bump the
+    generation, and on PostgreSQL send the notice and count the listening replicas."""
+    generation = replicas.bump(conn)
     if conn.dialect.name != "postgresql":
-        return 0
+        return Published(event, 0, generation)
     values = {"alias": alias, "version": version, "event": event, "model_id": model_id}
     conn.execute(_PUBLISH, {"channel": MOVES, **values})
-    return int(conn.execute(_REPLICAS, {"name": REPLICA}).scalar_one())
+    listeners = int(conn.execute(_REPLICAS, {"name": REPLICA}).scalar_one())
+    return Published(event, listeners, generation)
 
 
 class _Connection:
@@ -174,10 +188,12 @@ class Listener:
 
 
 class Acks:
-    """The moving call's side: listen for acknowledgements before the move commits, then
-    wait for as many as ``publish`` counted. A no-op off PostgreSQL or with no replica."""
+    """The moving call's side: listen for acknowledgements before the move commits (on
+    PostgreSQL, if a replica listens), then wait for as many as ``publish`` counted and
+    for the polling replicas to serve its generation."""
 
     def __init__(self, db: Database) -> None:
+        self._db = db
         self._conn: _Connection | None = None
         if db.dialect != "postgresql":
             return
@@ -185,12 +201,18 @@ class Acks:
             if db.read(lambda c: int(c.execute(_REPLICAS, {"name": REPLICA}).scalar_one())):
                 self._conn = _Connection(db, ACKS)
 
-    def wait(self, event: int, replicas: int, wait_s: float) -> int:
-        """Wait until ``replicas`` acknowledged ``event``, ``wait_s`` at most; returns how
-        many did (a replica that is stuck or gone only delays the call)."""
-        conn, heard = self._conn, 0
+    def wait(self, published: Published, wait_s: float) -> int:
+        """Wait until every replica serves ``published``, ``wait_s`` at most (a replica that
+        is stuck or gone only delays the call); returns how many listeners acknowledged."""
         deadline = time.monotonic() + wait_s
-        while conn is not None and heard < replicas:
+        heard = self._listeners(published, deadline)
+        with contextlib.suppress(StorageError):
+            replicas.wait(self._db, published.generation, max(0.0, deadline - time.monotonic()))
+        return heard
+
+    def _listeners(self, published: Published, deadline: float) -> int:
+        conn, heard, event = self._conn, 0, published.event
+        while conn is not None and heard < published.listeners:
             left = deadline - time.monotonic()
             if left <= 0:
                 break

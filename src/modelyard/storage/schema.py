@@ -264,3 +264,26 @@ environment_locks = sa.Table(
     sa.Column("published_by", sa.String(128), nullable=False),
     sa.Column("published_at", UTCDateTime(), nullable=False),
 )
+
+# One row (id 1): how many alias moves were ever committed. Replicas on databases that
+# push nothing (SQLite, MariaDB) read it every few milliseconds (storage/replicas.py).
+alias_generation = sa.Table(
+    "alias_generation",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("moved_at", UTCDateTime(), nullable=False),
+)
+
+# The serving processes following that row: the generation each serves, and when it last
+# said it is alive. A move waits for the live ones to serve its generation.
+replicas = sa.Table(
+    "replicas",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("seen_at", UTCDateTime(), nullable=False),
+)
