@@ -1,6 +1,7 @@
-"""Pushed promotions on PostgreSQL, through a real server: when ``promote`` returns, the
-endpoint answers with the new version, preloaded or not; a broken one is acknowledged and
-never served; a lost listener is reopened."""
+"""Pushed promotions on PostgreSQL, polled ones on SQLite and MariaDB, through a real
+server: when ``promote`` returns, the endpoint answers with the new version, preloaded or
+not; a broken one is acknowledged and never served; a lost listener is reopened; a
+stopped replica is no longer waited for."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import sqlalchemy as sa
 from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
+from modelyard.storage import replicas
 from modelyard.storage.notifications import REPLICA
 from modelyard.web.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import _empty, make_settings
 from tests.helpers.server import running
 
 FRAME = pd.DataFrame({"x": [0.0, 1.0]})
@@ -31,6 +33,19 @@ LISTENERS = sa.text(
 @pytest.fixture
 def pg_workspace(tmp_path: Path, postgresql_url: str) -> Iterator[Workspace]:
     ws = Workspace(make_settings(tmp_path, postgresql_url))
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def polled_workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace on a database that pushes nothing."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+    else:
+        url = request.getfixturevalue("mariadb_url")
+        _empty(url)
+    ws = Workspace(make_settings(tmp_path, url))
     yield ws
     ws.close()
 
@@ -88,3 +103,50 @@ def test_promote_returns_once_the_endpoint_serves_the_new_version(
             time.sleep(0.05)
         ws.models.promote(name, _register(ws, name, 4.0))
         assert served() == "4"
+
+
+def test_polled_promote_returns_once_the_endpoint_serves_the_new_version(
+    polled_workspace: Workspace,
+) -> None:
+    ws = polled_workspace
+    name = f"p{uuid.uuid4().hex[:8]}"
+    _register(ws, name, 1.0)
+    ws.models.promote(name, 1)
+    key = (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
+    app = create_app(ws, endpoints=[name], follow_interval=30.0)  # no endpoint poll to help
+    with running(app) as base:
+
+        def served() -> str:
+            url = f"{base}/endpoints/{name}/score"
+            answer = httpx.post(
+                url, json={"data": [[0.0]]}, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert answer.status_code == 200
+            return answer.headers["x-model-version"]
+
+        assert served() == "1"
+        deadline = time.monotonic() + 5
+        while replicas.lagging(ws.db, replicas.generation(ws.db).number + 1) != 1:
+            assert time.monotonic() < deadline, "the replica did not join"
+            time.sleep(0.05)
+        ws.models.promote(name, _register(ws, name, 2.0))  # too new to be preloaded
+        assert served() == "2"
+
+        broken = ws.registry.get_version(name, _register(ws, name, 3.0))
+        blob = Path(ws.store.blob_path(broken.sha256))
+        blob.chmod(0o644)
+        blob.write_bytes(b"corrupted")
+        began = time.monotonic()
+        ws.models.promote(name, 3)
+        assert time.monotonic() - began < 4  # acknowledged on failure, not waited out
+        assert served() == "2"
+        failures = [e for e in ws.models.history(name) if e.kind.value == "load_failed"]
+        assert failures and all("HashMismatch" in e.reason for e in failures)
+
+        ws.models.promote(name, _register(ws, name, 4.0))
+        assert served() == "4"
+
+    began = time.monotonic()  # the replica stopped: it left, nothing waits for it
+    ws.models.promote(name, 2)
+    assert time.monotonic() - began < 1.0
+    assert replicas.lagging(ws.db, replicas.generation(ws.db).number + 1) == 0

@@ -1,0 +1,115 @@
+"""Alias moves followed by polling, on every database: one generation per committed move,
+none for a refused one, and a move returns once the live replicas serve its generation."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sklearn.dummy import DummyRegressor
+
+from modelyard import Workspace
+from modelyard.errors import AliasMoved
+from modelyard.storage import replicas, schema
+from modelyard.storage.schema import utcnow
+
+
+def _three_versions(ws: Workspace) -> str:
+    """A new model with versions 1, 2 and 3; its name."""
+    name = f"g{uuid.uuid4().hex[:8]}"
+    frame = pd.DataFrame({"x": [0.0, 1.0]})
+    for k in (1.0, 2.0, 3.0):
+        model = DummyRegressor(strategy="constant", constant=k).fit(frame, [0.0, 0.0])
+        ws.models.register(name, model, input_example=frame)
+    return name
+
+
+def test_each_committed_move_bumps_the_generation_once_and_a_refused_one_never(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    name = _three_versions(ws)
+    start = replicas.generation(ws.db).number
+    ws.registry.promote(name, 1, wait_s=0)
+    ws.registry.promote(name, 2, wait_s=0)
+    ws.registry.promote(name, 2, wait_s=0)  # already there: no move
+    with pytest.raises(AliasMoved):
+        ws.registry.promote(name, 3, expected=1, wait_s=0)  # refused: rolled back
+    ws.registry.rollback(name, wait_s=0)
+    now = replicas.generation(ws.db)
+    assert now.number == start + 3
+    assert now.moved_at is not None and abs((utcnow() - now.moved_at).total_seconds()) < 30
+    pointers = [(p.model, p.alias, p.version) for p in replicas.pointers(ws.db)]
+    assert (name, "champion", 1) in pointers
+
+
+def test_a_move_returns_once_the_live_replicas_serve_its_generation(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    name = _three_versions(ws)
+    replica = replicas.join(ws.db)
+    served: list[tuple[int, float]] = []
+    stop = threading.Event()
+
+    def follow() -> None:  # serves each new generation after a visible 0.2 s
+        seen = replicas.generation(ws.db).number
+        while not stop.wait(0.01):
+            number = replicas.generation(ws.db).number
+            if number != seen:
+                time.sleep(0.2)
+                served.append((number, time.time()))
+                replicas.acknowledge(ws.db, replica, number)
+                seen = number
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        began = time.time()
+        ws.models.promote(name, 1)
+        returned = time.time()
+        assert len(served) == 1 and began + 0.2 <= served[0][1] <= returned < began + 3
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+    began = time.time()  # a live replica that never answers delays the call by wait_s
+    ws.registry.promote(name, 2, wait_s=0.5)
+    assert 0.5 <= time.time() - began < 2.5
+
+    silent = utcnow() - timedelta(seconds=replicas.LIVE_S + 1)
+    ws.db.write(  # a replica that died: it stopped beating
+        lambda conn: conn.execute(
+            sa.update(schema.replicas).where(schema.replicas.c.id == replica).values(seen_at=silent)
+        )
+    )
+    began = time.time()
+    ws.models.promote(name, 3)
+    assert time.time() - began < 1.0, "a dead replica was waited for"
+
+    replicas.beat(ws.db, replica, 0)  # it came back: waited for again, until it leaves
+    began = time.time()
+    ws.registry.promote(name, 1, wait_s=0.3)
+    assert time.time() - began >= 0.3
+    replicas.leave(ws.db, replica)
+    began = time.time()
+    ws.models.promote(name, 2)
+    assert time.time() - began < 1.0, "a replica that left was waited for"
+
+
+def test_a_replica_whose_row_was_deleted_comes_back_with_what_it_serves(
+    sqlite_workspace: Workspace,
+) -> None:
+    db = sqlite_workspace.db
+    replica = replicas.join(db)
+    replicas.acknowledge(db, replica, 7)
+    replicas.acknowledge(db, replica, 5)  # late: never goes back
+    assert replicas.lagging(db, 7) == 0
+    db.write(lambda conn: conn.execute(sa.delete(schema.replicas)))
+    replicas.beat(db, replica, 7)
+    assert replicas.lagging(db, 7) == 0 and replicas.lagging(db, 8) == 1
