@@ -37,6 +37,7 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── SourceUnreachable       source_unreachable
     │   └── QueryFailed             query_failed
     ├── StorageError                storage_unavailable
+    │   └── ArtifactStoreUnavailable artifact_store_unavailable
     ├── ExecutorUnavailable         executor_unavailable
     ├── Unauthorized                unauthorized
     ├── Forbidden                   forbidden
@@ -269,6 +270,12 @@ class StorageError(ModelyardError):
     """The registry database cannot be reached or refused the operation."""
 
     code = "storage_unavailable"
+
+
+class ArtifactStoreUnavailable(StorageError):
+    """The artifact store (object storage) cannot be reached or refused the operation."""
+
+    code = "artifact_store_unavailable"
 
 
 class Unauthorized(ModelyardError):

@@ -23,7 +23,7 @@ from modelyard.cli import (
     users,
 )
 from modelyard.cli.context import console, err_console, state
-from modelyard.config import redact
+from modelyard.config import redact, redact_url
 from modelyard.errors import ModelyardError
 from modelyard.workspace import Workspace
 
@@ -84,7 +84,7 @@ def init(
         verb = "Opened existing" if existed else "Created"
         console.print(f"{verb} workspace in {ws.settings.root}")
         console.print(f"  registry:  {ws.settings.database_url}")
-        console.print(f"  artifacts: {ws.settings.artifacts}")
+        console.print(f"  artifacts: {redact_url(ws.settings.artifacts)}")
 
 
 @app.command("doctor")

@@ -24,6 +24,7 @@ from modelyard.config.secret import Secret as Secret
 from modelyard.config.secret import SecretURL as SecretURL
 from modelyard.config.secret import redact as redact
 from modelyard.config.secret import redact_url as redact_url
+from modelyard.config.storage import StorageOptions as StorageOptions
 from modelyard.errors import ConfigError, WorkspaceNotFound
 
 CONFIG_FILE = "modelyard.toml"
@@ -107,6 +108,16 @@ class Settings:
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    storage_options: StorageOptions = field(default_factory=StorageOptions)  # fsspec's
+    artifact_cache: Path | None = None  # blobs read from object storage (.modelyard/cache/blobs)
+
+    @property
+    def blob_cache(self) -> Path | None:
+        """Where blobs read from object storage are kept, so replicas on this machine
+        download each once; None for an artifact folder (read in place)."""
+        if "://" not in self.artifacts:
+            return None
+        return self.artifact_cache or self.root / STATE_DIR / "cache" / "blobs"
 
     @property
     def environments(self) -> Path:
@@ -153,6 +164,7 @@ class Settings:
         serve = _section(doc, "serve")
         serve_url = env.get("MODELYARD_URL") or serve.get("url", "http://127.0.0.1:8080")
         env_cache = env.get("MODELYARD_ENV_CACHE") or serve.get("env_cache")
+        blob_cache = env.get("MODELYARD_ARTIFACT_CACHE") or registry.get("artifact_cache")
         cors_env = env.get("MODELYARD_CORS_ORIGINS")
         cors = cors_env.split(",") if cors_env is not None else serve.get("cors_origins", [])
         if not isinstance(cors, list) or not all(isinstance(o, str) for o in cors):
@@ -174,6 +186,8 @@ class Settings:
             sources=_section(doc, "sources"),
             trainings=_section(doc, "trainings"),
             executor=executor_settings(_section(doc, "executor"), env),
+            storage_options=StorageOptions.parse(registry.get("storage_options")),
+            artifact_cache=(root / Path(str(blob_cache)).expanduser()) if blob_cache else None,
         )
 
 
@@ -215,7 +229,8 @@ def default_config_text() -> str:
 [registry]
 # Any SQLAlchemy URL: postgresql+psycopg://user:${{DB_PASSWORD}}@host/db, mysql+pymysql://...
 database_url = "{DEFAULT_DATABASE_URL}"
-# A folder, or any fsspec URI such as s3://bucket/prefix
+# A folder, or object storage: s3://bucket/prefix (pip install 'modelyard[s3]'),
+# abfs://container/prefix (pip install 'modelyard[azure]'); see docs/production.md
 artifacts = "{DEFAULT_ARTIFACTS}"
 
 [security]

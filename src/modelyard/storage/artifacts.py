@@ -1,10 +1,11 @@
 """The content-addressed artifact store: immutable blobs named by their sha256.
 
-A blob is written under a temporary name, flushed, then renamed to
-``blobs/ab/abcdef…`` so a reader (or a crash) never sees half a blob. Names
-inside a version (``model.skops``, ``vocab/words.txt``) are checked by
-:func:`safe_relative_name` so that nothing can point outside the store or
-outside the folder a version is materialised into.
+In a folder a blob is written under a temporary name, flushed, then renamed to
+``blobs/ab/abcdef…`` so a reader (or a crash) never sees half a blob; in object storage
+it is uploaded under that name once hashed. Names inside a version (``model.skops``,
+``vocab/words.txt``) are checked by :func:`safe_relative_name` (``storage.names``) so
+that nothing can point outside the store or outside the folder a version is
+materialised into.
 """
 
 from __future__ import annotations
@@ -12,20 +13,25 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote
 
-import fsspec
-
+from modelyard.config import StorageOptions, redact_url
 from modelyard.errors import ArtifactMissing, HashMismatch, UnsafePath
+from modelyard.storage import remote
+from modelyard.storage.blobcache import BlobCache
+from modelyard.storage.names import collect_folder as collect_folder
+from modelyard.storage.names import materialize_file as materialize_file
+from modelyard.storage.names import safe_relative_name as safe_relative_name
 
 CHUNK = 1024 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -34,33 +40,6 @@ class BlobInfo:
 
     sha256: str
     size: int
-
-
-def safe_relative_name(name: str) -> str:
-    """Return ``name`` as a clean relative POSIX path, or raise ``UnsafePath``.
-
-    Refused: empty names, absolute paths, drive letters, backslashes, NUL and
-    control characters, ``.`` and ``..`` components, and percent-encoded
-    forms of any of these (``%2e%2e``, ``%2f``, ``%5c``, ``%00``).
-    """
-    decoded = name
-    for _ in range(3):  # undo double and triple encoding too
-        decoded = unquote(decoded)
-    for candidate in (name, decoded):
-        if not candidate or candidate != candidate.strip():
-            raise UnsafePath(f"artifact name {name!r} is empty or has surrounding spaces")
-        if any(ord(ch) < 32 or ch == "\x7f" for ch in candidate):
-            raise UnsafePath(f"artifact name {name!r} contains a NUL or control character")
-        if "\\" in candidate:
-            raise UnsafePath(f"artifact name {name!r} contains a backslash: use '/'")
-        if candidate.startswith("/") or _WINDOWS_DRIVE.match(candidate):
-            raise UnsafePath(f"artifact name {name!r} is absolute: names are relative")
-        parts = candidate.split("/")
-        if any(part in ("", ".", "..") for part in parts):
-            raise UnsafePath(f"artifact name {name!r} has an empty, '.' or '..' component")
-    if decoded != name:
-        raise UnsafePath(f"artifact name {name!r} is percent-encoded: give the plain name")
-    return str(PurePosixPath(name))
 
 
 def _check_sha(sha256: str) -> str:
@@ -81,15 +60,31 @@ def sha256_file(path: Path) -> BlobInfo:
 
 
 class ArtifactStore:
-    """Immutable blobs in a local folder or any fsspec location (``s3://…``, ``memory://…``)."""
+    """Immutable blobs in a local folder or in object storage (``s3://…``, ``abfs://…``,
+    any fsspec location).
 
-    def __init__(self, location: str) -> None:
+    A folder gets each blob under a temporary name first, then renamed. Object storage
+    gets it under its final name directly once hashed (an object appears whole or not
+    at all), and reads go through ``cache`` (a :class:`BlobCache` folder) when given, so
+    that the replicas of one machine download each blob once. Every read is checked
+    against the blob's sha256 wherever it came from.
+    """
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        options: StorageOptions | None = None,
+        cache: Path | None = None,
+    ) -> None:
         self.location = location
-        self._fs, root = fsspec.core.url_to_fs(location)
-        self._local = "file" in _protocols(self._fs)
+        self._options = options or StorageOptions()
+        self._fs, root, self._local = remote.filesystem(location, self._options)
         self._root = str(Path(root).resolve()) if self._local else root.rstrip("/")
-        self._fs.makedirs(f"{self._root}/blobs", exist_ok=True)
-        self._fs.makedirs(f"{self._root}/tmp", exist_ok=True)
+        self._cache = BlobCache(cache) if cache is not None and not self._local else None
+        if self._local:
+            self._fs.makedirs(f"{self._root}/blobs", exist_ok=True)
+            self._fs.makedirs(f"{self._root}/tmp", exist_ok=True)
 
     def blob_path(self, sha256: str) -> str:
         """Where the blob with this digest lives (inside the store, always)."""
@@ -98,26 +93,45 @@ class ArtifactStore:
 
     def exists(self, sha256: str) -> bool:
         """True if the store holds this blob."""
-        return bool(self._fs.exists(self.blob_path(sha256)))
+        with self._translated():
+            return bool(self._fs.exists(self.blob_path(sha256)))
 
     def put_file(self, path: Path) -> BlobInfo:
         """Copy a local file into the store, hashing as it goes."""
-        with path.open("rb") as source:
-            return self.put_stream(source)
+        if self._local:
+            with path.open("rb") as source:
+                return self.put_stream(source)
+        info = sha256_file(path)
+        if not self.exists(info.sha256):
+            with self._translated():
+                self._fs.put_file(str(path), self.blob_path(info.sha256))
+        return info
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         """Store bytes held in memory."""
         info = BlobInfo(hashlib.sha256(data).hexdigest(), len(data))
-        if not self.exists(info.sha256):
-            tmp = self._tmp_name()
-            with self._fs.open(tmp, "wb") as out:
-                out.write(data)
-                _fsync(out)
-            self._publish(tmp, info.sha256)
+        if self.exists(info.sha256):
+            return info
+        if not self._local:
+            with self._translated():
+                self._fs.pipe_file(self.blob_path(info.sha256), data)
+            return info
+        tmp = self._tmp_name()
+        with self._fs.open(tmp, "wb") as out:
+            out.write(data)
+            _fsync(out)
+        self._publish(tmp, info.sha256)
         return info
 
     def put_stream(self, source: IO[bytes]) -> BlobInfo:
-        """Store a stream: write to a temporary name, then rename to its digest."""
+        """Store a stream: write to a temporary name, then rename to its digest (object
+        storage: spooled to a local file, then uploaded under its digest)."""
+        if not self._local:
+            with tempfile.TemporaryDirectory(prefix="modelyard-upload-") as folder:
+                spool = Path(folder) / "blob"
+                with spool.open("wb") as out:
+                    shutil.copyfileobj(source, out, CHUNK)
+                return self.put_file(spool)
         digest = hashlib.sha256()
         size = 0
         tmp = self._tmp_name()
@@ -142,14 +156,18 @@ class ArtifactStore:
     def read_bytes(self, sha256: str, *, expected_size: int | None = None) -> bytes:
         """Read a whole blob and check its digest before returning a single byte."""
         path = self.blob_path(sha256)
-        try:
-            with self._fs.open(path, "rb") as handle:
-                data: bytes = handle.read()
-        except FileNotFoundError:
-            raise ArtifactMissing(
-                f"blob {sha256} is missing from the artifact store {self.location}",
-                sha256=sha256,
-            ) from None
+        cached = self._cache.get(sha256) if self._cache is not None else None
+        if cached is not None:
+            data = cached
+        else:
+            try:
+                with self._translated():
+                    data = self._fs.cat_file(path)
+            except FileNotFoundError:
+                raise ArtifactMissing(
+                    f"blob {sha256} is missing from the artifact store {redact_url(self.location)}",
+                    sha256=sha256,
+                ) from None
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256 or (expected_size is not None and len(data) != expected_size):
             raise HashMismatch(
@@ -158,28 +176,36 @@ class ArtifactStore:
                 expected=sha256,
                 actual=actual,
             )
+        if cached is None and self._cache is not None:
+            self._cache.put(sha256, data)
         return data
 
     def verify(self, sha256: str) -> str | None:
-        """Return the actual digest of the stored blob, or None if it is missing."""
+        """Return the actual digest of the stored blob, or None if it is missing (read
+        from the store itself, never from the cache)."""
         path = self.blob_path(sha256)
-        if not self._fs.exists(path):
-            return None
         digest = hashlib.sha256()
-        with self._fs.open(path, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
+        try:
+            with self._translated(), self._fs.open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            return None
         return digest.hexdigest()
 
     def iter_blobs(self) -> Iterator[str]:
         """Every blob digest in the store."""
-        for path in self._fs.find(f"{self._root}/blobs"):
+        with self._translated():
+            paths = self._fs.find(f"{self._root}/blobs")
+        for path in paths:
             name = str(path).rsplit("/", 1)[-1]
             if _SHA_RE.match(name):
                 yield name
 
     def stale_temporaries(self) -> list[str]:
         """Temporary files left by interrupted writes (safe to delete when no write runs)."""
+        if not self._local:
+            return []  # objects are written under their final name: there are none
         return [str(p) for p in self._fs.find(f"{self._root}/tmp")]
 
     def remove_temporaries(self) -> int:
@@ -189,65 +215,20 @@ class ArtifactStore:
             self._fs.rm(path)
         return len(stale)
 
+    def _translated(self) -> AbstractContextManager[None]:
+        return remote.translated(self.location, self._options)
+
     def _tmp_name(self) -> str:
         return f"{self._root}/tmp/{uuid.uuid4().hex}.part"
 
     def _publish(self, tmp: str, sha256: str) -> None:
+        # A local folder: read-only before it is visible; os.replace is atomic on one
+        # filesystem, and a concurrent writer of the same digest writes the same bytes.
         final = self.blob_path(sha256)
-        self._fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-        if self._local:
-            # Read-only before it is visible; os.replace is atomic on one filesystem, and
-            # a concurrent writer of the same digest writes the same bytes, so either wins.
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
-            _fsync_dir(os.path.dirname(final))
-        else:
-            self._fs.mv(tmp, final)
-
-
-def materialize_file(data: bytes, target_root: Path, name: str) -> Path:
-    """Write ``data`` at ``target_root/name``, refusing any name that escapes the root.
-
-    Symlinks already inside the target are never followed out of it.
-    """
-    root = target_root.resolve()
-    rel = safe_relative_name(name)
-    dest = root / rel
-    parent = dest.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if not parent.resolve().is_relative_to(root):
-        raise UnsafePath(f"artifact name {name!r} leads through a symlink outside {root}")
-    if dest.is_symlink():
-        raise UnsafePath(f"artifact name {name!r} is a symlink in {root}: refusing to follow it")
-    tmp = parent / f".{dest.name}.{uuid.uuid4().hex}.part"
-    with tmp.open("xb") as out:
-        out.write(data)
-    os.replace(tmp, dest)
-    return dest
-
-
-def collect_folder(folder: Path) -> list[tuple[str, Path]]:
-    """List the regular files under ``folder`` as (safe relative name, path).
-
-    A symlink that resolves outside ``folder`` is refused; one that stays inside
-    is stored as the file it points to.
-    """
-    root = folder.resolve()
-    files: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        for dirname in list(dirnames):
-            link = here / dirname
-            if link.is_symlink() and not link.resolve().is_relative_to(root):
-                raise UnsafePath(f"{link} is a symlink pointing outside {root}")
-        for filename in sorted(filenames):
-            path = here / filename
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
-                raise UnsafePath(f"{path} is a symlink pointing outside {root}")
-            if not path.resolve().is_file():
-                continue
-            files.append((safe_relative_name(path.relative_to(root).as_posix()), path))
-    return sorted(files)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)
+        _fsync_dir(os.path.dirname(final))
 
 
 def _fsync(handle: Any) -> None:
@@ -270,8 +251,3 @@ def _fsync_dir(path: str) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _protocols(fs: Any) -> tuple[str, ...]:
-    proto = fs.protocol
-    return (proto,) if isinstance(proto, str) else tuple(proto)

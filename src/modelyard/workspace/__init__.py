@@ -74,7 +74,9 @@ class Workspace:
             settings.admin_key, PeopleStore(self.db), SessionStore(self.db), AuditLog(self.db)
         )
         self.person = self._person(settings)
-        self.store = ArtifactStore(settings.artifacts)
+        self.store = ArtifactStore(
+            settings.artifacts, options=settings.storage_options, cache=settings.blob_cache
+        )
         scratch = settings.root / cfg.STATE_DIR / "cache"
         loader = SafeLoader(self.store, settings.skops_trusted, scratch)
         self.registry = Registry(

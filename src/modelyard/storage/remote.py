@@ -1,0 +1,67 @@
+"""Opening an fsspec location, and translating what object storage raises.
+
+``s3://`` needs ``modelyard[s3]`` (s3fs), ``abfs://`` and ``az://`` need
+``modelyard[azure]`` (adlfs). Any other failure of the store (wrong credentials, an
+unknown bucket, the network) becomes one ``ArtifactStoreUnavailable`` whose message
+says what to check, with every credential scrubbed out of the library's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import fsspec
+
+from modelyard.config import StorageOptions, redact, redact_url
+from modelyard.errors import ArtifactStoreUnavailable, ModelyardError
+
+EXTRAS = {"s3": "s3", "s3a": "s3", "abfs": "azure", "abfss": "azure", "az": "azure"}
+
+
+def filesystem(location: str, options: StorageOptions) -> tuple[Any, str, bool]:
+    """(filesystem, root path inside it, whether it is a local folder) of ``location``."""
+    protocol = location.split("://", 1)[0] if "://" in location else "file"
+    extra = dict(options.reveal())
+    if protocol != "file":
+        # Other processes write blobs too: never answer from a listing cached earlier.
+        extra.setdefault("use_listings_cache", False)
+    with translated(location, options):
+        try:
+            fs, root = fsspec.core.url_to_fs(location, **extra)
+        except ImportError:
+            hint = EXTRAS.get(protocol)
+            install = f"pip install 'modelyard[{hint}]'" if hint else "install its fsspec driver"
+            raise ArtifactStoreUnavailable(
+                f"artifacts on {protocol}:// need a driver this Python lacks: {install}",
+                location=redact_url(location),
+            ) from None
+        except (ValueError, TypeError) as exc:  # unknown protocol or option
+            raise ArtifactStoreUnavailable(
+                f"cannot open the artifact store {redact_url(location)}: "
+                f"{redact(str(exc), *options.secrets())}",
+                location=redact_url(location),
+            ) from None
+    proto = fs.protocol
+    local = "file" in ((proto,) if isinstance(proto, str) else tuple(proto))
+    return fs, root, local
+
+
+@contextmanager
+def translated(location: str, options: StorageOptions) -> Iterator[None]:
+    """Let ``FileNotFoundError`` and modelyard's own errors through; turn anything else the
+    store raises into ``ArtifactStoreUnavailable``, credentials scrubbed."""
+    try:
+        yield
+    except (FileNotFoundError, ModelyardError):
+        raise
+    except Exception as exc:  # botocore, azure-core, aiohttp: each library its own tree
+        detail = " ".join(str(exc).split())[:500] or type(exc).__name__
+        shown = redact_url(location)
+        raise ArtifactStoreUnavailable(
+            f"the artifact store {shown} failed: {redact(detail, *options.secrets())} "
+            "(check its address, that the bucket or container exists, and the credentials "
+            "in [registry.storage_options] or the environment)",
+            location=shown,
+        ) from None
