@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from modelyard import Workspace
 from modelyard.config import Settings
 from modelyard.storage.schema import metadata
+from tests.helpers.object_storage import ObjectStore, azurite_server, moto_server
 
 PG_ADMIN_URL = os.environ.get(
     "MODELYARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -72,11 +73,44 @@ def mariadb_url() -> Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The registry URL of one backend, emptied for this test."""
-    if request.param == "sqlite":
+    return backend_url(request, request.param, tmp_path)
+
+
+def backend_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """The registry URL of ``backend`` (sqlite, postgresql, mariadb), emptied for this test."""
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.db'}"
-    url: str = request.getfixturevalue(f"{request.param}_url")
+    url: str = request.getfixturevalue(f"{backend}_url")
     _empty(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """moto's S3 server, started for this test session."""
+    try:
+        server = moto_server(tmp_path_factory.mktemp("moto"))
+        store = server.__enter__()
+    except (OSError, RuntimeError) as exc:
+        _unavailable("moto's S3 server", exc)
+    try:
+        yield store
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def azure_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """Azurite's blob service, started for this test session."""
+    try:
+        server = azurite_server(tmp_path_factory.mktemp("azurite"))
+        store = server.__enter__()
+    except (OSError, RuntimeError) as exc:
+        _unavailable("Azurite", exc)
+    try:
+        yield store
+    finally:
+        server.__exit__(None, None, None)
 
 
 def _empty(url: str) -> None:
@@ -91,9 +125,12 @@ def _empty(url: str) -> None:
         engine.dispose()
 
 
-def make_settings(root: Path, db_url: str, **extra: object) -> Settings:
-    """Settings for a workspace rooted at ``root`` on ``db_url``."""
-    registry = {"database_url": db_url, "artifacts": str(root / "artifacts")}
+def make_settings(
+    root: Path, db_url: str, *, store: dict[str, object] | None = None, **extra: object
+) -> Settings:
+    """Settings for a workspace rooted at ``root`` on ``db_url``, its artifacts in a folder
+    or as ``store`` says (``artifacts``, ``storage_options``)."""
+    registry = {"database_url": db_url, "artifacts": str(root / "artifacts"), **(store or {})}
     return Settings.from_mapping({"registry": registry, **extra}, root=root, env={})
 
 

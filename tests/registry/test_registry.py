@@ -1,25 +1,75 @@
-"""Models, versions, aliases and events, on SQLite, PostgreSQL and MariaDB."""
+"""Models, versions, aliases and events, on SQLite, PostgreSQL and MariaDB, with the
+artifacts in a folder, on S3 (moto's server) and on Azure Blob (Azurite): register, load,
+download, doctor and entry-script layouts work the same on each, and a blob changed
+behind the registry's back is refused by its sha256 on each."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from modelyard import Workspace
+from modelyard.deployments.entry import ScriptSpec, lay_out
+from modelyard.deployments.entry.layout import MODELS_DIR
 from modelyard.errors import (
     AliasMoved,
     AliasNotFound,
     Conflict,
+    HashMismatch,
     ModelNotFound,
     NothingToRollBack,
     SignatureChanged,
     VersionNotFound,
 )
+from modelyard.registry import FileEntry
 from modelyard.types import EventKind, VersionStatus
+from tests.conftest import backend_url, make_settings
 from tests.helpers.models import fitted_immo
+from tests.helpers.object_storage import ObjectStore
+
+# Every database with a folder; object storage on the databases it is used with most.
+PLACES = [
+    ("sqlite", "folder"),
+    ("postgresql", "folder"),
+    ("mariadb", "folder"),
+    ("postgresql", "s3"),
+    ("sqlite", "azure"),
+]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a test's artifacts live: the URI, and the object-storage server if any."""
+
+    artifacts: str
+    server: ObjectStore | None = field(repr=False)  # its options hold credentials
+
+
+@pytest.fixture(params=PLACES, ids=[f"{db}-{store}" for db, store in PLACES])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Place]:
+    backend, store = request.param
+    url = backend_url(request, backend, tmp_path)
+    if store == "folder":
+        return url, Place(str(tmp_path / "artifacts"), None)
+    server: ObjectStore = request.getfixturevalue(f"{store}_store")
+    return url, Place(server.new_location(), server)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, place: tuple[str, Place]) -> Iterator[Workspace]:
+    url, where = place
+    options = where.server.options if where.server is not None else {}
+    store = {"artifacts": where.artifacts, "storage_options": options}
+    ws = Workspace(make_settings(tmp_path / "ws", url, store=store))
+    yield ws
+    ws.close()
 
 
 def test_versions_count_up_per_model_and_record_what_was_given(workspace: Workspace) -> None:
@@ -181,3 +231,65 @@ def test_signature_records_categories_and_nulls(workspace: Workspace) -> None:
     assert (geo.dtype, geo.categories, geo.nullable) == ("string", ("France", "Spain"), True)
     assert (age.dtype, age.nullable) == ("int64", False)
     assert (balance.dtype, balance.nullable) == ("float64", True)
+
+
+def _tamper(ws: Workspace, where: Place, sha256: str) -> None:
+    """Change a stored blob behind the registry's back."""
+    path = ws.store.blob_path(sha256)
+    if where.server is None:
+        Path(path).chmod(0o644)
+        Path(path).write_bytes(b"not the registered bytes")
+    else:
+        where.server.overwrite(where.artifacts, path.split("/", 1)[1], b"not the registered bytes")
+
+
+def test_a_model_loads_and_predicts_and_doctor_finds_nothing_wrong(
+    workspace: Workspace, place: tuple[str, Place]
+) -> None:
+    est, frame = fitted_immo()
+    version = workspace.models.register("immo", est, input_example=frame)
+    workspace.models.promote("immo", version.version)
+    loaded = workspace.models.load("immo@champion")
+    assert np.allclose(loaded.predict(frame), est.predict(frame))
+    assert workspace.store.exists(version.sha256)
+    report = workspace.doctor()
+    assert report.ok and (report.versions_checked, report.blobs_checked) == (1, 1)
+    assert list(workspace.store.iter_blobs()) == [version.sha256]
+
+
+def test_an_entry_script_layout_is_written_from_verified_bytes(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    est, _ = fitted_immo()
+    version = workspace.models.register("immo", est)
+    script = tmp_path / "score.py"
+    script.write_text("def init():\n    pass\n\ndef run(raw):\n    return raw\n")
+    info = workspace.store.put_file(script)
+    spec = ScriptSpec("score.py", (FileEntry("score.py", info.sha256, info.size),), (version.ref,))
+    app = lay_out(tmp_path / "root", spec, workspace.registry)
+    assert app.entry_script.read_text() == script.read_text()
+    (stored,) = version.manifest.files
+    laid = app.path / MODELS_DIR / "immo" / "1" / stored.name
+    assert laid == app.model_dir / stored.name and laid.stat().st_size == stored.size
+
+
+def test_a_tampered_blob_is_refused_by_its_sha256(
+    workspace: Workspace, place: tuple[str, Place], tmp_path: Path
+) -> None:
+    est, frame = fitted_immo()
+    version = workspace.models.register("immo", est, input_example=frame)
+    _tamper(workspace, place[1], version.sha256)
+    # Another machine: nothing cached there (this one keeps the bytes it verified).
+    elsewhere = replace(workspace.settings, artifact_cache=tmp_path / "elsewhere")
+    with Workspace(elsewhere) as replica:
+        for attempt in range(2):  # refused again: refused bytes are never cached
+            with pytest.raises(HashMismatch, match=version.sha256):
+                replica.models.load("immo:1")
+            with pytest.raises(HashMismatch):
+                replica.models.download("immo:1", tmp_path / f"out{attempt}")
+        report = replica.doctor()
+    assert not report.ok
+    assert [f.message for f in report.findings if f.severity == "problem"] == [
+        f"expected sha256 {version.sha256}, actual "
+        + hashlib.sha256(b"not the registered bytes").hexdigest()
+    ]
