@@ -116,7 +116,9 @@ def _stop(pid: int) -> None:
 def moto_server(folder: Path) -> Iterator[ObjectStore]:
     """moto's S3 server on a free port of 127.0.0.1."""
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]
-    pid, port = _started(command, folder / "moto.log", r"Running on http://127\.0\.0\.1:(\d+)", "moto")
+    pid, port = _started(
+        command, folder / "moto.log", r"Running on http://127\.0\.0\.1:(\d+)", "moto"
+    )
     endpoint = f"http://127.0.0.1:{port}"
     options = {"key": S3_KEY, "secret": S3_SECRET, "endpoint_url": endpoint}
     environment = {

@@ -161,7 +161,7 @@ class ArtifactStore:
             data = cached
         else:
             try:
-                with self._translated():
+                with self._translated(reading=True):
                     data = self._fs.cat_file(path)
             except FileNotFoundError:
                 raise ArtifactMissing(
@@ -186,7 +186,7 @@ class ArtifactStore:
         path = self.blob_path(sha256)
         digest = hashlib.sha256()
         try:
-            with self._translated(), self._fs.open(path, "rb") as handle:
+            with self._translated(reading=True), self._fs.open(path, "rb") as handle:
                 while chunk := handle.read(CHUNK):
                     digest.update(chunk)
         except FileNotFoundError:
@@ -215,8 +215,8 @@ class ArtifactStore:
             self._fs.rm(path)
         return len(stale)
 
-    def _translated(self) -> AbstractContextManager[None]:
-        return remote.translated(self.location, self._options)
+    def _translated(self, *, reading: bool = False) -> AbstractContextManager[None]:
+        return remote.translated(self.location, self._options, reading=reading)
 
     def _tmp_name(self) -> str:
         return f"{self._root}/tmp/{uuid.uuid4().hex}.part"

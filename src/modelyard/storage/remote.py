@@ -49,13 +49,23 @@ def filesystem(location: str, options: StorageOptions) -> tuple[Any, str, bool]:
 
 
 @contextmanager
-def translated(location: str, options: StorageOptions) -> Iterator[None]:
-    """Let ``FileNotFoundError`` and modelyard's own errors through; turn anything else the
-    store raises into ``ArtifactStoreUnavailable``, credentials scrubbed."""
+def translated(location: str, options: StorageOptions, *, reading: bool = False) -> Iterator[None]:
+    """Turn what the store raises into ``ArtifactStoreUnavailable``, credentials scrubbed;
+    modelyard's own errors pass, and so does ``FileNotFoundError`` when ``reading`` one
+    blob (the caller says which blob is missing); else it means no such bucket."""
     try:
         yield
-    except (FileNotFoundError, ModelyardError):
+    except ModelyardError:
         raise
+    except FileNotFoundError as exc:
+        if reading:
+            raise
+        shown = redact_url(location)
+        raise ArtifactStoreUnavailable(
+            f"the artifact store {shown} does not exist: create its bucket or container "
+            f"({redact(str(exc), *options.secrets())})",
+            location=shown,
+        ) from None
     except Exception as exc:  # botocore, azure-core, aiohttp: each library its own tree
         detail = " ".join(str(exc).split())[:500] or type(exc).__name__
         shown = redact_url(location)
