@@ -4,14 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 # The Studio's browser tests and the endpoint sample-code tests run real tools: Debian's
-# Chromium, mono (C#) and R with httr from apt, axe-core (pinned) from npm.
+# Chromium, mono (C#) and R with httr from apt, axe-core (pinned) from npm; the object
+# storage and load-balancer tests start Azurite (npm) and HAProxy (apt).
 AXE_VERSION := 4.10.3
 AXE := tests/.npm/node_modules/axe-core/axe.min.js
+AZURITE := tests/.npm/azurite/node_modules/.bin/azurite-blob
 DEB_TOOLS := chromium mono-mcs libmono-system-net-http4.0-cil libnewtonsoft-json5.0-cil \
-	r-base-core r-cran-httr
+	r-base-core r-cran-httr haproxy
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: quickstart test test-deps test-envs lint types contracts unit venv dev clean
+.PHONY: quickstart test test-deps test-envs test-scale lint types contracts unit venv dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +37,8 @@ quickstart: $(VENV)/.installed
 ## test: lint, types, import contracts, then the whole suite
 test: $(VENV)/.installed-dev test-deps lint types contracts unit
 
-## test-deps: Chromium, mono and R (apt) and axe-core (npm) for the browser and sample tests
-test-deps: $(AXE)
+## test-deps: Chromium, mono, R and HAProxy (apt), axe-core and Azurite (npm) for the tests
+test-deps: $(AXE) $(AZURITE)
 	@missing=$$(for p in $(DEB_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing $$missing"; \
@@ -45,6 +47,13 @@ test-deps: $(AXE)
 
 $(AXE):
 	npm install --silent --no-save --no-audit --no-fund --prefix tests/.npm axe-core@$(AXE_VERSION)
+
+$(AZURITE):
+	npm install --silent --no-save --no-audit --no-fund --prefix tests/.npm/azurite azurite@3
+
+## test-scale: HAProxy + 3 replicas under 300 req/s for 60 s (make test runs 20 s of it)
+test-scale: $(VENV)/.installed-dev test-deps
+	SCALE_LOAD_S=60 $(BIN)/pytest tests/e2e/test_load_balancer.py -n 0 -s
 
 lint:
 	$(BIN)/ruff check src tests bench docs

@@ -1,6 +1,6 @@
 """Real object-storage servers for the tests, on 127.0.0.1 and free ports: moto's standalone
 S3 server (the one s3fs's own tests use) and Azurite, Microsoft's Azure Storage emulator
-(installed by ``make test`` under ``.tools/azurite``). Each test gets a bucket or container
+(installed by ``make test`` under ``tests/.npm/azurite``). Each test gets a bucket or container
 of its own; the servers live for the test session and are stopped by PID."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import boto3
 from azure.storage.blob import BlobServiceClient
 
 ROOT = Path(__file__).resolve().parents[2]
-AZURITE = ROOT / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+AZURITE = ROOT / "tests" / ".npm" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's well-known development account (public, documented by Microsoft).
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (

@@ -50,7 +50,12 @@ class Polling:
         return self._thread is not None
 
     def start(self) -> None:
-        """Join the replicas and poll from a daemon thread."""
+        """Join the replicas (moves wait for this one from now on) and poll from a daemon
+        thread; if the database is away, the thread joins once it is back."""
+        try:
+            self._replica = replicas.join(self._db)
+        except ModelyardError as exc:
+            self.last_error = exc.message
         self._thread = threading.Thread(target=self._run, name="modelyard-poll", daemon=True)
         self._thread.start()
 

@@ -53,6 +53,7 @@ class Runtime:
         self._notices = Notices(registry.db, self._moved, on_lost=self._wake.set)
         self._unacked: list[int] = []  # pushed moves the follow thread is to serve
         self._thread: threading.Thread | None = None
+        self._started = False  # the first refresh is done
         self.ready = False
 
     def endpoint(self, name: str) -> tuple[EndpointRecord, Scorer]:
@@ -153,12 +154,17 @@ class Runtime:
         The loaded models are moved out of the garbage collector's sight and its young
         generation is made larger: full collections over the model's objects were the
         p99 tail of single-row scoring (100+ ms pauses every couple of seconds).
+
+        Moves are followed from before the first read: one committed while the versions
+        load is acknowledged once it is served, never before (a promote call that
+        returns meanwhile would otherwise leave this replica on the old version).
         """
+        self._notices.start()
         self.refresh()
+        self._started = True
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-        self._notices.start()
         self._thread = threading.Thread(target=self._loop, name="modelyard-follow", daemon=True)
         self._thread.start()
 
@@ -182,6 +188,11 @@ class Runtime:
         swap the scorers following that alias to it if they preloaded it; the follow thread
         then loads what they had not and preloads on. True if this replica serves the move
         already (or nothing here follows it)."""
+        if not self._started:  # still loading: the follow thread acknowledges it once loaded
+            if move.event is not None:
+                self._unacked.append(move.event)
+            self._wake.set()
+            return False
         served = True
         for scorer in list(self._scorers.values()):
             if scorer.target.name == move.model and scorer.target.alias == move.alias:
