@@ -100,3 +100,28 @@ def test_from_config_walks_up_from_a_subfolder(tmp_path: Path) -> None:
 def test_no_workspace_anywhere_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceNotFound, match="modelyard init"):
         find_config(tmp_path)
+
+
+def test_object_storage_settings_name_the_cache_and_hide_the_options(tmp_path: Path) -> None:
+    (tmp_path / "modelyard.toml").write_text(
+        '[registry]\nartifacts = "s3://models/prod"\nartifact_cache = "blobs"\n'
+        '[registry.storage_options]\nendpoint_url = "http://minio:9000"\n'
+        'key = "AKIA-KEY"\nsecret = "${S3_SECRET}"\n'
+        'client_kwargs = { region_name = "eu-west-3" }\n'
+    )
+    env = {"S3_SECRET": PASSWORD}
+    settings = Settings.load(tmp_path / "modelyard.toml", env=env)
+    assert settings.blob_cache == tmp_path / "blobs"
+    assert settings.storage_options.reveal()["secret"] == PASSWORD
+    shown = f"{settings!r} {settings.storage_options}"
+    assert PASSWORD not in shown and "AKIA-KEY" not in shown and "secret=***" in shown
+    message = redact(f"denied for AKIA-KEY/{PASSWORD} at http://minio:9000", None)
+    scrubbed = redact(message, *settings.storage_options.secrets())
+    assert scrubbed == "denied for ***/*** at http://minio:9000"
+
+    moved = Settings.load(tmp_path / "modelyard.toml", env={**env, "MODELYARD_ARTIFACT_CACHE": "c"})
+    assert moved.blob_cache == tmp_path / "c"
+    folder = Settings.from_mapping({"registry": {"artifact_cache": "c"}}, tmp_path, env={})
+    assert folder.blob_cache is None  # a folder is read in place
+    with pytest.raises(ConfigError, match="storage_options must be a table"):
+        Settings.from_mapping({"registry": {"storage_options": "key=x"}}, tmp_path, env={})

@@ -107,7 +107,7 @@ class Replicas:
         self.restarts: list[float] = []  # seconds from SIGTERM to ready again
 
     def _start(self, port: int) -> Process:
-        args = ("serve", "--port", str(port), "--drain-seconds", "2")
+        args = ("serve", "--port", str(port), "--drain-seconds", "3")
         return Process(self.root, args, self.env)
 
     def wait_ready(self) -> None:
