@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -85,32 +86,30 @@ def backend_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) ->
     return url
 
 
-@pytest.fixture(scope="session")
-def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
-    """moto's S3 server, started for this test session."""
+def _object_store(
+    start: Callable[[Path], AbstractContextManager[ObjectStore]], folder: Path, what: str
+) -> Iterator[ObjectStore]:
+    server = start(folder)
     try:
-        server = moto_server(tmp_path_factory.mktemp("moto"))
         store = server.__enter__()
     except (OSError, RuntimeError) as exc:
-        _unavailable("moto's S3 server", exc)
+        _unavailable(what, exc)
     try:
         yield store
     finally:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """moto's S3 server, started for this test session."""
+    yield from _object_store(moto_server, tmp_path_factory.mktemp("moto"), "moto's S3 server")
 
 
 @pytest.fixture(scope="session")
 def azure_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
     """Azurite's blob service, started for this test session."""
-    try:
-        server = azurite_server(tmp_path_factory.mktemp("azurite"))
-        store = server.__enter__()
-    except (OSError, RuntimeError) as exc:
-        _unavailable("Azurite", exc)
-    try:
-        yield store
-    finally:
-        server.__exit__(None, None, None)
+    yield from _object_store(azurite_server, tmp_path_factory.mktemp("azurite"), "Azurite")
 
 
 def _empty(url: str) -> None:

@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pandas as pd
 import pytest
-from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
 from tests.conftest import IN_CI, _empty
 from tests.helpers.control import ADMIN, ADMIN_KEY
+from tests.helpers.models import register_constants
 from tests.helpers.object_storage import ObjectStore
 from tests.helpers.processes import Process
 from tests.helpers.server import free_port
@@ -89,14 +88,6 @@ admin_key = "{ADMIN_KEY}"
     return {**os.environ, **store.environment}
 
 
-def _constant_versions(ws: Workspace, name: str, count: int) -> None:
-    """Versions 1..count of ``name``: version k predicts k whatever the input."""
-    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0]})
-    for k in range(1, count + 1):
-        model = DummyRegressor(strategy="constant", constant=float(k)).fit(frame, [0.0] * 3)
-        assert ws.models.register(name, model, input_example=frame).version == k
-
-
 class Replicas:
     """The ``modelyard serve`` processes, each on its own port, restartable."""
 
@@ -147,7 +138,7 @@ def test_three_replicas_behind_haproxy_drop_nothing_through_restarts_and_promoti
     env = _workspace(tmp_path, postgresql_url, s3_store)
     name = f"lb{uuid.uuid4().hex[:6]}"
     with Workspace.from_config(tmp_path, env=env) as ws:
-        _constant_versions(ws, name, PROMOTIONS + 1)
+        register_constants(ws, name, *range(1, PROMOTIONS + 2))
         ws.models.promote(name, 1)
         key = (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
     promotions = [Promotion(1, 0.0, time.time())]

@@ -20,13 +20,12 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
-import pandas as pd
 import pytest
-from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
 from modelyard.serving import Runtime
 from modelyard.web.app import create_app
+from tests.helpers.models import register_constants
 from tests.helpers.server import running
 
 pytestmark = pytest.mark.slow
@@ -54,14 +53,6 @@ class Promotion:
     version: int
     before: float  # wall time the promote call began
     committed: float  # wall time it returned (the transaction was committed by then)
-
-
-def _constant_models(ws: Workspace, name: str) -> None:
-    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
-    target = pd.Series([0.0, 0.0, 0.0, 0.0])
-    for k in range(1, VERSIONS + 1):
-        model = DummyRegressor(strategy="constant", constant=float(k)).fit(frame, target)
-        assert ws.models.register(name, model, input_example=frame).version == k
 
 
 def _client(url: str, key: str, worker: int, stop: threading.Event, answers: list[Answer]) -> None:
@@ -98,7 +89,7 @@ def test_twenty_promotions_under_load_drop_nothing_and_answer_from_a_champion(
 ) -> None:
     ws = workspace
     name = f"hot{uuid.uuid4().hex[:8]}"
-    _constant_models(ws, name)
+    assert register_constants(ws, name, *range(1, VERSIONS + 1)) == list(range(1, VERSIONS + 1))
     ws.models.promote(name, 1)
     promotions = [Promotion(1, 0.0, time.time())]
     endpoint = ws.endpoints.create(name, model=f"{name}@champion")

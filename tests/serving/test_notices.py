@@ -14,13 +14,13 @@ import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
 from modelyard.storage import replicas
 from modelyard.storage.notifications import REPLICA
 from modelyard.web.app import create_app
 from tests.conftest import _empty, make_settings
+from tests.helpers.models import register_constants
 from tests.helpers.server import running
 
 FRAME = pd.DataFrame({"x": [0.0, 1.0]})
@@ -51,8 +51,36 @@ def polled_workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 
 
 def _register(ws: Workspace, name: str, k: float) -> int:
-    model = DummyRegressor(strategy="constant", constant=k).fit(FRAME, [0.0, 0.0])
-    return ws.models.register(name, model, input_example=FRAME).version
+    (version,) = register_constants(ws, name, k)
+    return version
+
+
+def _served(base: str, name: str, key: str) -> str:
+    """The version that answers a request sent now."""
+    answer = httpx.post(
+        f"{base}/endpoints/{name}/score",
+        json={"data": [[0.0]]},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert answer.status_code == 200
+    return answer.headers["x-model-version"]
+
+
+def _new_then_broken(ws: Workspace, base: str, name: str, key: str) -> None:
+    """When promote returns the endpoint serves a version too new to be preloaded; a broken
+    one is acknowledged at once and never served."""
+    ws.models.promote(name, _register(ws, name, 2.0))
+    assert _served(base, name, key) == "2"
+    broken = ws.registry.get_version(name, _register(ws, name, 3.0))
+    blob = Path(ws.store.blob_path(broken.sha256))
+    blob.chmod(0o644)
+    blob.write_bytes(b"corrupted")
+    began = time.monotonic()
+    ws.models.promote(name, 3)
+    assert time.monotonic() - began < 4  # acknowledged on failure, not waited out
+    assert _served(base, name, key) == "2"
+    failures = [e for e in ws.models.history(name) if e.kind.value == "load_failed"]
+    assert failures and all("HashMismatch" in e.reason for e in failures)
 
 
 def _listeners(ws: Workspace) -> list[int]:
@@ -70,29 +98,8 @@ def test_promote_returns_once_the_endpoint_serves_the_new_version(
     key = (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
     app = create_app(ws, endpoints=[name], follow_interval=30.0)  # no poll to help
     with running(app) as base:
-
-        def served() -> str:
-            url = f"{base}/endpoints/{name}/score"
-            answer = httpx.post(
-                url, json={"data": [[0.0]]}, headers={"Authorization": f"Bearer {key}"}
-            )
-            assert answer.status_code == 200
-            return answer.headers["x-model-version"]
-
-        assert served() == "1"
-        ws.models.promote(name, _register(ws, name, 2.0))  # too new to be preloaded
-        assert served() == "2"
-
-        broken = ws.registry.get_version(name, _register(ws, name, 3.0))
-        blob = Path(ws.store.blob_path(broken.sha256))
-        blob.chmod(0o644)
-        blob.write_bytes(b"corrupted")
-        began = time.monotonic()
-        ws.models.promote(name, 3)
-        assert time.monotonic() - began < 4  # acknowledged on failure, not waited out
-        assert served() == "2"
-        failures = [e for e in ws.models.history(name) if e.kind.value == "load_failed"]
-        assert failures and all("HashMismatch" in e.reason for e in failures)
+        assert _served(base, name, key) == "1"
+        _new_then_broken(ws, base, name, key)
 
         (pid,) = _listeners(ws)
         with ws.db.engine.connect() as conn:
@@ -102,7 +109,7 @@ def test_promote_returns_once_the_endpoint_serves_the_new_version(
             assert time.monotonic() < deadline, "the listener was not reopened"
             time.sleep(0.05)
         ws.models.promote(name, _register(ws, name, 4.0))
-        assert served() == "4"
+        assert _served(base, name, key) == "4"
 
 
 def test_polled_promote_returns_once_the_endpoint_serves_the_new_version(
@@ -115,36 +122,15 @@ def test_polled_promote_returns_once_the_endpoint_serves_the_new_version(
     key = (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
     app = create_app(ws, endpoints=[name], follow_interval=30.0)  # no endpoint poll to help
     with running(app) as base:
-
-        def served() -> str:
-            url = f"{base}/endpoints/{name}/score"
-            answer = httpx.post(
-                url, json={"data": [[0.0]]}, headers={"Authorization": f"Bearer {key}"}
-            )
-            assert answer.status_code == 200
-            return answer.headers["x-model-version"]
-
-        assert served() == "1"
+        assert _served(base, name, key) == "1"
         deadline = time.monotonic() + 5
         while replicas.lagging(ws.db, replicas.generation(ws.db).number + 1) != 1:
             assert time.monotonic() < deadline, "the replica did not join"
             time.sleep(0.05)
-        ws.models.promote(name, _register(ws, name, 2.0))  # too new to be preloaded
-        assert served() == "2"
-
-        broken = ws.registry.get_version(name, _register(ws, name, 3.0))
-        blob = Path(ws.store.blob_path(broken.sha256))
-        blob.chmod(0o644)
-        blob.write_bytes(b"corrupted")
-        began = time.monotonic()
-        ws.models.promote(name, 3)
-        assert time.monotonic() - began < 4  # acknowledged on failure, not waited out
-        assert served() == "2"
-        failures = [e for e in ws.models.history(name) if e.kind.value == "load_failed"]
-        assert failures and all("HashMismatch" in e.reason for e in failures)
+        _new_then_broken(ws, base, name, key)
 
         ws.models.promote(name, _register(ws, name, 4.0))
-        assert served() == "4"
+        assert _served(base, name, key) == "4"
 
     began = time.monotonic()  # the replica stopped: it left, nothing waits for it
     ws.models.promote(name, 2)

@@ -10,14 +10,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
 from modelyard.errors import AliasMoved
 from modelyard.storage.notifications import AliasMove, Listener, upcoming
 from tests.conftest import make_settings
+from tests.helpers.models import register_constants
 
 
 @pytest.fixture
@@ -41,10 +40,7 @@ def _moves(listener: Listener, wait_s: float) -> list[AliasMove]:
 def _three_versions(ws: Workspace) -> str:
     """A new model with versions 1, 2 and 3 (constants 1.0, 2.0, 3.0); its name."""
     name = f"f{uuid.uuid4().hex[:8]}"
-    frame = pd.DataFrame({"x": [0.0, 1.0]})
-    for k in (1.0, 2.0, 3.0):
-        model = DummyRegressor(strategy="constant", constant=k).fit(frame, [0.0, 0.0])
-        ws.models.register(name, model, input_example=frame)
+    register_constants(ws, name, 1, 2, 3)
     return name
 
 

@@ -8,32 +8,22 @@ import time
 import uuid
 from datetime import timedelta
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
 from modelyard.errors import AliasMoved
 from modelyard.storage import replicas, schema
 from modelyard.storage.schema import utcnow
-
-
-def _three_versions(ws: Workspace) -> str:
-    """A new model with versions 1, 2 and 3; its name."""
-    name = f"g{uuid.uuid4().hex[:8]}"
-    frame = pd.DataFrame({"x": [0.0, 1.0]})
-    for k in (1.0, 2.0, 3.0):
-        model = DummyRegressor(strategy="constant", constant=k).fit(frame, [0.0, 0.0])
-        ws.models.register(name, model, input_example=frame)
-    return name
+from tests.helpers.models import register_constants
 
 
 def test_each_committed_move_bumps_the_generation_once_and_a_refused_one_never(
     workspace: Workspace,
 ) -> None:
     ws = workspace
-    name = _three_versions(ws)
+    name = f"g{uuid.uuid4().hex[:8]}"
+    register_constants(ws, name, 1, 2, 3)
     start = replicas.generation(ws.db).number
     ws.registry.promote(name, 1, wait_s=0)
     ws.registry.promote(name, 2, wait_s=0)
@@ -52,7 +42,8 @@ def test_a_move_returns_once_the_live_replicas_serve_its_generation(
     workspace: Workspace,
 ) -> None:
     ws = workspace
-    name = _three_versions(ws)
+    name = f"g{uuid.uuid4().hex[:8]}"
+    register_constants(ws, name, 1, 2, 3)
     replica = replicas.join(ws.db)
     served: list[tuple[int, float]] = []
     stop = threading.Event()
