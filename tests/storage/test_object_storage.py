@@ -4,9 +4,6 @@ never printed, not even when the store refuses them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from modelyard import Workspace
 from modelyard.config import Settings
 from modelyard.errors import ArtifactMissing, ArtifactStoreUnavailable
 from modelyard.storage import ArtifactStore
+from tests.cli.test_cli import cli
 from tests.helpers.models import fitted_immo
 from tests.helpers.object_storage import AZURITE_KEY, S3_SECRET, ObjectStore
 
@@ -128,25 +126,25 @@ def test_credentials_from_the_environment_are_the_drivers_own(
 
 
 def test_the_cli_never_prints_credentials_even_when_the_store_refuses_them(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = _server(request, "azure")  # Azurite checks the account key (moto takes any)
     (tmp_path / "modelyard.toml").write_text(f'[registry]\nartifacts = "{server.new_location()}"\n')
     model = tmp_path / "immo.skops"
     skops.io.dump(fitted_immo()[0], model)
-    env = {**os.environ, **server.environment, "COLUMNS": "200"}
-    wrong = server.environment["AZURE_STORAGE_CONNECTION_STRING"].replace(
-        AZURITE_KEY, "B" * 86 + "=="
+    connection = server.environment["AZURE_STORAGE_CONNECTION_STRING"]
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection)
+    workspace = ("--workspace", str(tmp_path))
+    code, out, err = cli(capsys, *workspace, "models", "register", str(model), "--name", "immo")
+    assert code == 0, out + err
+    printed = out + err
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING", connection.replace(AZURITE_KEY, "B" * 86 + "==")
     )
-
-    def modelyard(*args: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "modelyard", "--workspace", str(tmp_path), *args]
-        return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
-
-    done = modelyard("models", "register", str(model), "--name", "immo", environment=env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    refused = modelyard("doctor", environment={**env, "AZURE_STORAGE_CONNECTION_STRING": wrong})
-    assert refused.returncode != 0 and "artifact_store_unavailable" in refused.stderr
-    assert "Traceback" not in refused.stderr and "BBBBBBBBBB" not in refused.stderr
-    for result in (done, refused):
-        assert not any(secret in result.stdout + result.stderr for secret in SECRETS)
+    code, out, err = cli(capsys, *workspace, "doctor")
+    assert code != 0 and "artifact_store_unavailable" in err
+    assert "Traceback" not in err and "BBBBBBBBBB" not in out + err
+    assert not any(secret in printed + out + err for secret in SECRETS)

@@ -25,8 +25,10 @@ def filesystem(location: str, options: StorageOptions) -> tuple[Any, str, bool]:
     protocol = location.split("://", 1)[0] if "://" in location else "file"
     extra = dict(options.reveal())
     if protocol != "file":
-        # Other processes write blobs too: never answer from a listing cached earlier.
+        # Other processes write blobs too: never answer from a listing cached earlier; and
+        # a store of its own for each workspace, with the credentials found now.
         extra.setdefault("use_listings_cache", False)
+        extra.setdefault("skip_instance_cache", True)
     with translated(location, options):
         try:
             fs, root = fsspec.core.url_to_fs(location, **extra)
