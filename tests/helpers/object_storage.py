@@ -1,7 +1,9 @@
 """Real object-storage servers for the tests, on 127.0.0.1 and free ports: moto's standalone
-S3 server (the one s3fs's own tests use) and Azurite, Microsoft's Azure Storage emulator
-(installed by ``make test`` under ``tests/.npm/azurite``). Each test gets a bucket or container
-of its own; the servers live for the test session and are stopped by PID."""
+S3 server (the one s3fs's own tests use), run from a cached virtualenv of its own so that its
+boto3 pins never steer the resolution of modelyard's dependencies, and Azurite, Microsoft's
+Azure Storage emulator (installed by ``make test`` under ``tests/.npm/azurite``). Each test
+gets a bucket or container of its own; the servers live for the test session and are stopped
+by PID."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
+import s3fs
 from azure.storage.blob import BlobServiceClient
+
+from tests.helpers.venvs import cached_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 AZURITE = ROOT / "tests" / ".npm" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -29,6 +32,7 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 S3_KEY, S3_SECRET = "modelyard-test-key", "modelyard-test-secret-0123456789"
+MOTO = ("moto[server]==5.2.5",)
 # botocore must never ask a cloud metadata address for credentials.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -46,19 +50,18 @@ class ObjectStore:
         """An empty bucket (S3) or container (Azure) of its own, as an artifacts URI."""
         name = f"t{uuid.uuid4().hex[:16]}"
         if self.kind == "s3":
-            self.s3().create_bucket(Bucket=name)
+            self.s3().mkdir(name)
             return f"s3://{name}/registry"
         self.azure().create_container(name)
         return f"abfs://{name}/registry"
 
     def s3(self) -> Any:
-        """A boto3 client on the S3 server."""
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=S3_KEY,
-            aws_secret_access_key=S3_SECRET,
-            region_name="us-east-1",
+        """An s3fs file system on the S3 server, of its own (no instance cache)."""
+        return s3fs.S3FileSystem(
+            key=S3_KEY,
+            secret=S3_SECRET,
+            client_kwargs={"endpoint_url": self.endpoint},  # no region: no LocationConstraint
+            skip_instance_cache=True,
         )
 
     def azure(self) -> BlobServiceClient:
@@ -70,7 +73,7 @@ class ObjectStore:
         store's back."""
         bucket = location.split("://", 1)[1].split("/", 1)[0]
         if self.kind == "s3":
-            self.s3().put_object(Bucket=bucket, Key=key, Body=data)
+            self.s3().pipe_file(f"{bucket}/{key}", data)
         else:
             self.azure().get_blob_client(bucket, key).upload_blob(data, overwrite=True)
 
@@ -78,7 +81,7 @@ class ObjectStore:
         """Delete the object at ``key`` in ``location``'s bucket."""
         bucket = location.split("://", 1)[1].split("/", 1)[0]
         if self.kind == "s3":
-            self.s3().delete_object(Bucket=bucket, Key=key)
+            self.s3().rm_file(f"{bucket}/{key}")
         else:
             self.azure().get_blob_client(bucket, key).delete_blob()
 
@@ -115,7 +118,7 @@ def _stop(pid: int) -> None:
 @contextmanager
 def moto_server(folder: Path) -> Iterator[ObjectStore]:
     """moto's S3 server on a free port of 127.0.0.1."""
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]
+    command = [str(cached_venv("moto", MOTO)), "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]
     pid, port = _started(
         command, folder / "moto.log", r"Running on http://127\.0\.0\.1:(\d+)", "moto"
     )
