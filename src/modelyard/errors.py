@@ -39,6 +39,7 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     ├── StorageError                storage_unavailable
     │   └── ArtifactStoreUnavailable artifact_store_unavailable
     ├── ExecutorUnavailable         executor_unavailable
+    ├── DeliveryFailed              delivery_failed
     ├── Unauthorized                unauthorized
     ├── Forbidden                   forbidden
     ├── Overloaded                  overloaded
@@ -326,3 +327,9 @@ class ExecutorUnavailable(ModelyardError):
     """The configured executor (a Ray cluster) cannot be reached or lost the work in hand."""
 
     code = "executor_unavailable"
+
+
+class DeliveryFailed(ModelyardError):
+    """A webhook's receiver did not answer 2xx (its status or the network error is said)."""
+
+    code = "delivery_failed"

@@ -121,6 +121,12 @@ ADMIN_ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/schedules"): Call("/api/v1/schedules"),
     ("POST", "/api/v1/schedules/{training}/pause"): Call("/api/v1/schedules/immo/pause"),
     ("POST", "/api/v1/schedules/{training}/resume"): Call("/api/v1/schedules/immo/resume"),
+    ("GET", "/api/v1/endpoints/{name}/monitoring"): Call("/api/v1/endpoints/immo/monitoring"),
+    ("POST", "/api/v1/endpoints/{name}/feedback"): Call(
+        "/api/v1/endpoints/immo/feedback", {"labels": [{"request_id": "r", "label": 1.0}]}
+    ),
+    ("GET", "/api/v1/events"): Call("/api/v1/events"),
+    ("GET", "/api/v1/collection"): Call("/api/v1/collection"),
 }
 
 

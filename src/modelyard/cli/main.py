@@ -16,6 +16,7 @@ from modelyard.cli import (
     envs,
     jobs,
     models,
+    monitoring,
     quickstart,
     scripts,
     serving,
@@ -39,10 +40,12 @@ app.add_typer(training.runs_app, name="runs")
 serving.endpoints_app.command("deploy")(scripts.deploy)
 serving.endpoints_app.command("redeploy")(scripts.redeploy)
 serving.endpoints_app.command("logs")(scripts.logs)
+serving.endpoints_app.command("collect")(monitoring.collect)
 app.add_typer(serving.endpoints_app, name="endpoints")
 app.add_typer(jobs.schedules_app, name="schedules")
 app.add_typer(envs.envs_app, name="envs")
 app.add_typer(users.users_app, name="users")
+app.add_typer(monitoring.webhooks_app, name="webhooks")
 app.command("serve")(serving.serve)
 app.command("up")(control.up)
 app.command("worker")(jobs.worker)
@@ -50,6 +53,7 @@ app.command("scheduler")(jobs.scheduler)
 app.command("train")(training.train)
 app.command("demo-data")(training.demo_data)
 app.command("quickstart")(quickstart.quickstart)
+app.command("monitor")(monitoring.monitor)
 
 
 def _version(value: bool) -> None:

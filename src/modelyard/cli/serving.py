@@ -24,6 +24,9 @@ def create(
     name: Annotated[str, typer.Argument(help="Endpoint name (part of its URL).")],
     model: Annotated[str, typer.Option(help="immo, immo@champion or immo:3.")],
     collect: Annotated[bool, typer.Option("--collect", help="Collect scored rows.")] = False,
+    sampling_rate: Annotated[
+        float, typer.Option(help="With --collect: the share of requests collected, 0 to 1.")
+    ] = 1.0,
     description: Annotated[str, typer.Option(help="Free text.")] = "",
     batch_max_rows: Annotated[
         int, typer.Option(help="Micro-batch concurrent requests up to this many rows (0: off).")
@@ -45,6 +48,7 @@ def create(
             name,
             model=model,
             collect=collect,
+            sampling_rate=sampling_rate,
             description=description,
             batch_max_rows=batch_max_rows,
             batch_max_wait_ms=batch_max_wait_ms,

@@ -20,6 +20,8 @@ from typing import Any
 
 from modelyard.config.executor import ExecutorSettings as ExecutorSettings
 from modelyard.config.executor import executor_settings as executor_settings
+from modelyard.config.monitoring import MonitoringSettings as MonitoringSettings
+from modelyard.config.monitoring import monitoring_settings as monitoring_settings
 from modelyard.config.secret import Secret as Secret
 from modelyard.config.secret import SecretURL as SecretURL
 from modelyard.config.secret import redact as redact
@@ -108,6 +110,7 @@ class Settings:
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     storage_options: StorageOptions = field(default_factory=StorageOptions)  # fsspec's
     artifact_cache: Path | None = None  # blobs read from object storage (.modelyard/cache/blobs)
 
@@ -188,6 +191,12 @@ class Settings:
             executor=executor_settings(_section(doc, "executor"), env),
             storage_options=StorageOptions.parse(registry.get("storage_options")),
             artifact_cache=(root / Path(str(blob_cache)).expanduser()) if blob_cache else None,
+            monitoring=monitoring_settings(
+                _section(doc, "monitoring"),
+                _section(doc, "endpoints"),
+                env,
+                resolve=lambda url: _resolve_sqlite(url, root),
+            ),
         )
 
 

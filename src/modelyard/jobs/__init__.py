@@ -4,7 +4,7 @@ It knows job kinds only by name: the composition root hands a worker its handler
 """
 
 from modelyard.jobs.schedule import next_fire, parse_schedule
-from modelyard.jobs.scheduler import Scheduler
+from modelyard.jobs.scheduler import Periodic, Scheduler
 from modelyard.jobs.worker import JobContext, Worker
 
-__all__ = ["JobContext", "Scheduler", "Worker", "next_fire", "parse_schedule"]
+__all__ = ["JobContext", "Periodic", "Scheduler", "Worker", "next_fire", "parse_schedule"]

@@ -3,7 +3,9 @@
 Per tick, every due schedule fires at most once however many fire times it missed
 (coalesce); a fire whose training is still queued or running is skipped and recorded as
 such; the (training, fire time) guard and the job's idempotency key make a fire that two
-schedulers both attempt start one job.
+schedulers both attempt start one job. Periodic tasks (monitoring checks, webhook
+deliveries: named callables the composition root hands in) run on the leader too, each
+every ``every_s`` seconds.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,8 +47,17 @@ class Fired:
     job_id: str | None
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """A task the leader runs every ``every_s`` seconds (its errors are logged)."""
+
+    name: str
+    every_s: float
+    run: Callable[[], object]
+
+
 class Scheduler:
-    """Fires due schedules while it holds the lease."""
+    """Fires due schedules, and runs periodic tasks, while it holds the lease."""
 
     def __init__(
         self,
@@ -58,6 +70,7 @@ class Scheduler:
         holder: str | None = None,
         lease_s: float = 10.0,
         tick_s: float = 1.0,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self._schedules = schedules
         self._leases = leases
@@ -67,6 +80,8 @@ class Scheduler:
         self.holder = holder or worker_name()
         self.lease = timedelta(seconds=lease_s)
         self.tick_s = tick_s
+        self._periodic = list(periodic)
+        self._last_run: dict[str, float] = {}
 
     def tick(self, now: datetime | None = None) -> list[Fired]:
         """Fire what is due if this scheduler leads; returns what it did."""
@@ -88,7 +103,21 @@ class Scheduler:
             if self._schedules.record_fire(schedule.training, fire_at, following, outcome, job_id):
                 done.append(Fired(schedule.training, fire_at, outcome, job_id))
                 log.info("schedule %s at %s: %s", schedule.training, fire_at, outcome)
+        self._run_periodic()
         return done
+
+    def _run_periodic(self) -> None:
+        for task in self._periodic:
+            now = time.monotonic()
+            if now - self._last_run.get(task.name, -float("inf")) < task.every_s:
+                continue
+            self._last_run[task.name] = now
+            try:
+                task.run()
+            except ModelyardError as exc:
+                log.warning("%s: %s; retrying in %g s", task.name, exc.message, task.every_s)
+            except Exception:  # a bug in one task must not stop the scheduler
+                log.exception("%s failed; retrying in %g s", task.name, task.every_s)
 
     def run(self, stop: threading.Event) -> None:
         """Tick until ``stop`` is set, then give the lease up."""

@@ -1,5 +1,16 @@
-"""Monitoring: training-data profiles now; collection, drift and reports build on them."""
+"""Monitoring: training profiles, collection of scored rows, drift, measured and estimated
+performance, reports, policies, webhooks and the events feed."""
 
-from modelyard.monitoring.profile import profile_frame
+from modelyard.monitoring.collector import Collector, CollectorStats, collection_counters
+from modelyard.monitoring.observation import Observation, sampled
+from modelyard.monitoring.profile import output_profile, profile_frame
 
-__all__ = ["profile_frame"]
+__all__ = [
+    "Collector",
+    "CollectorStats",
+    "Observation",
+    "collection_counters",
+    "output_profile",
+    "profile_frame",
+    "sampled",
+]

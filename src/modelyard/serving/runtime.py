@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from modelyard.deployments.entry import ScriptDeployment, ScriptEndpoints
 from modelyard.errors import EndpointNotFound, ModelyardError
+from modelyard.monitoring import Collector
 from modelyard.registry import Registry
 from modelyard.serving.batcher import BatchOptions, MicroBatcher
 from modelyard.serving.notices import Notices
@@ -39,8 +40,10 @@ class Runtime:
         only: Iterable[str] | None = None,
         interval: float = 1.0,
         scripts: ScriptEndpoints | None = None,
+        collector: Collector | None = None,
     ) -> None:
         self._registry = registry
+        self.collector = collector  # scored rows of endpoints that collect go to it
         self._store = store
         self._only = set(only) if only else None
         self.interval = interval

@@ -63,6 +63,11 @@ class EndpointRecord:
         return str(self.options.get("kind", "model"))
 
     @property
+    def sampling_rate(self) -> float:
+        """The share of requests collected when ``collect`` is on (0 to 1, default 1)."""
+        return float(self.options.get("sampling_rate", 1.0))
+
+    @property
     def auth_enabled(self) -> bool:
         """False only for an endpoint created without keys (served so on loopback alone)."""
         return bool(self.options.get("auth", True))
@@ -73,6 +78,15 @@ class EndpointRecord:
         primary = hmac.compare_digest(digest, self.primary_key_hash)
         secondary = hmac.compare_digest(digest, self.secondary_key_hash)
         return primary | secondary
+
+
+def check_rate(rate: float) -> None:
+    """Raise ``InvalidInput`` unless ``rate`` is a share from 0 to 1."""
+    if not 0.0 <= rate <= 1.0:
+        raise InvalidInput(
+            f"sampling_rate must be from 0 to 1 (the share of requests collected), not {rate}",
+            code="bad_sampling_rate",
+        )
 
 
 def _not_found(name: str) -> EndpointNotFound:
@@ -236,6 +250,25 @@ class EndpointStore:
             ).rowcount
             if moved != 1:
                 raise _not_found(name)
+
+        self._db.write(update)
+        return self.get(name)
+
+    def set_collection(self, name: str, collect: bool, sampling_rate: float) -> EndpointRecord:
+        """Turn collection on or off and set the share of requests collected; replicas
+        follow within a second."""
+        check_rate(sampling_rate)
+
+        def update(conn: Connection) -> None:
+            row = conn.execute(sa.select(e.c.options).where(e.c.name == name)).first()
+            if row is None:
+                raise _not_found(name)
+            options = {**(row.options or {}), "sampling_rate": sampling_rate}
+            conn.execute(
+                sa.update(e)
+                .where(e.c.name == name)
+                .values(collect=collect, options=options, updated_at=utcnow())
+            )
 
         self._db.write(update)
         return self.get(name)

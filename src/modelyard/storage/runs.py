@@ -44,6 +44,7 @@ class Run:
     logs: str
     error: str | None
     trials: tuple[Mapping[str, Any], ...] = ()  # a search's trials, in order
+    reason: str | None = None  # why it was started, when not by hand (a policy's breach)
 
     @property
     def duration_s(self) -> float | None:
@@ -73,6 +74,7 @@ def _run(row: RowMapping) -> Run:
         logs=row.get("logs") or "",
         error=row["error"],
         trials=tuple(row["trials"] or ()),
+        reason=row.get("reason"),
     )
 
 
@@ -91,9 +93,11 @@ class RunStore:
         actor: str,
         params: Mapping[str, Any],
         run_id: str | None = None,
+        reason: str | None = None,
     ) -> Run:
         """Record a queued run and return it; with ``run_id``, the run of that id if it
-        exists already (a queued job's run is created by whoever comes first)."""
+        exists already (a queued job's run is created by whoever comes first). ``reason``
+        says why it was started (a monitoring policy's breach)."""
         run_id = run_id or uuid.uuid4().hex
 
         def insert(conn: Connection) -> None:
@@ -112,6 +116,7 @@ class RunStore:
                     stages=[],
                     metrics={},
                     logs="",
+                    reason=reason,
                 )
             )
 

@@ -128,6 +128,7 @@ runs = sa.Table(
     sa.Column("logs", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=False),
     sa.Column("error", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=True),
     sa.Column("trials", sa.JSON, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),  # why it was started (a policy's breach)
     sa.Index("ix_runs_training_created_at", "training", "created_at"),
 )
 
@@ -286,4 +287,111 @@ replicas = sa.Table(
     sa.Column("generation", sa.BigInteger, nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("seen_at", UTCDateTime(), nullable=False),
+)
+
+# -- monitoring ----------------------------------------------------------------------------
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: a rowid alias
+
+# One row per scored row (or per row an entry script's ModelDataCollector collected);
+# in the registry database, or in ``[monitoring] database_url``.
+collected_rows = sa.Table(
+    "collected_rows",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("scored_at", UTCDateTime(), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("row_index", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # model, script or collector
+    sa.Column("designation", sa.String(64), nullable=False),  # a collector's; "" otherwise
+    sa.Column("model", sa.String(128), nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("alias", sa.String(128), nullable=True),
+    sa.Column("inputs", sa.JSON, nullable=True),
+    sa.Column("outputs", sa.JSON, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Index("ix_collected_rows_endpoint_scored_at", "endpoint", "scored_at"),
+    sa.Index("ix_collected_rows_endpoint_request_id", "endpoint", "request_id", "row_index"),
+)
+
+# The same rows, one compressed Arrow block per written batch: what reports read.
+collected_blocks = sa.Table(
+    "collected_blocks",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("first_at", UTCDateTime(), nullable=False),
+    sa.Column("last_at", UTCDateTime(), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql"), nullable=False),
+    sa.Index("ix_collected_blocks_endpoint_first_at", "endpoint", "first_at"),
+)
+
+# True values of scored rows (feedback API, or a declared label source).
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("row_index", sa.Integer, primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("origin", sa.String(16), nullable=False),  # api or source
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# The events feed: registry, run and monitoring events, each once (``origin`` is unique).
+feed = sa.Table(
+    "feed",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("origin", sa.String(200), nullable=False, unique=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),  # kinds sent; [] = every kind
+    sa.Column("salt", sa.String(64), nullable=False),  # the secret is derived, never stored
+    sa.Column("cursor", sa.BigInteger, nullable=False),  # the last feed id queued for it
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("webhook_id", sa.String(32), sa.ForeignKey("webhooks.id"), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending, delivered, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
+    sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+# Where each policy of each endpoint stands: a breach fires once, when it begins.
+policy_states = sa.Table(
+    "policy_states",
+    metadata,
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("policy", sa.String(300), primary_key=True),
+    sa.Column("breached", sa.Boolean, nullable=False),
+    sa.Column("since", UTCDateTime(), nullable=True),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("checked_at", UTCDateTime(), nullable=False),
 )

@@ -1,75 +1,17 @@
-"""Quality metrics, each knowing whether higher is better and what predictions it needs."""
+"""Scoring a fitted model on held-out data with the quality metrics of
+``modelyard.monitoring.metrics`` (re-exported here), and which metrics a run reports."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
-from modelyard.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A named score of predictions against truth."""
-
-    name: str
-    higher_is_better: bool
-    task: str  # "regression" or "classification"
-    needs_proba: bool
-    fn: Callable[[Any, Any], float]
-
-
-def _rmse(y: Any, p: Any) -> float:
-    return float(math.sqrt(skm.mean_squared_error(y, p)))
-
-
-def _roc_auc(y: Any, proba: Any) -> float:
-    proba = np.asarray(proba)
-    if proba.ndim == 2 and proba.shape[1] == 2:
-        return float(skm.roc_auc_score(y, proba[:, 1]))
-    return float(skm.roc_auc_score(y, proba, multi_class="ovr"))
-
-
-def _f1(y: Any, p: Any) -> float:
-    average = "binary" if len(np.unique(y)) <= 2 else "macro"
-    return float(skm.f1_score(y, p, average=average))
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("r2", True, "regression", False, lambda y, p: float(skm.r2_score(y, p))),
-        Metric("rmse", False, "regression", False, _rmse),
-        Metric(
-            "mae", False, "regression", False, lambda y, p: float(skm.mean_absolute_error(y, p))
-        ),
-        Metric(
-            "accuracy", True, "classification", False, lambda y, p: float(skm.accuracy_score(y, p))
-        ),
-        Metric("f1", True, "classification", False, _f1),
-        Metric("roc_auc", True, "classification", True, _roc_auc),
-        Metric("log_loss", False, "classification", True, lambda y, p: float(skm.log_loss(y, p))),
-    )
-}
-DEFAULTS = {
-    "regression": ("r2", "rmse", "mae"),
-    "classification": ("accuracy", "f1", "roc_auc", "log_loss"),
-}
-
-
-def get_metric(name: str) -> Metric:
-    """The metric called ``name``; a ``ConfigError`` lists the known ones."""
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown metric {name!r}: known metrics are {', '.join(METRICS)}"
-        ) from None
+from modelyard.monitoring.metrics import DEFAULTS as DEFAULTS
+from modelyard.monitoring.metrics import METRICS as METRICS
+from modelyard.monitoring.metrics import Metric as Metric
+from modelyard.monitoring.metrics import get_metric as get_metric
+from modelyard.monitoring.metrics import safe
 
 
 def metric_names(
@@ -84,14 +26,6 @@ def metric_names(
     return names
 
 
-def _safe(metric: Metric, truth: Any, predicted: Any) -> float:
-    """The metric, or NaN where it is undefined (NaN predictions, a single class, …)."""
-    try:
-        return metric.fn(truth, predicted)
-    except ValueError:
-        return float("nan")
-
-
 def score(model: Any, features: Any, truth: Any, names: tuple[str, ...]) -> dict[str, float]:
     """Compute each named metric of ``model`` on ``features``/``truth`` (NaN if undefined)."""
     out: dict[str, float] = {}
@@ -104,11 +38,11 @@ def score(model: Any, features: Any, truth: Any, names: tuple[str, ...]) -> dict
                 continue
             if probabilities is None:
                 probabilities = np.asarray(model.predict_proba(features))
-            out[name] = _safe(metric, truth, probabilities)
+            out[name] = safe(metric, truth, probabilities)
         else:
             if predictions is None:
                 predictions = np.asarray(model.predict(features))
                 if predictions.ndim == 2 and predictions.shape[1] == 1:
                     predictions = predictions.ravel()
-            out[name] = _safe(metric, truth, predictions)
+            out[name] = safe(metric, truth, predictions)
     return out

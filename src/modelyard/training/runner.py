@@ -19,13 +19,13 @@ from sklearn.base import is_classifier
 from modelyard.config import Settings
 from modelyard.errors import ConfigError, InvalidInput, ModelyardError, RunCancelled
 from modelyard.jobs.executors import Executor, LocalExecutor
-from modelyard.monitoring import profile_frame
+from modelyard.monitoring import output_profile, profile_frame
 from modelyard.promotion import decide
 from modelyard.registry import Registry, VersionInfo, infer_signature
 from modelyard.sources import open_source, to_frame
 from modelyard.storage.runs import Run, RunStore
 from modelyard.training import lineage
-from modelyard.training.evaluation import cross_validate, holdout
+from modelyard.training.evaluation import Split, cross_validate, holdout
 from modelyard.training.fitting import fit_model
 from modelyard.training.gate import apply_decision, current_champion
 from modelyard.training.journal import STAGES as STAGES
@@ -85,10 +85,12 @@ class TrainingRunner:
         actor: str | None = None,
         on_stage: OnStage | None = None,
         run_id: str | None = None,
+        reason: str | None = None,
     ) -> Run:
         """Run training ``name`` to its end and return the recorded run (succeeded or failed).
 
-        ``run_id`` names a run already queued (a job's); it is created if missing.
+        ``run_id`` names a run already queued (a job's); it is created if missing, with
+        ``reason`` (why it was started).
         """
         declaration = self._settings.trainings.get(name)
         if declaration is None:
@@ -97,7 +99,13 @@ class TrainingRunner:
         who = self._registry.who(actor)
         model_name = str(declaration.get("model", name))
         run = self._runs.create(
-            name, model_name, trigger=trigger, actor=who, params=dict(params or {}), run_id=run_id
+            name,
+            model_name,
+            trigger=trigger,
+            actor=who,
+            params=dict(params or {}),
+            run_id=run_id,
+            reason=reason,
         )
         journal = Journal(on_stage, save=self._saver(run.id))
         self._runs.start(run.id)
@@ -223,12 +231,15 @@ class TrainingRunner:
             if classification
             else OutputKind.REGRESSION
         )
+        profile = profile_frame(x)
+        if split is not None:  # monitoring's reference of the outputs, CBPE's calibration
+            profile["outputs"] = _output_profile(model, split, output_kind)
         info = VersionInfo(
             signature=infer_signature(x, output_kind),
             metrics=metrics,
             params=_jsonable(merged),
             lineage=self._lineage(spec, frame, source.describe()),
-            profile=profile_frame(x),
+            profile=profile,
             description=spec.description,
         )
         version = self._registry.register_object(spec.model, model, info, actor=actor)
@@ -290,6 +301,14 @@ def _features_and_target(spec: TrainingSpec, frame: pd.DataFrame) -> tuple[pd.Da
         )
     features = list(spec.features) if spec.features else [c for c in columns if c != spec.target]
     return frame[features], frame[spec.target]
+
+
+def _output_profile(model: Any, split: Split, kind: OutputKind) -> dict[str, Any]:
+    """The held-out outputs' profile (and calibration, for probabilities)."""
+    if kind is OutputKind.PROBABILITIES:
+        proba = np.asarray(model.predict_proba(split.x_test))
+        return output_profile(proba, split.y_test.to_numpy(), list(model.classes_))
+    return output_profile(np.asarray(model.predict(split.x_test)), split.y_test.to_numpy())
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ request -> ScoringCors (only when ``[serve] cors_origins`` is set: preflights, C
         -> LimitsMiddleware (request id, body limit, in-flight cap)
         -> route (auth, codec decode) -> Scorer.score in a worker thread
         -> codec encode -> response with x-model-version and x-request-id
+        -> the collector (endpoints that collect; written in the background)
 """
 
 from __future__ import annotations
@@ -37,16 +38,27 @@ def create_app(
     """A scoring app for the workspace's endpoints (all, or only ``endpoints``)."""
     limits = limits or ServeOptions()
     store = EndpointStore(ws.db)
+    collector = ws.monitoring.collector()
+    intake = ws.monitoring.intake(collector)
     scripts = ScriptEndpoints(
         ws.registry,
         store,
         ws.environments.cache(),
         ws.settings.root / STATE_DIR / "endpoints",
+        collect_address=intake.address,
     )
-    runtime = Runtime(ws.registry, store, only=endpoints, interval=follow_interval, scripts=scripts)
+    runtime = Runtime(
+        ws.registry,
+        store,
+        only=endpoints,
+        interval=follow_interval,
+        scripts=scripts,
+        collector=collector,
+    )
     app = _replica(
         runtime, limits, fast=(ws.settings.admin_key, require_keys), cors=ws.settings.cors_origins
     )
+    app.state.intake = intake
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> JSONResponse:
@@ -95,13 +107,20 @@ def _replica(
     ``cors`` origins, CORS around it all)."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime.collector is not None:
+            runtime.collector.start()
         runtime.start()
         try:
             yield
         finally:
             runtime.ready = False
             runtime.stop()
+            if runtime.collector is not None:
+                runtime.collector.stop()  # what is buffered is written first
+            intake = getattr(app.state, "intake", None)
+            if intake is not None:
+                intake.close()
 
     app = FastAPI(
         title="modelyard",

@@ -21,9 +21,10 @@ from modelyard.errors import ModelyardError
 from modelyard.serving import Runtime, Scorer
 from modelyard.serving.protocols.common import JSON, dumps, jsonable, media_type, parse_json
 from modelyard.serving.protocols.tabular import decode_json_columns
+from modelyard.storage.endpoints import EndpointRecord
 from modelyard.web.auth import bearer_token, keys_required, opens
 from modelyard.web.errors import error_response
-from modelyard.web.scoring import score_now
+from modelyard.web.scoring import score_decoded
 
 SCORE_PATH = re.compile(r"^/endpoints/([^/]+)/score$")
 UTF8 = ("utf-8", "utf8")
@@ -51,14 +52,14 @@ class FastScore:
             await self.app(scope, receive, send)
             return
         match = SCORE_PATH.match(scope["path"])
-        scorer = self._scorer(match.group(1), scope) if match is not None else None
-        if scorer is None:
+        found = self._scorer(match.group(1), scope) if match is not None else None
+        if found is None:
             await self.app(scope, receive, send)
             return
         body = b""
         try:
             body = await _read(receive)  # over the limit: PayloadTooLarge, a 413 below
-            payload, headers = await self._score(scorer, body)
+            payload, headers = await self._score(*found, body, _request_id(scope))
         except ModelyardError as error:  # the same table the routes' handler uses
             await error_response(error)(scope, _replay(body), send)
             return
@@ -68,9 +69,9 @@ class FastScore:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
-    def _scorer(self, name: str, scope: Scope) -> Scorer | None:
-        """The scorer if this request is the common case (JSON, a model endpoint with a
-        signature and no micro-batching, a key that opens it), else None."""
+    def _scorer(self, name: str, scope: Scope) -> tuple[EndpointRecord, Scorer] | None:
+        """The endpoint and scorer if this request is the common case (JSON, a model
+        endpoint with a signature and no micro-batching, a key that opens it), else None."""
         headers = dict(scope["headers"])
         kind, params = media_type(headers.get(b"content-type", b"").decode("latin-1"))
         if kind not in ("", JSON) or params.get("charset", "utf-8").lower() not in UTF8:
@@ -85,15 +86,25 @@ class FastScore:
         if scorer.signature is None:
             return None
         if not keys_required(record, self.require_keys, self.limits):
-            return scorer
+            return record, scorer
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-        return scorer if token is not None and opens(record, token, self.admin_key) else None
+        if token is None or not opens(record, token, self.admin_key):
+            return None
+        return record, scorer
 
-    async def _score(self, scorer: Scorer, body: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    async def _score(
+        self, record: EndpointRecord, scorer: Scorer, body: bytes, request_id: str
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         signature = scorer.signature
         assert signature is not None
-        columns = decode_json_columns(parse_json(body), signature)
-        scored = await score_now(scorer, columns, self.limits.timeout_s)
+        scored = await score_decoded(
+            self.runtime,
+            record,
+            scorer,
+            lambda: decode_json_columns(parse_json(body), signature),
+            request_id=request_id,
+            timeout_s=self.limits.timeout_s,
+        )
         document: dict[str, Any] = {"predictions": jsonable(scored.predictions)}
         if scored.classes is not None:
             document["classes"] = scored.classes
@@ -105,6 +116,14 @@ class FastScore:
             (b"x-model-name", scored.version.name.encode()),
         ]
         return payload, headers
+
+
+def _request_id(scope: Scope) -> str:
+    """The request id the limits middleware put in the headers."""
+    for key, value in scope.get("headers") or ():
+        if key == b"x-request-id":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 async def _read(receive: Receive) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,15 +14,19 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.config import Secret, ServeOptions
-from modelyard.errors import ScoringTimeout, Unauthorized
+from modelyard.errors import ModelyardError, ScoringTimeout, Unauthorized
+from modelyard.monitoring import Collector, Observation, sampled
 from modelyard.serving import Runtime, Scored, Scorer
 from modelyard.serving.batcher import MicroBatcher
 from modelyard.serving.protocols.common import ARROW, CSV, JSON, PARQUET, dumps, jsonable, require
 from modelyard.serving.protocols.tabular import decode_body_columns
 from modelyard.serving.swagger import openapi
+from modelyard.storage.endpoints import EndpointRecord
+from modelyard.storage.schema import utcnow
 from modelyard.types import Signature
 from modelyard.web.auth import check_score_key, keys_required
 from modelyard.web.entry import ScriptProxy
+from modelyard.web.errors import status_of
 
 TABULAR = (JSON, CSV, PARQUET, ARROW)
 INLINE_ROWS = 32  # up to this many rows, a compiled scorer runs on the event loop
@@ -51,8 +56,102 @@ async def score_with(
         request, record, admin_key, required=keys_required(record, require_keys, limits)
     )
     body = await request.body()
-    frame = decode(body, scorer.signature)
-    return await _timed(scorer, runtime.batcher(name), frame, limits.timeout_s)
+    return await score_decoded(
+        runtime,
+        record,
+        scorer,
+        lambda: decode(body, scorer.signature),
+        request_id=request.headers.get("x-request-id", ""),
+        timeout_s=limits.timeout_s,
+    )
+
+
+async def score_decoded(
+    runtime: Runtime,
+    record: EndpointRecord,
+    scorer: Scorer,
+    decode: Callable[[], Decoded],
+    *,
+    request_id: str,
+    timeout_s: float,
+) -> Scored:
+    """Decode and score one request of a model endpoint (micro-batched if it asks), then
+    hand the exchange to the collector (refused ones too: they make the error rate)."""
+    started = time.perf_counter()
+    frame: Decoded | None = None
+    try:
+        frame = decode()
+        scored = await _timed(scorer, runtime.batcher(record.name), frame, timeout_s)
+    except ModelyardError as error:
+        collect_scored(runtime.collector, record, scorer, request_id, started, frame, None, error)
+        raise
+    collect_scored(runtime.collector, record, scorer, request_id, started, frame, scored, None)
+    return scored
+
+
+# -- collection (issue 15) ------------------------------------------------------------------
+# The one place where a model endpoint's exchange reaches the collector, and the one for an
+# entry script's (below). When the data plane's pipeline lands (serving/dataplane.py, issue
+# 14), both move into its after-answer hook, as one Exchange -> Observation adapter.
+
+
+def collect_scored(
+    collector: Collector | None,
+    record: EndpointRecord,
+    scorer: Scorer,
+    request_id: str,
+    started: float,
+    frame: Decoded | None,
+    scored: Scored | None,
+    error: ModelyardError | None,
+) -> None:
+    """Offer a model endpoint's request to the collector, if the endpoint collects (and
+    this request is sampled); never blocks."""
+    if collector is None or not record.collect or not sampled(record.sampling_rate):
+        return
+    current = scorer.current
+    version = scored.version if scored is not None else (current.version if current else None)
+    collector.offer(
+        _observed(
+            record,
+            request_id,
+            started,
+            source="model",
+            status=200 if error is None else status_of(error),
+            model=version.name if version else scorer.target.name,
+            version=version.version if version else None,
+            alias=scorer.target.alias,
+            inputs=frame if error is None else None,
+            outputs=scored.predictions if scored is not None else None,
+            classes=scored.classes if scored is not None else None,
+            error_code=error.code if error is not None else None,
+        )
+    )
+
+
+def collect_script(
+    collector: Collector | None,
+    record: EndpointRecord,
+    request_id: str,
+    started: float,
+    status: int,
+) -> None:
+    """Offer an entry-script endpoint's answered request (its status and latency; its
+    rows come from the script's own ``ModelDataCollector``)."""
+    if collector is None or not record.collect or not sampled(record.sampling_rate):
+        return
+    collector.offer(_observed(record, request_id, started, source="script", status=status))
+
+
+def _observed(
+    record: EndpointRecord, request_id: str, started: float, **fields: Any
+) -> Observation:
+    """The observation of a request answered now, begun at ``started`` (perf counter)."""
+    latency_ms = (time.perf_counter() - started) * 1000
+    return Observation(record.name, request_id, utcnow(), latency_ms=latency_ms, **fields)
+
+
+# -------------------------------------------------------------------------------------------
 
 
 async def _timed(
@@ -150,7 +249,12 @@ def router(
             if request.method != "OPTIONS":
                 raise
             return await proxy.forward(request, deployment, route, anonymous=True)
-        return await proxy.forward(request, deployment, route)
+        started = time.perf_counter()
+        answer = await proxy.forward(request, deployment, route)
+        if route == "score" and request.method in ("GET", "POST"):
+            rid = request.headers.get("x-request-id", "")
+            collect_script(runtime.collector, record, rid, started, answer.status_code)
+        return answer
 
     @api.options("/endpoints/{name}/score", include_in_schema=False)
     @api.options("/endpoints/{name}/", include_in_schema=False)

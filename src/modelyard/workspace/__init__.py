@@ -38,6 +38,7 @@ from modelyard.workspace.environments import (
 from modelyard.workspace.jobs import RunQueue
 from modelyard.workspace.models import Models
 from modelyard.workspace.people import ADMIN, People, Person
+from modelyard.workspace.monitoring import Monitoring, Webhooks
 from modelyard.workspace.trainings import Runs, Sources, Trainings
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Environments",
     "KeptEnvironment",
     "Models",
+    "Monitoring",
     "People",
     "Person",
     "PruneReport",
@@ -56,6 +58,7 @@ __all__ = [
     "Runs",
     "Sources",
     "Trainings",
+    "Webhooks",
     "Workspace",
 ]
 
@@ -101,6 +104,10 @@ class Workspace:
             EndpointStore(self.db),
             SharedEnvironments(self.store, EnvironmentLockStore(self.db)),
         )
+        self.monitoring = Monitoring(
+            settings, self.db, self.registry, EndpointStore(self.db), self.queue
+        )
+        self.queue.periodic.extend(self.monitoring.periodic())
 
     @classmethod
     def from_config(
@@ -147,6 +154,7 @@ class Workspace:
     def close(self) -> None:
         """Release database connections and the executor's."""
         self.executor.close()
+        self.monitoring.close()
         self.db.dispose()
 
     def __enter__(self) -> Workspace:

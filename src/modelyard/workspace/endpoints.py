@@ -14,7 +14,7 @@ from modelyard import config as cfg
 from modelyard.errors import ModelyardError
 from modelyard.registry import Registry
 from modelyard.storage.audit import AuditLog
-from modelyard.storage.endpoints import EndpointRecord, EndpointStore
+from modelyard.storage.endpoints import EndpointRecord, EndpointStore, check_rate
 from modelyard.workspace.scripts import ScriptDeployments
 
 
@@ -34,6 +34,8 @@ class Endpoint:
     auth_enabled: bool = True
     state_reason: str | None = None  # why it is in its state (a failure's cause)
     models: tuple[str, ...] = ()  # an entry-script endpoint's model versions
+    collect: bool = False  # scored rows go to the collection table
+    sampling_rate: float = 1.0  # the share of requests collected
 
     def predict(
         self, rows: builtins.list[Any], *, key: str | None = None, timeout: float = 30.0
@@ -80,6 +82,8 @@ class Endpoints:
             auth_enabled=record.auth_enabled,
             state_reason=record.state_reason,
             models=tuple(record.options.get("models") or ()),
+            collect=record.collect,
+            sampling_rate=record.sampling_rate,
             name=record.name,
             target=record.target,
             state=record.state.value,
@@ -96,6 +100,7 @@ class Endpoints:
         *,
         model: str,
         collect: bool = False,
+        sampling_rate: float = 1.0,
         description: str = "",
         batch_max_rows: int = 0,
         batch_max_wait_ms: float = 2.0,
@@ -103,11 +108,16 @@ class Endpoints:
         actor: str | None = None,
     ) -> Endpoint:
         """Create an endpoint serving ``model`` (``immo``, ``immo@champion``, ``immo:3``);
-        its keys are returned this once. ``batch_max_rows > 0`` turns on adaptive
-        micro-batching of concurrent requests (batches of up to that many rows, each
-        request waiting at most ``batch_max_wait_ms``). ``check_packages=False`` serves a
-        version trained with another major or minor scikit-learn, xgboost or numpy."""
+        its keys are returned this once. ``collect`` writes its scored rows to the
+        collection table (``sampling_rate``: the share of requests collected).
+        ``batch_max_rows > 0`` turns on adaptive micro-batching of concurrent requests
+        (batches of up to that many rows, each request waiting at most
+        ``batch_max_wait_ms``). ``check_packages=False`` serves a version trained with
+        another major or minor scikit-learn, xgboost or numpy."""
+        check_rate(sampling_rate)
         options: dict[str, Any] = {} if check_packages else {"check_packages": False}
+        if sampling_rate != 1.0:
+            options["sampling_rate"] = sampling_rate
         if batch_max_rows > 0:
             options["batch"] = {"max_rows": batch_max_rows, "max_wait_ms": batch_max_wait_ms}
         record, keys = self._store.create(
@@ -130,6 +140,23 @@ class Endpoints:
         record = self._store.set_target(name, model)
         self._record(actor, "endpoint.retargeted", name, {"model": model})
         return self._view(record)
+
+    def collect(
+        self,
+        name: str,
+        *,
+        on: bool = True,
+        sampling_rate: float | None = None,
+        actor: str | None = None,
+    ) -> Endpoint:
+        """Turn collection of ``name``'s scored rows on (or off), collecting
+        ``sampling_rate`` of its requests (unchanged if None); replicas follow within a
+        second, an entry script's workers once restarted with it."""
+        record = self._store.get(name)
+        rate = record.sampling_rate if sampling_rate is None else sampling_rate
+        updated = self._store.set_collection(name, on, rate)
+        self._record(actor, "endpoint.collection", name, {"collect": on, "sampling_rate": rate})
+        return self._view(updated)
 
     def delete(self, name: str, *, actor: str | None = None) -> None:
         """Delete the endpoint ``name`` (replicas stop serving it within a second)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from modelyard import config as cfg
 from modelyard.errors import ConfigError, JobNotFound, RunCancelled
-from modelyard.jobs import JobContext, Scheduler, Worker, next_fire, parse_schedule
+from modelyard.jobs import JobContext, Periodic, Scheduler, Worker, next_fire, parse_schedule
 from modelyard.jobs.scheduler import fire_key
 from modelyard.storage import Database
 from modelyard.storage.audit import AuditLog
@@ -40,6 +40,7 @@ class RunQueue:
         self.jobs = JobStore(db)
         self.schedules = ScheduleStore(db)
         self.leases = LeaseStore(db)
+        self.periodic: list[Periodic] = []  # run by the leading scheduler (monitoring's)
 
     def trigger(
         self,
@@ -49,18 +50,21 @@ class RunQueue:
         trigger: str = "api",
         idempotency_key: str | None = None,
         actor: str | None = None,
+        reason: str | None = None,
     ) -> tuple[Run, bool]:
         """Queue a run of ``training``; returns (run, created). The same idempotency key
-        returns the run it started the first time."""
+        returns the run it started the first time. ``reason`` is recorded on the run."""
         self._runner.spec(training)  # an unknown training fails here, not in a worker
         declaration = self._settings.trainings[training]
         who = self._runner.who(actor)
-        payload = {
+        payload: dict[str, Any] = {
             "training": training,
             "params": dict(params or {}),
             "trigger": trigger,
             "actor": who,
         }
+        if reason:
+            payload["reason"] = reason
         job, created = self.jobs.enqueue(
             TRAIN, payload, subject=training, idempotency_key=idempotency_key
         )
@@ -71,6 +75,7 @@ class RunQueue:
             actor=str(job.payload.get("actor", who)),
             params=dict(job.payload.get("params", {})),
             run_id=job.id,
+            reason=job.payload.get("reason"),
         )
         return run, created
 
@@ -97,6 +102,7 @@ class RunQueue:
             actor=job.payload.get("actor"),  # who triggered it authors the version
             run_id=job.id,
             on_stage=on_stage,
+            reason=job.payload.get("reason"),
         )
         result: dict[str, Any] = {
             "run_id": run.id,
@@ -156,6 +162,7 @@ class RunQueue:
             kind=TRAIN,
             lease_s=lease_s,
             tick_s=tick_s,
+            periodic=self.periodic,
         )
 
     def set_paused(self, training: str, paused: bool, *, actor: str | None = None) -> None:

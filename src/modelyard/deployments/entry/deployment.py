@@ -12,6 +12,7 @@ import itertools
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,14 +61,16 @@ class ScriptDeployment:
         environments: EnvironmentCache,
         workdir: Path,
         replica: str,
+        collect_address: Callable[[str], str] | None = None,
     ) -> None:
         self.name = record.name
         self.record = record
         self.spec = ScriptSpec.from_options(record.options)
-        self.digest = deployment_digest(record.options)
+        self.digest = deployment_digest(record.options, collect=record.collect)
         self._registry = registry
         self._store = store
         self._environments = environments
+        self._collect_address = collect_address
         self._root = workdir / record.name / self.digest
         self.log = LogSink(store, record.name, replica)
         self.state = EndpointState.CREATING
@@ -181,9 +184,14 @@ class ScriptDeployment:
             self._start(slot, python, app)
 
     def _start(self, slot: _Slot, python: Path, app: AppRoot) -> None:
+        collecting = {}
+        if self.record.collect and self._collect_address is not None:
+            # the script's ModelDataCollector sends to the replica, which writes to the store
+            collecting["MODELYARD_COLLECT_SOCKET"] = self._collect_address(self.name)
         env = child_environment(
             {
                 **self.spec.variables,
+                **collecting,
                 "AML_APP_ROOT": str(app.path),
                 "AZUREML_MODEL_DIR": str(app.model_dir),
                 "AZUREML_ENTRY_SCRIPT": str(app.entry_script),

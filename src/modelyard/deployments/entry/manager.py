@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +37,15 @@ class ScriptEndpoints:
         store: EndpointStore,
         environments: EnvironmentCache,
         workdir: Path,
+        collect_address: Callable[[str], str] | None = None,
     ) -> None:
+        """``collect_address(endpoint)`` gives the socket a collecting endpoint's
+        ``ModelDataCollector`` sends its rows to (without it, they go to CSV files)."""
         self._registry = registry
         self._store = store
         self._environments = environments
         self._workdir = workdir
+        self._collect_address = collect_address
         self._replica = f"{socket.gethostname()}:{os.getpid()}"
         self._pairs: dict[str, _Pair] = {}
         self._lock = threading.Lock()
@@ -50,7 +55,7 @@ class ScriptEndpoints:
         old one, or retire the old one once the new one is ready."""
         with self._lock:
             pair = self._pairs.get(record.name)
-            digest = deployment_digest(record.options)
+            digest = deployment_digest(record.options, collect=record.collect)
             if pair is None:
                 self._pairs[record.name] = _Pair(self._new(record))
                 return
@@ -71,6 +76,7 @@ class ScriptEndpoints:
             environments=self._environments,
             workdir=self._workdir,
             replica=self._replica,
+            collect_address=self._collect_address,
         )
         deployment.start()
         return deployment

@@ -128,9 +128,11 @@ class ScriptSpec:
         return text[:300]
 
 
-def deployment_digest(options: Mapping[str, Any]) -> str:
-    """A short digest of everything that, changed, needs new processes."""
-    canonical = json.dumps(dict(options), sort_keys=True, default=str).encode()
+def deployment_digest(options: Mapping[str, Any], *, collect: bool = False) -> str:
+    """A short digest of everything that, changed, needs new processes (collection turned
+    on or off too: the workers' ``ModelDataCollector`` is set up when they start)."""
+    described = {**options, "collect": True} if collect else dict(options)
+    canonical = json.dumps(described, sort_keys=True, default=str).encode()
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 

@@ -22,7 +22,8 @@ class EndpointCreate(BaseModel):
 
     name: str = Field(description="Part of its URL: /endpoints/NAME/score.")
     model: str = Field(description="immo, immo@champion or immo:3.")
-    collect: bool = False
+    collect: bool = Field(False, description="Write scored rows to the collection table.")
+    sampling_rate: float = Field(1.0, ge=0, le=1, description="Share of requests collected.")
     description: str = ""
     batch_max_rows: int = Field(0, ge=0, description="Micro-batch up to this many rows (0: off).")
     batch_max_wait_ms: float = Field(2.0, ge=0)
@@ -32,9 +33,11 @@ class EndpointCreate(BaseModel):
 
 
 class EndpointUpdate(BaseModel):
-    """The model reference the endpoint serves from now on."""
+    """What changes: the model reference served, and/or data collection."""
 
-    model: str = Field(description="immo, immo@champion or immo:3.")
+    model: str | None = Field(None, description="immo, immo@champion or immo:3.")
+    collect: bool | None = Field(None, description="Turn collection on or off.")
+    sampling_rate: float | None = Field(None, ge=0, le=1, description="Share collected.")
 
 
 class Regenerate(BaseModel):
@@ -75,6 +78,7 @@ def router(ws: Workspace) -> APIRouter:
             body.name,
             model=body.model,
             collect=body.collect,
+            sampling_rate=body.sampling_rate,
             description=body.description,
             batch_max_rows=body.batch_max_rows,
             batch_max_wait_ms=body.batch_max_wait_ms,
@@ -96,9 +100,20 @@ def router(ws: Workspace) -> APIRouter:
 
     @api.patch("/{name}")
     def update_endpoint(name: str, body: EndpointUpdate, request: Request) -> dict[str, Any]:
-        """Serve another model reference; keys stay, replicas follow within a second."""
+        """Serve another model reference and/or change data collection; keys stay,
+        replicas follow within a second."""
+        if body.model is None and body.collect is None and body.sampling_rate is None:
+            raise InvalidInput("give model, collect or sampling_rate", code="nothing_to_update")
         who = person_of(request).name
-        return endpoint_view(request, ws.endpoints.update(name, model=body.model, actor=who))
+        endpoint = ws.endpoints.get(name)
+        if body.model is not None:
+            endpoint = ws.endpoints.update(name, model=body.model, actor=who)
+        if body.collect is not None or body.sampling_rate is not None:
+            on = endpoint.collect if body.collect is None else body.collect
+            endpoint = ws.endpoints.collect(
+                name, on=on, sampling_rate=body.sampling_rate, actor=who
+            )
+        return endpoint_view(request, endpoint)
 
     @api.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
     def delete_endpoint(name: str, request: Request) -> Response:

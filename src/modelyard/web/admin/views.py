@@ -41,6 +41,7 @@ def run_view(request: Request, run: Run) -> dict[str, Any]:
         "version": run.version,
         "decision": run.decision.to_dict() if run.decision else None,
         "error": run.error,
+        "reason": run.reason,
         "status_url": url(request, f"{API}/runs/{run.id}"),
         "logs_url": url(request, f"{API}/runs/{run.id}/logs"),
     }
@@ -134,6 +135,9 @@ def endpoint_view(request: Request, endpoint: Endpoint) -> dict[str, Any]:
         "kind": endpoint.kind,
         "models": list(endpoint.models),
         "auth_enabled": endpoint.auth_enabled,
+        "collect": endpoint.collect,
+        "sampling_rate": endpoint.sampling_rate,
+        "monitoring_url": url(request, f"{API}/endpoints/{endpoint.name}/monitoring"),
         "logs_url": url(request, f"{API}/endpoints/{endpoint.name}/logs"),
         "scoring_uri": url(request, f"/endpoints/{endpoint.name}/score"),
         "swagger_uri": url(request, f"/endpoints/{endpoint.name}/swagger.json"),

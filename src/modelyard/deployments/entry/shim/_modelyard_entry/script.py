@@ -17,7 +17,7 @@ import time
 from types import ModuleType
 from typing import Any, Callable, NamedTuple
 
-from . import log
+from . import context, log
 from .runner import MainThreadRunner
 
 
@@ -213,9 +213,11 @@ class UserScript:
         if self.wants_headers:
             arguments["request_headers"] = dict(request.headers)
         run = self.run
+        request_id = str(request.headers.get("x-request-id", "") or "")
 
         def call() -> TimedResult:
             started = time.perf_counter()
+            context.request_id = request_id
             try:
                 with self.runner.alarm(timeout_ms):
                     output = run(**arguments)

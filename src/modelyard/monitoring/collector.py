@@ -1,0 +1,209 @@
+"""The collector: scoring hands it observations and never waits for the database.
+
+``offer`` appends to an in-memory buffer bounded in rows, under a lock held for a few
+assignments; a background thread writes the buffer in batches. When the store is down
+(unreachable, locked, full) the thread keeps the batch in hand and retries with backoff,
+the buffer fills, and every row offered beyond it is dropped and counted
+(``modelyard_collection_dropped_total``), never silently; once the store answers again,
+writing resumes by itself, oldest rows first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from modelyard.errors import ModelyardError
+from modelyard.monitoring import blocks
+from modelyard.monitoring.batch import Batch
+from modelyard.monitoring.observation import Observation
+from modelyard.storage.collection import BlockRow, CollectionStore
+
+log = logging.getLogger("modelyard.monitoring")
+_LIVE: weakref.WeakSet[Collector] = weakref.WeakSet()
+BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class CollectorStats:
+    """A collector's counters since it started."""
+
+    queued: int  # rows in the buffer or in hand, not written yet
+    written: int
+    dropped: int
+    failures: int  # failed batch writes
+    last_error: str | None
+
+
+class Collector:
+    """A bounded buffer of observations and the thread that writes them."""
+
+    def __init__(
+        self,
+        store: CollectionStore,
+        *,
+        max_rows: int = 10_000,
+        batch_rows: int = 1_000,
+        flush_s: float = 0.5,
+    ) -> None:
+        self._store = store
+        self.max_rows = max_rows
+        self.batch_rows = batch_rows
+        self.flush_s = flush_s
+        self._buffer: deque[Observation] = deque()
+        self._pending = 0  # rows buffered or in the writer's hand
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        self.dropped = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def offer(self, observation: Observation) -> bool:
+        """Buffer ``observation`` (never blocks); False if it was dropped, the buffer full."""
+        rows = observation.rows
+        with self._lock:
+            if self._pending + rows > self.max_rows:
+                self.dropped += rows
+                return False
+            self._buffer.append(observation)
+            self._pending += rows
+            self._idle.clear()
+        return True
+
+    def count_dropped(self, rows: int) -> None:
+        """Count ``rows`` dropped before they reached this collector (by an entry script's
+        collector whose buffer was full)."""
+        if rows > 0:
+            with self._lock:
+                self.dropped += rows
+
+    def stats(self) -> CollectorStats:
+        """The counters now."""
+        with self._lock:
+            return CollectorStats(
+                self._pending, self.written, self.dropped, self.failures, self.last_error
+            )
+
+    def start(self) -> None:
+        """Start the writer thread (once); its counters join the process's totals."""
+        _LIVE.add(self)
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="modelyard-collector", daemon=True
+            )
+            self._thread.start()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until everything offered so far is written; False if ``timeout_s`` passed."""
+        self._wake.set()
+        return self._idle.wait(timeout_s)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Write what is buffered (for up to ``timeout_s``), then stop the thread; its
+        counters leave the process's totals."""
+        self.flush(timeout_s)
+        _LIVE.discard(self)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+            self._thread = None
+
+    def _take(self) -> list[Observation]:
+        batch: list[Observation] = []
+        rows = 0
+        with self._lock:
+            while self._buffer and rows < self.batch_rows:
+                observation = self._buffer.popleft()
+                batch.append(observation)
+                rows += observation.rows
+        return batch
+
+    def _run(self) -> None:
+        batch: list[Observation] = []
+        outage = 0
+        while True:
+            if not batch:
+                batch = self._take()
+            if not batch:
+                with self._lock:
+                    if not self._buffer:
+                        self._idle.set()
+                if self._stop.is_set():
+                    return
+                self._wake.wait(self.flush_s)
+                self._wake.clear()
+                continue
+            rows = sum(o.rows for o in batch)
+            try:
+                self._store.insert(_payload(batch))
+            except ModelyardError as exc:
+                self._failed(exc.message, outage, rows)
+                outage += 1
+                if self._stop.wait(BACKOFF_S[min(outage - 1, len(BACKOFF_S) - 1)]):
+                    return
+                continue
+            except Exception as exc:  # a row that cannot be stored: dropped, counted, said
+                log.exception("collection: a batch of %d rows could not be written", len(batch))
+                with self._lock:
+                    self._pending -= sum(o.rows for o in batch)
+                    self.dropped += sum(o.rows for o in batch)
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                batch = []
+                continue
+            with self._lock:
+                self._pending -= rows
+                self.written += rows
+                dropped = self.dropped
+            if outage:
+                log.warning(
+                    "collection store answers again: writing resumed (%d rows dropped so far)",
+                    dropped,
+                )
+                outage = 0
+            batch = []
+
+    def _failed(self, message: str, outage: int, rows: int) -> None:
+        with self._lock:
+            self.failures += 1
+            self.last_error = message
+        if outage == 0:
+            log.warning(
+                "collection store unavailable (%s): keeping %d rows, buffering up to %d, "
+                "dropping and counting the rest until it answers",
+                message,
+                rows,
+                self.max_rows,
+            )
+
+
+def _payload(observations: list[Observation]) -> list[tuple[str, list[tuple[Any, ...]], BlockRow]]:
+    """Each endpoint's rows and block of a write."""
+    by_endpoint: dict[str, list[Observation]] = {}
+    for observation in observations:
+        by_endpoint.setdefault(observation.endpoint, []).append(observation)
+    out = []
+    for endpoint, mine in by_endpoint.items():
+        batch = Batch(mine)
+        out.append((endpoint, batch.rows(), blocks.encode(batch)))
+    return out
+
+
+def collection_counters() -> dict[str, int]:
+    """This process's collection counters, named as Prometheus exports them."""
+    live = list(_LIVE)
+    stats = [c.stats() for c in live]
+    return {
+        "modelyard_collection_dropped_total": sum(s.dropped for s in stats),
+        "modelyard_collection_written_total": sum(s.written for s in stats),
+        "modelyard_collection_queued_rows": sum(s.queued for s in stats),
+    }
