@@ -37,8 +37,8 @@ from modelyard.workspace.environments import (
 )
 from modelyard.workspace.jobs import RunQueue
 from modelyard.workspace.models import Models
-from modelyard.workspace.people import ADMIN, People, Person
 from modelyard.workspace.monitoring import Monitoring, Webhooks
+from modelyard.workspace.people import ADMIN, People, Person
 from modelyard.workspace.trainings import Runs, Sources, Trainings
 
 __all__ = [
