@@ -136,6 +136,7 @@ NEEDS: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/runs/{run_id}/cancel"): Role.SCIENTIST,
     ("POST", "/api/v1/schedules/{training}/pause"): Role.SCIENTIST,
     ("POST", "/api/v1/schedules/{training}/resume"): Role.SCIENTIST,
+    ("POST", "/api/v1/endpoints/{name}/feedback"): Role.SCIENTIST,
     ("POST", "/api/v1/models/{name}/promote"): Role.APPROVER,
     ("POST", "/api/v1/models/{name}/rollback"): Role.APPROVER,
     ("POST", "/api/v1/models/{name}/approve"): Role.APPROVER,
