@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from modelyard.config.monitoring import DriftSettings, FeatureRule
 from modelyard.monitoring import stattests
 
@@ -126,3 +128,33 @@ def dataset_drift(
         share=settings.share,
         dataset_drift=bool(results) and drifted / len(results) >= settings.share,
     )
+
+
+def distributions(profile: Mapping[str, Any], features: Mapping[str, Any]) -> dict[str, Any]:
+    """Reference and current histograms per feature, on the reference's bins."""
+    out: dict[str, Any] = {}
+    for name, entry in profile.get("features", {}).items():
+        if name not in features:
+            continue
+        current = stattests.Current(entry, features[name])
+        if entry.get("kind") == "numeric" and entry.get("edges") and not entry.get("frequencies"):
+            edges = np.asarray(entry["edges"], dtype="float64")
+            index = np.clip(
+                np.searchsorted(edges, current.numbers, side="right") - 1, 0, max(edges.size - 2, 0)
+            )
+            out[name] = {
+                "kind": "numeric",
+                "edges": edges.tolist(),
+                "reference": [int(c) for c in entry["counts"]],
+                "current": [int(c) for c in np.bincount(index, minlength=max(edges.size - 1, 1))],
+            }
+        else:
+            reference = dict(entry.get("frequencies") or {})
+            keys = list(reference)[:20]
+            out[name] = {
+                "kind": "categorical",
+                "categories": keys,
+                "reference": [int(reference[k]) for k in keys],
+                "current": [int(current.counts.get(k, 0)) for k in keys],
+            }
+    return out

@@ -20,11 +20,10 @@ import numpy as np
 from modelyard.config.monitoring import EndpointMonitoring
 from modelyard.errors import ModelyardError
 from modelyard.monitoring import cbpe, performance
-from modelyard.monitoring.drift import DriftResult, dataset_drift
-from modelyard.monitoring.frames import outputs_frame
+from modelyard.monitoring.drift import DriftResult, dataset_drift, distributions
+from modelyard.monitoring.frames import json_frame
 from modelyard.monitoring.performance import PROBA, proba_columns
 from modelyard.monitoring.rows import Rows, between
-from modelyard.monitoring.stattests import Current
 from modelyard.registry import ModelVersion, Registry
 from modelyard.storage.collection import CollectionStore
 from modelyard.storage.endpoints import EndpointRecord
@@ -162,7 +161,7 @@ class Reporter:
             )
         labelled = self._collection.labelled(record.name, span.since, span.until)
         label_values = performance.parse_labels(labelled.labels)
-        label_outputs = outputs_frame(labelled.outputs)
+        label_outputs = json_frame(labelled.outputs)
         if not label_values:
             notes.append(NO_LABELS)
         report = Report(
@@ -179,7 +178,7 @@ class Reporter:
             notes=notes,
         )
         if reference.profile is not None:
-            report.distributions = _distributions(reference.profile, features)
+            report.distributions = distributions(reference.profile, features)
         if timeline:
             for start, end in span.buckets():
                 part = rows.where(between(rows.times, start, end))
@@ -243,36 +242,6 @@ def _drift(
     return dataset_drift(
         reference.profile, features, declaration.drift, prediction=reference.prediction(outputs)
     )
-
-
-def _distributions(profile: Mapping[str, Any], features: Mapping[str, Any]) -> dict[str, Any]:
-    """Reference and current histograms per feature, on the reference's bins."""
-    out: dict[str, Any] = {}
-    for name, entry in profile.get("features", {}).items():
-        if name not in features:
-            continue
-        current = Current(entry, features[name])
-        if entry.get("kind") == "numeric" and entry.get("edges") and not entry.get("frequencies"):
-            edges = np.asarray(entry["edges"], dtype="float64")
-            index = np.clip(
-                np.searchsorted(edges, current.numbers, side="right") - 1, 0, max(edges.size - 2, 0)
-            )
-            out[name] = {
-                "kind": "numeric",
-                "edges": edges.tolist(),
-                "reference": [int(c) for c in entry["counts"]],
-                "current": [int(c) for c in np.bincount(index, minlength=max(edges.size - 1, 1))],
-            }
-        else:
-            reference = dict(entry.get("frequencies") or {})
-            keys = list(reference)[:20]
-            out[name] = {
-                "kind": "categorical",
-                "categories": keys,
-                "reference": [int(reference[k]) for k in keys],
-                "current": [int(current.counts.get(k, 0)) for k in keys],
-            }
-    return out
 
 
 def _point(
