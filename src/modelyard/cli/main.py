@@ -18,6 +18,7 @@ from modelyard.cli import (
     models,
     monitoring,
     quickstart,
+    rollout,
     scripts,
     serving,
     training,
@@ -41,6 +42,8 @@ serving.endpoints_app.command("deploy")(scripts.deploy)
 serving.endpoints_app.command("redeploy")(scripts.redeploy)
 serving.endpoints_app.command("logs")(scripts.logs)
 serving.endpoints_app.command("collect")(monitoring.collect)
+serving.endpoints_app.command("update")(rollout.update)
+serving.endpoints_app.command("compare")(rollout.compare)
 app.add_typer(serving.endpoints_app, name="endpoints")
 app.add_typer(jobs.schedules_app, name="schedules")
 app.add_typer(envs.envs_app, name="envs")

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from modelyard.errors import Conflict, EndpointNotFound, InvalidInput
 from modelyard.storage import schema
 from modelyard.storage.engine import Database
+from modelyard.storage.rollout import Mirror, Rollout
 from modelyard.storage.schema import utcnow
 from modelyard.types import EndpointState, ModelRef, check_name
 
@@ -56,6 +57,7 @@ class EndpointRecord:
     secondary_key_hash: str
     options: Mapping[str, Any] = field(default_factory=dict)
     state_reason: str | None = None
+    rollout: Rollout = field(default_factory=Rollout)  # canary split and mirror
 
     @property
     def kind(self) -> str:
@@ -108,6 +110,7 @@ def _record(row: RowMapping) -> EndpointRecord:
         secondary_key_hash=row["secondary_key_hash"],
         options=dict(row["options"] or {}),
         state_reason=row["state_reason"],
+        rollout=Rollout.stored(row["traffic"], row["mirror"]),
     )
 
 
@@ -269,6 +272,30 @@ class EndpointStore:
                 .where(e.c.name == name)
                 .values(collect=collect, options=options, updated_at=utcnow())
             )
+
+        self._db.write(update)
+        return self.get(name)
+
+    def set_rollout(
+        self,
+        name: str,
+        *,
+        traffic: Mapping[str, int] | None = None,
+        mirror: Mirror | bool | None = False,
+    ) -> EndpointRecord:
+        """Set the canary split (``traffic``; ``{}`` turns it off, None leaves it) and/or
+        the mirror (a ``Mirror``; None turns it off, False leaves it), checked already
+        (``storage.rollout``); replicas follow within a second."""
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if traffic is not None:
+            values["traffic"] = dict(traffic) or None
+        if mirror is not False:
+            values["mirror"] = mirror.to_dict() if isinstance(mirror, Mirror) else None
+
+        def update(conn: Connection) -> None:
+            moved = conn.execute(sa.update(e).where(e.c.name == name).values(values)).rowcount
+            if moved != 1:
+                raise _not_found(name)
 
         self._db.write(update)
         return self.get(name)

@@ -146,6 +146,8 @@ endpoints = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("options", sa.JSON, nullable=True),
     sa.Column("state_reason", sa.Text, nullable=True),
+    sa.Column("traffic", sa.JSON, nullable=True),  # canary weights by alias; None: off
+    sa.Column("mirror", sa.JSON, nullable=True),  # {"alias", "percent"}; None: off
 )
 
 endpoint_logs = sa.Table(
@@ -394,4 +396,28 @@ policy_states = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("run_id", sa.String(32), nullable=True),
     sa.Column("checked_at", UTCDateTime(), nullable=False),
+)
+
+# What a mirror found: one row per replica flush, per (answering, mirrored) version pair.
+endpoint_comparisons = sa.Table(
+    "endpoint_comparisons",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("answered_version", sa.Integer, nullable=False),
+    sa.Column("mirrored_alias", sa.String(128), nullable=False),
+    sa.Column("mirrored_version", sa.Integer, nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # classes or numbers
+    sa.Column("requests", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),  # mirrored requests that could not score
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("agreed", sa.Integer, nullable=False),
+    sa.Column("abs_diff_sum", sa.Float, nullable=False),
+    sa.Column("abs_diff_max", sa.Float, nullable=False),
+    sa.Column("answered_ms_sum", sa.Float, nullable=False),
+    sa.Column("answered_ms_max", sa.Float, nullable=False),
+    sa.Column("mirrored_ms_sum", sa.Float, nullable=False),
+    sa.Column("mirrored_ms_max", sa.Float, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_endpoint_comparisons_endpoint_created_at", "endpoint", "created_at"),
 )

@@ -11,10 +11,13 @@ from typing import Any
 import httpx
 
 from modelyard import config as cfg
-from modelyard.errors import ModelyardError
+from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.registry import Registry
 from modelyard.storage.audit import AuditLog
+from modelyard.storage.comparisons import Comparison, ComparisonStore
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore, check_rate
+from modelyard.storage.rollout import Mirror, check_mirror, check_traffic
+from modelyard.types import ModelRef
 from modelyard.workspace.scripts import ScriptDeployments
 
 
@@ -36,6 +39,8 @@ class Endpoint:
     models: tuple[str, ...] = ()  # an entry-script endpoint's model versions
     collect: bool = False  # scored rows go to the collection table
     sampling_rate: float = 1.0  # the share of requests collected
+    traffic: Mapping[str, int] | None = None  # canary weights by alias; None: the target alone
+    mirror: Mapping[str, Any] | None = None  # {"alias", "percent"} scored after answering
 
     def predict(
         self, rows: builtins.list[Any], *, key: str | None = None, timeout: float = 30.0
@@ -74,6 +79,7 @@ class Endpoints:
         self._audit = audit
         self._base = settings.serve_url
         self._registry = registry
+        self._comparisons = ComparisonStore(registry.db)
         self.scripts = ScriptDeployments(store, registry, self._view)
 
     def _view(self, record: EndpointRecord, keys: Mapping[str, str] | None = None) -> Endpoint:
@@ -84,6 +90,8 @@ class Endpoints:
             models=tuple(record.options.get("models") or ()),
             collect=record.collect,
             sampling_rate=record.sampling_rate,
+            traffic=dict(record.rollout.traffic) or None,
+            mirror=record.rollout.mirror.to_dict() if record.rollout.mirror else None,
             name=record.name,
             target=record.target,
             state=record.state.value,
@@ -134,12 +142,66 @@ class Endpoints:
         """All endpoints."""
         return [self._view(r) for r in self._store.list()]
 
-    def update(self, name: str, *, model: str, actor: str | None = None) -> Endpoint:
-        """Serve ``model`` (``immo``, ``immo@champion``, ``immo:3``) from the endpoint ``name``
-        from now on; its keys stay the same and replicas follow within a second."""
-        record = self._store.set_target(name, model)
-        self._record(actor, "endpoint.retargeted", name, {"model": model})
+    def update(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        traffic: Mapping[str, int] | None = None,
+        mirror: Mapping[str, float] | None = None,
+        actor: str | None = None,
+    ) -> Endpoint:
+        """Serve ``model`` (``immo``, ``immo@champion``, ``immo:3``) from the endpoint
+        ``name`` from now on, and/or split its traffic or mirror it; keys stay the same
+        and replicas follow within a second.
+
+        ``traffic`` weighs aliases of the endpoint's model (``{"champion": 90,
+        "challenger": 10}``, whole percentages summing to 100; ``{}`` turns the split
+        off): each request is answered by one of them. ``mirror`` names one alias and
+        the percentage of requests also scored on it after answering, to compare
+        (``{"challenger": 20}``; ``{}`` turns it off). Each alias must exist."""
+        if model is None and traffic is None and mirror is None:
+            raise InvalidInput("give model, traffic or mirror", code="nothing_to_update")
+        record = self._store.get(name)
+        if model is not None:
+            record = self._store.set_target(name, model)
+            self._record(actor, "endpoint.retargeted", name, {"model": model})
+        if traffic is not None or mirror is not None:
+            split = check_traffic(traffic) if traffic is not None else None
+            copy: Mirror | bool | None = False
+            if mirror is not None:
+                if len(mirror) > 1:
+                    raise InvalidInput(
+                        "mirror names one alias and a percentage, e.g. {'challenger': 20}",
+                        code="bad_mirror",
+                    )
+                copy = check_mirror(*next(iter(mirror.items()))) if mirror else None
+            self._check_aliases(
+                record, [*(split or {}), *([copy.alias] if isinstance(copy, Mirror) else [])]
+            )
+            record = self._store.set_rollout(name, traffic=split, mirror=copy)
+            details = {"traffic": dict(record.rollout.traffic)}
+            details["mirror"] = record.rollout.mirror.to_dict() if record.rollout.mirror else {}
+            self._record(actor, "endpoint.rollout", name, details)
         return self._view(record)
+
+    def _check_aliases(self, record: EndpointRecord, aliases: builtins.list[str]) -> None:
+        """Each alias exists on the endpoint's model (``AliasNotFound`` otherwise)."""
+        if aliases and record.kind == "script":
+            raise InvalidInput(
+                f"endpoint {record.name} runs an entry script: traffic and mirror split "
+                "a model endpoint between aliases of its model",
+                code="not_a_model_endpoint",
+            )
+        model = ModelRef.parse(record.target).name
+        for alias in aliases:
+            self._registry.resolve(ModelRef(model, alias=alias))
+
+    def comparison(self, name: str) -> builtins.list[Comparison]:
+        """What the mirror of ``name`` found, one entry per (answering, mirrored) version
+        pair, the most recent first."""
+        self._store.get(name)
+        return self._comparisons.summary(name)
 
     def collect(
         self,
@@ -161,6 +223,7 @@ class Endpoints:
     def delete(self, name: str, *, actor: str | None = None) -> None:
         """Delete the endpoint ``name`` (replicas stop serving it within a second)."""
         self._store.delete(name)
+        self._comparisons.clear(name)
         self._record(actor, "endpoint.deleted", name)
 
     def regenerate_key(self, name: str, slot: str = "primary", *, actor: str | None = None) -> str:

@@ -33,9 +33,20 @@ class EndpointCreate(BaseModel):
 
 
 class EndpointUpdate(BaseModel):
-    """What changes: the model reference served, and/or data collection."""
+    """What changes: the model reference served, the canary split, the mirror, and/or
+    data collection."""
 
     model: str | None = Field(None, description="immo, immo@champion or immo:3.")
+    traffic: dict[str, int] | None = Field(
+        None,
+        description='Weights by alias summing to 100, e.g. {"champion": 90, '
+        '"challenger": 10}; {} turns the split off.',
+    )
+    mirror: dict[str, float] | None = Field(
+        None,
+        description="One alias and the percentage of requests also scored on it after "
+        'answering, e.g. {"challenger": 20}; {} turns the mirror off.',
+    )
     collect: bool | None = Field(None, description="Turn collection on or off.")
     sampling_rate: float | None = Field(None, ge=0, le=1, description="Share collected.")
 
@@ -102,18 +113,35 @@ def router(ws: Workspace) -> APIRouter:
     def update_endpoint(name: str, body: EndpointUpdate, request: Request) -> dict[str, Any]:
         """Serve another model reference and/or change data collection; keys stay,
         replicas follow within a second."""
-        if body.model is None and body.collect is None and body.sampling_rate is None:
-            raise InvalidInput("give model, collect or sampling_rate", code="nothing_to_update")
+        rollout = (body.model, body.traffic, body.mirror)
+        if all(v is None for v in (*rollout, body.collect, body.sampling_rate)):
+            raise InvalidInput(
+                "give model, traffic, mirror, collect or sampling_rate", code="nothing_to_update"
+            )
         who = person_of(request).name
         endpoint = ws.endpoints.get(name)
-        if body.model is not None:
-            endpoint = ws.endpoints.update(name, model=body.model, actor=who)
+        if any(v is not None for v in rollout):
+            endpoint = ws.endpoints.update(
+                name, model=body.model, traffic=body.traffic, mirror=body.mirror, actor=who
+            )
         if body.collect is not None or body.sampling_rate is not None:
             on = endpoint.collect if body.collect is None else body.collect
             endpoint = ws.endpoints.collect(
                 name, on=on, sampling_rate=body.sampling_rate, actor=who
             )
         return endpoint_view(request, endpoint)
+
+    @api.get("/{name}/comparison")
+    def comparison(name: str) -> dict[str, Any]:
+        """What the endpoint's mirror found: per (answering, mirrored) version pair, the
+        requests compared, agreement of classes or absolute differences of numbers, and
+        the latency of both."""
+        endpoint = ws.endpoints.get(name)
+        return {
+            "endpoint": name,
+            "mirror": endpoint.mirror,
+            "comparisons": [c.to_dict() for c in ws.endpoints.comparison(name)],
+        }
 
     @api.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
     def delete_endpoint(name: str, request: Request) -> Response:
