@@ -23,7 +23,8 @@ from modelyard.monitoring.observation import OUT as OUT
 from modelyard.storage.collection import BlockRow
 
 Array = np.ndarray[Any, Any]
-_OPTIONS = ipc.IpcWriteOptions(compression="lz4")  # zstd reads 15x slower per small block
+# zstd reads 15x slower per small block; a block is compressed on the writer's own thread
+_OPTIONS = ipc.IpcWriteOptions(compression="lz4", use_threads=False)
 # Arrow's thread pool costs more than it saves on a thousand small blocks (4x slower)
 _READ = ipc.IpcReadOptions(use_threads=False)
 

@@ -1,7 +1,9 @@
 """The collector: scoring hands it observations and never waits for the database.
 
 ``offer`` appends to an in-memory buffer bounded in rows, under a lock held for a few
-assignments; a background thread writes the buffer in batches. When the store is down
+assignments; a background thread writes the buffer in batches of ``batch_rows``, or
+what is there once the oldest row has waited ``flush_s`` (writing each few rows as they
+come would cost a transaction and an Arrow block per handful of requests). When the store is down
 (unreachable, locked, full) the thread keeps the batch in hand and retries with backoff,
 the buffer fills, and every row offered beyond it is dropped and counted
 (``modelyard_collection_dropped_total``), never silently; once the store answers again,
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections import deque
 from dataclasses import dataclass
@@ -56,9 +59,11 @@ class Collector:
         self.flush_s = flush_s
         self._buffer: deque[Observation] = deque()
         self._pending = 0  # rows buffered or in the writer's hand
+        self._oldest = 0.0  # when the buffer last went from empty to not (monotonic)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._urgent = threading.Event()  # flush(): write what is buffered now
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
@@ -74,9 +79,14 @@ class Collector:
             if self._pending + rows > self.max_rows:
                 self.dropped += rows
                 return False
+            if not self._buffer:
+                self._oldest = time.monotonic()
             self._buffer.append(observation)
             self._pending += rows
             self._idle.clear()
+            full = self._pending >= self.batch_rows
+        if full:
+            self._wake.set()
         return True
 
     def count_dropped(self, rows: int) -> None:
@@ -104,6 +114,7 @@ class Collector:
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything offered so far is written; False if ``timeout_s`` passed."""
+        self._urgent.set()
         self._wake.set()
         return self._idle.wait(timeout_s)
 
@@ -118,29 +129,40 @@ class Collector:
             self._thread.join(timeout=timeout_s)
             self._thread = None
 
-    def _take(self) -> list[Observation]:
+    def _take(self) -> tuple[list[Observation], float]:
+        """The next batch to write, or nothing and how long to wait for one: a batch is
+        due when ``batch_rows`` are buffered, the oldest row has waited ``flush_s``, or
+        ``flush``/``stop`` asks for everything now."""
         batch: list[Observation] = []
         rows = 0
         with self._lock:
+            if not self._buffer:
+                return batch, self.flush_s
+            waited = time.monotonic() - self._oldest
+            now = self._urgent.is_set() or self._stop.is_set()
+            if not now and self._pending < self.batch_rows and waited < self.flush_s:
+                return batch, self.flush_s - waited
             while self._buffer and rows < self.batch_rows:
                 observation = self._buffer.popleft()
                 batch.append(observation)
                 rows += observation.rows
-        return batch
+        return batch, 0.0
 
     def _run(self) -> None:
         batch: list[Observation] = []
         outage = 0
         while True:
+            wait_s = 0.0
             if not batch:
-                batch = self._take()
+                batch, wait_s = self._take()
             if not batch:
                 with self._lock:
                     if not self._buffer:
+                        self._urgent.clear()
                         self._idle.set()
-                if self._stop.is_set():
+                if self._stop.is_set() and not self._buffer:
                     return
-                self._wake.wait(self.flush_s)
+                self._wake.wait(wait_s)
                 self._wake.clear()
                 continue
             rows = sum(o.rows for o in batch)
