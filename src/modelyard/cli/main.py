@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from modelyard import __version__
 from modelyard.cli import (
+    batch,
     control,
     envs,
     jobs,
@@ -49,6 +50,7 @@ app.add_typer(jobs.schedules_app, name="schedules")
 app.add_typer(envs.envs_app, name="envs")
 app.add_typer(users.users_app, name="users")
 app.add_typer(monitoring.webhooks_app, name="webhooks")
+app.add_typer(batch.batch_app, name="batch")
 app.command("serve")(serving.serve)
 app.command("up")(control.up)
 app.command("worker")(jobs.worker)

@@ -421,3 +421,35 @@ endpoint_comparisons = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Index("ix_endpoint_comparisons_endpoint_created_at", "endpoint", "created_at"),
 )
+
+# Batch scoring jobs (their state is the ``jobs`` row of the same id): what they score,
+# the version pinned at submit, and their progress.
+batch_jobs = sa.Table(
+    "batch_jobs",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("rows_total", sa.BigInteger, nullable=True),
+    sa.Column("rows_done", sa.BigInteger, nullable=False),
+    sa.Column("rows_skipped", sa.BigInteger, nullable=False),
+    sa.Column("skipped", sa.JSON, nullable=False),  # [{"key", "reason"}], the first 1,000
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# The chunk files a batch job wrote (renamed into place, then recorded here): the
+# watermark of each partition of a job that writes files.
+batch_chunks = sa.Table(
+    "batch_chunks",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_key", sa.JSON, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("skipped", sa.BigInteger, nullable=False),
+    sa.Column("path", sa.String(2000), nullable=False),
+    sa.Column("written_at", UTCDateTime(), nullable=False),
+)

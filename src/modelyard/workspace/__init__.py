@@ -21,12 +21,14 @@ from modelyard.registry import DoctorReport, Registry, SafeLoader
 from modelyard.registry.doctor import check as doctor_check
 from modelyard.storage import ArtifactStore, Database, upgrade
 from modelyard.storage.audit import AuditLog
+from modelyard.storage.batch import BatchStore
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.storage.environments import EnvironmentLockStore
 from modelyard.storage.people import PeopleStore
 from modelyard.storage.runs import RunStore
 from modelyard.storage.sessions import SessionStore
 from modelyard.training import TrainingRunner
+from modelyard.workspace.batch import Batch, BatchJob, build_runner
 from modelyard.workspace.endpoints import Endpoint, Endpoints
 from modelyard.workspace.environments import (
     Environment,
@@ -43,6 +45,8 @@ from modelyard.workspace.trainings import Runs, Sources, Trainings
 
 __all__ = [
     "ADMIN",
+    "Batch",
+    "BatchJob",
     "Endpoint",
     "Endpoints",
     "Environment",
@@ -108,6 +112,13 @@ class Workspace:
             settings, self.db, self.registry, EndpointStore(self.db), self.queue
         )
         self.queue.periodic.extend(self.monitoring.periodic())
+        batch_store = BatchStore(self.db)
+        self.batch = Batch(
+            settings,
+            build_runner(settings, self.registry, batch_store, self.queue.jobs, self.executor),
+            batch_store,
+        )
+        self.queue.handlers["batch"] = self.batch.handle
 
     @classmethod
     def from_config(

@@ -16,6 +16,7 @@ from modelyard import config as cfg
 from modelyard.errors import ConfigError, JobNotFound, RunCancelled
 from modelyard.jobs import JobContext, Periodic, Scheduler, Worker, next_fire, parse_schedule
 from modelyard.jobs.scheduler import fire_key
+from modelyard.jobs.worker import Handler
 from modelyard.storage import Database
 from modelyard.storage.audit import AuditLog
 from modelyard.storage.queue import Job, JobStore, LeaseStore, Schedule, ScheduleStore
@@ -41,6 +42,7 @@ class RunQueue:
         self.schedules = ScheduleStore(db)
         self.leases = LeaseStore(db)
         self.periodic: list[Periodic] = []  # run by the leading scheduler (monitoring's)
+        self.handlers: dict[str, Handler] = {}  # other job kinds a worker runs (batch's)
 
     def trigger(
         self,
@@ -122,7 +124,7 @@ class RunQueue:
         """A worker for training jobs."""
         return Worker(
             self.jobs,
-            {TRAIN: self.handle},
+            {TRAIN: self.handle, **self.handlers},
             heartbeat_s=heartbeat_s,
             poll_s=poll_s,
             on_reaped=self._reaped,
