@@ -13,7 +13,7 @@ DEB_TOOLS := chromium mono-mcs libmono-system-net-http4.0-cil libnewtonsoft-json
 	r-base-core r-cran-httr haproxy
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: quickstart test test-deps test-envs test-scale lint types contracts unit venv dev clean
+.PHONY: quickstart test test-deps test-envs test-scale test-batch lint types contracts unit venv dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ $(AXE):
 
 $(AZURITE):
 	npm install --silent --no-save --no-audit --no-fund --prefix tests/.npm/azurite azurite@3
+
+## test-batch: the batch kill test on 1,000,000 rows (make test runs it on 50,000)
+test-batch: $(VENV)/.installed-dev
+	BATCH_KILL_ROWS=1000000 $(BIN)/pytest tests/batch/test_batch_kill.py -n 0
 
 ## test-scale: HAProxy + 3 replicas under 300 req/s for 60 s (make test runs 20 s of it)
 test-scale: $(VENV)/.installed-dev test-deps

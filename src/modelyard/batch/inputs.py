@@ -98,9 +98,9 @@ def _column(
         bad = ~np.isfinite(values) & ~(np.isnan(values) & nulls)
         if not spec.nullable:
             bad |= np.isnan(values)
-        if spec.dtype == "int64" and not np.isnan(values).any():
-            if np.all(values == np.round(values)):
-                return values.astype("int64"), bad
+        whole = not np.isnan(values).any() and np.all(values == np.round(values))
+        if spec.dtype == "int64" and whole:
+            return values.astype("int64"), bad
         return values, bad
     if spec.dtype == "bool":
         values = np.asarray(column.to_pandas().fillna(False).astype(bool).to_numpy())

@@ -30,17 +30,17 @@ def prediction_columns(
     """The prediction columns of one chunk's predictions."""
     if kind is OutputKind.PROBABILITIES and predictions.ndim == 2:
         labels = classes if classes is not None else list(range(predictions.shape[1]))
-        best = np.asarray(labels, dtype=object)[np.argmax(predictions, axis=1)] if len(
-            predictions
-        ) else np.asarray([], dtype=object)
+        best = (
+            np.asarray(labels, dtype=object)[np.argmax(predictions, axis=1)]
+            if len(predictions)
+            else np.asarray([], dtype=object)
+        )
         columns: dict[str, pa.Array] = {"prediction": pa.array(best.tolist())}
         for index, label in enumerate(labels):
             columns[f"proba_{_safe(label)}"] = pa.array(predictions[:, index], pa.float64())
         return columns
     if predictions.ndim == 2:
-        return {
-            f"prediction_{i}": pa.array(predictions[:, i]) for i in range(predictions.shape[1])
-        }
+        return {f"prediction_{i}": pa.array(predictions[:, i]) for i in range(predictions.shape[1])}
     return {"prediction": pa.array(predictions)}
 
 

@@ -177,7 +177,9 @@ class ChunkTable:
         module = import_driver("adbc_driver_postgresql.dbapi")
         conn = self.source._connect(module, self.source._plain_url("postgresql"))
         values = self._mark_values(job_id, part, mark)
-        marks = self.source._quoted_table(f"{self._schema}.{WATERMARKS}" if self._schema else WATERMARKS)
+        marks = self.source._quoted_table(
+            f"{self._schema}.{WATERMARKS}" if self._schema else WATERMARKS
+        )
         if mark.seq == 1:
             sql = (
                 f"INSERT INTO {marks} (job_id, part, seq, last_key, rows_done, rows_skipped) "  # noqa: S608
@@ -186,9 +188,9 @@ class ChunkTable:
         else:
             values["prev"] = mark.seq - 1
             sql = (
-                f"UPDATE {marks} SET seq = :seq, last_key = :last_key, rows_done = :rows_done, "  # noqa: S608
-                "rows_skipped = :rows_skipped WHERE job_id = :job_id AND part = :part AND seq = :prev "
-                "RETURNING seq"
+                f"UPDATE {marks} SET seq = :seq, last_key = :last_key, "  # noqa: S608
+                "rows_done = :rows_done, rows_skipped = :rows_skipped "
+                "WHERE job_id = :job_id AND part = :part AND seq = :prev RETURNING seq"
             )
         statement, args = self.source._bind(sql, values)
         try:
@@ -232,5 +234,3 @@ def _naive_utc(data: pa.Table) -> pa.Table:
             column = pc.cast(column, pa.timestamp(column.type.unit))
         columns.append(column)
     return pa.table(columns, names=data.column_names)
-
-

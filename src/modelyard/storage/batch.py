@@ -7,6 +7,8 @@ Pure persistence: ``modelyard.batch`` holds the behaviour.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -179,9 +181,7 @@ class BatchStore:
 
         self._db.write(save)
 
-    def advance(
-        self, job_id: str, rows: int, skipped: Sequence[Mapping[str, Any]] = ()
-    ) -> None:
+    def advance(self, job_id: str, rows: int, skipped: Sequence[Mapping[str, Any]] = ()) -> None:
         """Add a committed chunk's ``rows`` scored and ``skipped`` rows to the job's progress
         (one statement: partitions running at once each add theirs)."""
 
@@ -217,7 +217,9 @@ class BatchStore:
 
         def read(conn: Connection) -> BatchRow:
             row = (
-                conn.execute(sa.select(*_COLUMNS).join(b, b.c.job_id == j.c.id).where(j.c.id == job_id))
+                conn.execute(
+                    sa.select(*_COLUMNS).join(b, b.c.job_id == j.c.id).where(j.c.id == job_id)
+                )
                 .mappings()
                 .first()
             )
@@ -268,10 +270,10 @@ class BatchStore:
 
         self._db.write(insert)
 
-    def chunks(self, job_id: str, part: int | None = None) -> list[Chunk]:
+    def chunks(self, job_id: str, part: int | None = None) -> builtins.list[Chunk]:
         """The chunk files recorded for a job (or one partition), in order."""
 
-        def read(conn: Connection) -> list[Chunk]:
+        def read(conn: Connection) -> builtins.list[Chunk]:
             query = sa.select(c).where(c.c.job_id == job_id).order_by(c.c.part, c.c.seq)
             if part is not None:
                 query = query.where(c.c.part == part)

@@ -201,7 +201,11 @@ def open_runner(settings: cfg.Settings) -> BatchRunner:
 
 
 def build_runner(
-    settings: cfg.Settings, registry: Registry, store: BatchStore, jobs: JobStore, executor: Executor
+    settings: cfg.Settings,
+    registry: Registry,
+    store: BatchStore,
+    jobs: JobStore,
+    executor: Executor,
 ) -> BatchRunner:
     """The workspace's runner: partitions run as ``[executor]`` tasks that open the
     workspace again where they run."""
