@@ -8,7 +8,6 @@ Pure persistence: ``modelyard.batch`` holds the behaviour.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
