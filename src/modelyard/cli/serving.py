@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -15,6 +19,8 @@ from modelyard.cli.nodelay import NoDelayHTTPProtocol
 from modelyard.cli.render import print_created, when
 from modelyard.config import ServeOptions, is_loopback
 from modelyard.errors import ConfigError
+
+WORKER_HEALTHCHECK_S = 60
 
 endpoints_app = typer.Typer(help="Create and manage real-time endpoints.", no_args_is_help=True)
 
@@ -173,13 +179,36 @@ def serve(
     console.print(f"modelyard serving on http://{host}:{port} (Ctrl+C stops)")
     # SIGTERM: not-ready for drain_s while still serving, then uvicorn's graceful shutdown
     # finishes what is in flight (up to the request timeout and a margin) and exits.
-    uvicorn.run(
-        "modelyard.web.lifecycle:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=max(1, workers),
-        http=NoDelayHTTPProtocol,
-        log_level="warning",
-        timeout_graceful_shutdown=math.ceil(timeout) + 5,
-    )
+    with metrics_folder(workers):
+        uvicorn.run(
+            "modelyard.web.lifecycle:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=max(1, workers),
+            http=NoDelayHTTPProtocol,
+            log_level="warning",
+            timeout_graceful_shutdown=math.ceil(timeout) + 5,
+            # a worker loading its models on a busy machine answers the supervisor's ping
+            # late: uvicorn's 5 s default killed and restarted it, again and again
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )
+
+
+@contextmanager
+def metrics_folder(workers: int) -> Iterator[None]:
+    """With several workers, a fresh ``PROMETHEUS_MULTIPROC_DIR`` for them to write their
+    metrics to (``/metrics`` sums it), removed when serving ends; one worker keeps its
+    metrics in memory."""
+    if workers <= 1:
+        yield
+        return
+    from modelyard.monitoring.prometheus import MULTIPROC_ENV  # only when serving: no import cost
+
+    folder = tempfile.mkdtemp(prefix="modelyard-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -107,6 +107,8 @@ class Settings:
     serve_url: str = "http://127.0.0.1:8080"
     env_cache: Path | None = None  # built entry-script environments (default .modelyard/envs)
     cors_origins: tuple[str, ...] = ()  # [serve] origins browsers may score from; () = no CORS
+    metrics_public: bool = False  # [serve] /metrics without a key from anywhere, not only loopback
+    version_cache_mb: float = 1024.0  # [serve] versions asked for by URL kept loaded, per replica
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
@@ -172,6 +174,12 @@ class Settings:
         cors = cors_env.split(",") if cors_env is not None else serve.get("cors_origins", [])
         if not isinstance(cors, list) or not all(isinstance(o, str) for o in cors):
             raise ConfigError("serve.cors_origins must be a list of origins")
+        metrics_public = serve.get("metrics_public", False)
+        if not isinstance(metrics_public, bool):
+            raise ConfigError("serve.metrics_public must be true or false")
+        cache_mb = serve.get("version_cache_mb", 1024.0)
+        if not isinstance(cache_mb, int | float) or isinstance(cache_mb, bool) or cache_mb < 0:
+            raise ConfigError("serve.version_cache_mb must be a number of megabytes, 0 or more")
         timeout = registry.get("sqlite_busy_timeout_s", 60.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError("registry.sqlite_busy_timeout_s must be a positive number of seconds")
@@ -186,6 +194,8 @@ class Settings:
             serve_url=str(serve_url).rstrip("/"),
             env_cache=(root / Path(str(env_cache)).expanduser()) if env_cache else None,
             cors_origins=tuple(o.strip() for o in cors if o.strip()),
+            metrics_public=metrics_public,
+            version_cache_mb=float(cache_mb),
             sources=_section(doc, "sources"),
             trainings=_section(doc, "trainings"),
             executor=executor_settings(_section(doc, "executor"), env),
@@ -256,6 +266,12 @@ url = "http://127.0.0.1:8080"
 # Origins whose pages may call the scoring routes from a browser (CORS; default: none;
 # MODELYARD_CORS_ORIGINS="https://a,https://b" overrides).
 # cors_origins = ["https://app.example.com"]
+# /metrics (Prometheus) answers loopback without a key, anyone else with the admin key;
+# true opens it to every address.
+# metrics_public = false
+# Versions asked for by URL (/endpoints/E/versions/V/score, /endpoints/E@alias/score) stay
+# loaded up to this many MB per replica, least recently used unloaded first.
+# version_cache_mb = 1024
 
 # [sources.immo_db]
 # url = "sqlite:///data/immo.db"

@@ -24,6 +24,7 @@ from modelyard.errors import ModelyardError
 from modelyard.monitoring import blocks
 from modelyard.monitoring.batch import Batch
 from modelyard.monitoring.observation import Observation
+from modelyard.monitoring.prometheus import COLLECTION_DROPPED
 from modelyard.storage.collection import BlockRow, CollectionStore
 
 log = logging.getLogger("modelyard.monitoring")
@@ -78,6 +79,7 @@ class Collector:
         with self._lock:
             if self._pending + rows > self.max_rows:
                 self.dropped += rows
+                COLLECTION_DROPPED.inc(rows)
                 return False
             if not self._buffer:
                 self._oldest = time.monotonic()
@@ -95,6 +97,7 @@ class Collector:
         if rows > 0:
             with self._lock:
                 self.dropped += rows
+            COLLECTION_DROPPED.inc(rows)
 
     def stats(self) -> CollectorStats:
         """The counters now."""
@@ -179,6 +182,7 @@ class Collector:
                 with self._lock:
                     self._pending -= sum(o.rows for o in batch)
                     self.dropped += sum(o.rows for o in batch)
+                    COLLECTION_DROPPED.inc(sum(o.rows for o in batch))
                     self.last_error = f"{type(exc).__name__}: {exc}"
                 batch = []
                 continue

@@ -102,6 +102,10 @@ class Runtime:
             self._batchers[name] = found
         return found[1]
 
+    def serves(self, name: str) -> bool:
+        """Whether endpoint ``name`` is served here, from memory (no database read)."""
+        return name in self._records
+
     def names(self) -> list[str]:
         """The endpoints served."""
         return sorted(self._records)
@@ -142,6 +146,7 @@ class Runtime:
                 self._registry,
                 record.target,
                 check_packages=bool(record.options.get("check_packages", True)),
+                endpoint=record.name,
             )
         scorer.refresh()
         self._scorers[record.name] = scorer

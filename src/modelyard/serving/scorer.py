@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from modelyard.errors import ModelFailed, ModelUnavailable, ModelyardError
+from modelyard.monitoring.prometheus import LOAD_FAILURES, SWAPS, VERSION_IN_USE
 from modelyard.registry import ModelVersion, Registry
 from modelyard.serving import threads
 from modelyard.serving.compile import NeedsOriginal
@@ -71,11 +72,13 @@ class Scorer:
         use_compiled: bool = True,
         pin_threads: bool = True,
         check_packages: bool = True,
+        endpoint: str | None = None,
     ) -> None:
         """Follow ``target``; ``use_compiled=False`` always runs the original model,
         ``pin_threads=False`` leaves BLAS/OpenMP thread counts as they are, and
         ``check_packages=False`` serves a version trained with another major or minor
-        scikit-learn, xgboost or numpy than this process has."""
+        scikit-learn, xgboost or numpy than this process has. Given ``endpoint``, its
+        swaps, load failures and version in use are exported to Prometheus."""
         self.target = ModelRef.parse(target)
         self._registry = registry
         self._current: Loaded | None = None
@@ -89,6 +92,7 @@ class Scorer:
         self._check_packages = check_packages
         self.last_error: str | None = None
         self.swaps: deque[Swap] = deque(maxlen=64)
+        self._endpoint = endpoint
 
     @property
     def current(self) -> Loaded | None:
@@ -205,16 +209,23 @@ class Scorer:
         now = time.time()
         notice_s = now - sent_at if sent_at is not None else None
         self.swaps.append(Swap(loaded.version.version, now, via, notice_s))
+        if self._endpoint is not None:
+            SWAPS.labels(self._endpoint).inc()
+            label = self.target.alias or f"v{self.target.version}"
+            VERSION_IN_USE.labels(self._endpoint, label).set(loaded.version.version)
 
     def _load(self, wanted: ModelVersion) -> Loaded | str:
         """The version loaded, warmed up and compiled, or why it cannot score (recorded)."""
-        return load_version(
+        loaded = load_version(
             self._registry,
             wanted,
             use_compiled=self._use_compiled,
             pin_threads=self._pin_threads,
             check_packages=self._check_packages,
         )
+        if isinstance(loaded, str) and self._endpoint is not None:
+            LOAD_FAILURES.labels(self._endpoint).inc()
+        return loaded
 
     def score(self, frame: pd.DataFrame | Columns) -> Scored:
         """Predict with the version serving now: its compiled scorer if it has one.

@@ -5,6 +5,7 @@ request -> ScoringCors (only when ``[serve] cors_origins`` is set: preflights, C
         -> route (auth, codec decode) -> Scorer.score in a worker thread
         -> codec encode -> response with x-model-version and x-request-id
         -> the collector (endpoints that collect; written in the background)
+RequestMetrics (outside the limits) counts every scoring request for ``/metrics``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from modelyard.config import STATE_DIR, Secret, ServeOptions
 from modelyard.deployments.entry import ScriptEndpoints
 from modelyard.serving import Runtime
 from modelyard.storage.endpoints import EndpointStore
-from modelyard.web import classic, errors, mlflow, scoring, v2
+from modelyard.web import classic, errors, metrics, mlflow, scoring, v2
 from modelyard.web.cors import ScoringCors
 from modelyard.web.fast import FastScore
 from modelyard.web.limits import LimitsMiddleware
+from modelyard.web.metrics import RequestMetrics
 from modelyard.workspace import Workspace
 
 
@@ -59,6 +61,7 @@ def create_app(
         runtime, limits, fast=(ws.settings.admin_key, require_keys), cors=ws.settings.cors_origins
     )
     app.state.intake = intake
+    app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> JSONResponse:
@@ -90,6 +93,7 @@ def create_mlflow_app(
     limits = limits or ServeOptions()
     runtime = Runtime(ws.registry, EndpointStore(ws.db), only=[endpoint], interval=follow_interval)
     app = _replica(runtime, limits, cors=ws.settings.cors_origins)
+    app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
     app.include_router(
         mlflow.router(runtime, ws.settings.admin_key, require_keys, limits, endpoint=endpoint)
     )
@@ -136,6 +140,7 @@ def _replica(
             FastScore, runtime=runtime, admin_key=fast[0], require_keys=fast[1], limits=limits
         )
     app.add_middleware(LimitsMiddleware, limits=limits)  # ids and limits first
+    app.add_middleware(RequestMetrics, serves=runtime.serves)  # counts refusals too
     if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers
         app.add_middleware(ScoringCors, origins=cors)
     return app
