@@ -39,7 +39,7 @@ from bench.serve import (
 )
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.types import OutputKind
 
 

@@ -38,8 +38,9 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from modelyard.config import SecretURL
-from modelyard.sources import SqlSource, to_frame
+from modelyard.config.secret import SecretURL
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.sql import SqlSource
 
 TABLE = "modelyard_bench_load"
 

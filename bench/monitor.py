@@ -45,9 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.serve import peer_venv
 
 from modelyard import Workspace
-from modelyard.config import Settings
-from modelyard.monitoring import Observation
+from modelyard.config.settings import Settings
 from modelyard.monitoring.html import render_html
+from modelyard.monitoring.observation import Observation
 from modelyard.training.demo_data import CHURN_CATEGORICAL, churn, churn_training
 
 BENCH = Path(__file__).resolve().parent

@@ -26,7 +26,8 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from modelyard.registry.signature import infer_signature  # noqa: E402
-from modelyard.serving.compile import Compiled, try_compile  # noqa: E402
+from modelyard.serving.compile.base import Compiled  # noqa: E402
+from modelyard.serving.compile.compiler import try_compile  # noqa: E402
 from modelyard.serving.compile.transforms import column_stage  # noqa: E402
 from modelyard.serving.compile.trees import INPLACE, ONNX, candidates  # noqa: E402
 from modelyard.serving.frame import from_rows  # noqa: E402

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers, f
 from tests.helpers.ray_cluster import ray_cluster
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.storage.runs import Run
 from modelyard.training.demo_data import churn_training
 

@@ -24,10 +24,10 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.storage.runs import RunStore
 from modelyard.types import Decision, Outcome
-from modelyard.ui import create_studio_app
+from modelyard.ui.app import create_studio_app
 
 KEY = "bench-admin-key"
 LOG = "\n".join(f"line {i}: fitting, evaluating, registering" for i in range(40)) + "\n"

@@ -18,8 +18,10 @@ from pathlib import Path
 from sklearn.model_selection import train_test_split
 
 from modelyard import Workspace
-from modelyard.config import SecretURL, Settings
-from modelyard.sources import SqlSource, to_frame
+from modelyard.config.secret import SecretURL
+from modelyard.config.settings import Settings
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.sql import SqlSource
 from modelyard.training.demo_data import churn_training
 from modelyard.training.estimators import build_estimator
 from modelyard.training.metrics import score

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.storage.schema import metadata
 from tests.helpers.object_storage import ObjectStore, azurite_server, moto_server
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from modelyard import Workspace
-from modelyard.config import Secret, SecretURL, Settings, find_config, redact
+from modelyard.config.locations import find_config
+from modelyard.config.secret import Secret, SecretURL, redact
+from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, StorageError, WorkspaceNotFound
-from modelyard.storage import Database
+from modelyard.storage.engine import Database
 
 PASSWORD = "s3cr3t-Pa55"
 URL = f"postgresql+psycopg://app:{PASSWORD}@db.example:5432/immo"

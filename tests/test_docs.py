@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.training import TrainingSpec
+from modelyard.training.spec import TrainingSpec
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCKS = [

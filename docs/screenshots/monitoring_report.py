@@ -23,8 +23,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 from bench.monitor import workspace  # noqa: E402
 
 from modelyard import Workspace  # noqa: E402
-from modelyard.monitoring import Observation  # noqa: E402
 from modelyard.monitoring.html import render_html  # noqa: E402
+from modelyard.monitoring.observation import Observation  # noqa: E402
 from modelyard.training.demo_data import churn  # noqa: E402
 
 FLAGS = (

@@ -24,7 +24,7 @@ from tests.helpers.control import ADMIN_KEY, control_workspace  # noqa: E402
 from tests.helpers.server import running  # noqa: E402
 
 from modelyard import Workspace  # noqa: E402
-from modelyard.ui import create_studio_app  # noqa: E402
+from modelyard.ui.app import create_studio_app  # noqa: E402
 
 
 def demo(folder: Path) -> Workspace:

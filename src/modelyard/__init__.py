@@ -1,7 +1,8 @@
 """modelyard: train scikit-learn and XGBoost models from SQL, version them, gate their
 promotion, serve them and watch them."""
 
-from modelyard.config import Secret, SecretURL, Settings
+from modelyard.config.secret import Secret, SecretURL
+from modelyard.config.settings import Settings
 from modelyard.errors import (
     AliasMoved,
     AliasNotFound,
@@ -21,9 +22,9 @@ from modelyard.errors import (
     VersionNotFound,
     WorkspaceNotFound,
 )
-from modelyard.registry import Event, Model, ModelVersion
+from modelyard.registry.records import Event, Model, ModelVersion
 from modelyard.types import ColumnSpec, ModelRef, Signature
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from modelyard import Workspace
-from modelyard.deployments.env import Requirements, platform_of
+from modelyard.deployments.env.requirements import Requirements
+from modelyard.deployments.env.sharing import platform_of
 from modelyard.storage.environments import EnvironmentLockStore, LockedWheel
 from tests.cli.test_cli import cli
 from tests.helpers.envs import deploy_with_environment, fake_environment

@@ -25,9 +25,9 @@ from modelyard.compat.azureml.exceptions import (
     UserErrorException,
     WebserviceException,
 )
-from modelyard.deployments.env import Requirements
+from modelyard.deployments.env.requirements import Requirements
 from modelyard.web.app import create_app
-from modelyard.workspace import Workspace as ModelyardWorkspace
+from modelyard.workspace.root import Workspace as ModelyardWorkspace
 from tests.helpers.server import free_port, running
 
 ECHO = """

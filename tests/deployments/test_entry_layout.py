@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from modelyard import Workspace
-from modelyard.deployments.entry import ScriptSpec, lay_out
-from modelyard.deployments.entry.layout import MODELS_DIR
+from modelyard.deployments.entry.layout import MODELS_DIR, lay_out
+from modelyard.deployments.entry.spec import ScriptSpec
 from modelyard.errors import HashMismatch, PickleNotAllowed
-from modelyard.registry import FileEntry
+from modelyard.registry.records import FileEntry
 from modelyard.storage.artifacts import sha256_file
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from modelyard.deployments.entry import ScriptSpec
-from modelyard.deployments.entry.spec import deployment_digest
+from modelyard.deployments.entry.spec import ScriptSpec, deployment_digest
 from modelyard.errors import InvalidInput
-from modelyard.registry import FileEntry
+from modelyard.registry.records import FileEntry
 
 CODE = (FileEntry("score.py", "0" * 64, 10),)
 

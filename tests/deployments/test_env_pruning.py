@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.deployments.env import (
-    EnvironmentCache,
-    EnvironmentStatus,
-    KeptBecause,
-    Requirements,
-    parse_age,
-    prune,
-    scan,
-)
+from modelyard.deployments.env.builder import EnvironmentCache
+from modelyard.deployments.env.inventory import EnvironmentStatus, scan
+from modelyard.deployments.env.prune import KeptBecause, parse_age, prune
+from modelyard.deployments.env.requirements import Requirements
 from modelyard.errors import InvalidInput
 from tests.helpers.envs import fake_environment
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.deployments.env import EnvironmentCache, Requirements
+from modelyard.deployments.env.builder import EnvironmentCache
+from modelyard.deployments.env.requirements import Requirements
 from modelyard.errors import EnvironmentBuildFailed
 from tests.helpers.envs import replicas, unreachable_index
 

@@ -16,15 +16,14 @@ from typing import Literal
 import pytest
 
 from modelyard import Workspace
-from modelyard.deployments.env import (
-    BuiltEnvironment,
-    EnvironmentCache,
-    Requirements,
+from modelyard.deployments.env.builder import BuiltEnvironment, EnvironmentCache
+from modelyard.deployments.env.packages import (
     check_packages,
     installed_packages,
     package_mismatches,
     trained_packages,
 )
+from modelyard.deployments.env.requirements import Requirements
 from modelyard.errors import EnvironmentBuildFailed, InvalidInput, PackageMismatch
 from modelyard.training.lineage import package_versions
 from modelyard.web.errors import status_of

@@ -8,7 +8,8 @@ from pathlib import Path
 import sklearn
 
 from modelyard import Workspace
-from modelyard.serving import Runtime, Scorer
+from modelyard.serving.runtime import Runtime
+from modelyard.serving.scorer import Scorer
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.training.lineage import package_versions
 from modelyard.types import EventKind

@@ -16,7 +16,7 @@ import pytest
 import sklearn
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.web.app import create_app
 from tests.helpers.server import running
 

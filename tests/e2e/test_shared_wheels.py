@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sklearn
 
-from modelyard.deployments.env import Requirements
+from modelyard.deployments.env.requirements import Requirements
 from tests.helpers.envs import replicas, unreachable_index
 
 pytestmark = pytest.mark.heavy_env

@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.errors import NothingToRollBack
 from modelyard.types import DEFAULT_ALIAS
 

@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelyard import Workspace
-from modelyard.config import SecretURL
-from modelyard.sources import SqlSource
+from modelyard.config.secret import SecretURL
+from modelyard.sources.sql import SqlSource
 from modelyard.training.demo_data import CHURN_CATEGORICAL, CHURN_NUMERIC, churn
 from modelyard.types import OutputKind
 

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelyard import Workspace
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 from modelyard.types import OutputKind
 from modelyard.web.app import create_app
 from tests.conftest import make_settings

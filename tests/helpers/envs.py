@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from modelyard import Workspace
-from modelyard.deployments.env import Requirements
+from modelyard.deployments.env.requirements import Requirements
 from tests.conftest import make_settings
 from tests.helpers.server import free_port
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import httpx
 
 from modelyard import Workspace
 from modelyard.types import Role
-from modelyard.ui import create_studio_app
+from modelyard.ui.app import create_studio_app
 from tests.helpers.control import ADMIN_KEY, control_workspace
 from tests.helpers.server import running
 

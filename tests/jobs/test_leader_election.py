@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from modelyard import Workspace
-from modelyard.storage.queue import LeaseStore
+from modelyard.storage.leases import LeaseStore
 from modelyard.storage.runs import Run
 from tests.conftest import make_settings
 from tests.jobs.test_worker import TRAINING

@@ -22,7 +22,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError
 from modelyard.storage.runs import Run
 from modelyard.types import RunState

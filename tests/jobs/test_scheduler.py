@@ -9,7 +9,7 @@ import pytest
 
 from modelyard import Workspace
 from modelyard.errors import ConfigError
-from modelyard.jobs import next_fire, parse_schedule
+from modelyard.jobs.schedule import next_fire, parse_schedule
 from modelyard.jobs.scheduler import fire_key
 from modelyard.storage.schema import utcnow
 from tests.conftest import make_settings

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelyard import Workspace
-from modelyard.monitoring import Observation
+from modelyard.monitoring.observation import Observation
 from modelyard.storage.schema import utcnow
 from tests.conftest import make_settings
 from tests.helpers.models import fitted_immo

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from modelyard import Workspace
-from modelyard.deployments.entry import ScriptSpec, lay_out
-from modelyard.deployments.entry.layout import MODELS_DIR
+from modelyard.deployments.entry.layout import MODELS_DIR, lay_out
+from modelyard.deployments.entry.spec import ScriptSpec
 from modelyard.errors import (
     AliasMoved,
     AliasNotFound,
@@ -28,7 +28,7 @@ from modelyard.errors import (
     SignatureChanged,
     VersionNotFound,
 )
-from modelyard.registry import FileEntry
+from modelyard.registry.records import FileEntry
 from modelyard.types import EventKind, VersionStatus
 from tests.conftest import backend_url, make_settings
 from tests.helpers.models import fitted_immo

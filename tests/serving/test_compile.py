@@ -15,7 +15,8 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 from xgboost import XGBClassifier, XGBRegressor
 
 from modelyard.registry.signature import infer_signature
-from modelyard.serving.compile import Compiled, Fallback, NeedsOriginal, compile_model, try_compile
+from modelyard.serving.compile.base import Compiled, Fallback, NeedsOriginal
+from modelyard.serving.compile.compiler import compile_model, try_compile
 from modelyard.serving.compile.transforms import column_stage
 from modelyard.serving.compile.trees import INPLACE, candidates
 from modelyard.training.demo_data import churn

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from modelyard import Workspace
-from modelyard.serving import Runtime
+from modelyard.serving.runtime import Runtime
 from modelyard.web.app import create_app
 from tests.helpers.models import register_constants
 from tests.helpers.server import running

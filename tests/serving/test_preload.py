@@ -11,8 +11,9 @@ import pandas as pd
 from sklearn.dummy import DummyRegressor
 
 from modelyard import Workspace
-from modelyard.registry import ModelVersion, Registry
-from modelyard.serving import Scorer
+from modelyard.registry.records import ModelVersion
+from modelyard.registry.registry import Registry
+from modelyard.serving.scorer import Scorer
 from modelyard.storage.notifications import AliasMove
 from modelyard.types import ModelRef
 

@@ -15,12 +15,12 @@ from xgboost import XGBClassifier
 
 from modelyard import Workspace
 from modelyard.errors import ModelFailed
-from modelyard.monitoring import profile_frame
+from modelyard.monitoring.profile import profile_frame
 from modelyard.registry.registry import VersionInfo
 from modelyard.registry.signature import infer_signature
-from modelyard.serving import Scorer
 from modelyard.serving.frame import from_rows
 from modelyard.serving.samples import sample_frame
+from modelyard.serving.scorer import Scorer
 from modelyard.training.demo_data import churn
 from modelyard.types import OutputKind
 

@@ -13,9 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal
 
-from modelyard.config import SecretURL
+from modelyard.config.secret import SecretURL
 from modelyard.errors import ConfigError, SourceError, SourceUnreachable
-from modelyard.sources import FileSource, SqlSource, open_source, to_frame
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.declared import open_source
+from modelyard.sources.files import FileSource
+from modelyard.sources.sql import SqlSource
 
 FORMATS = ("csv", "parquet")
 

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from modelyard.config import SecretURL
+from modelyard.config.secret import SecretURL
 from modelyard.errors import QueryFailed
-from modelyard.sources import SqlSource, sql_adbc, to_frame
+from modelyard.sources import sql_adbc
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.sql import SqlSource
 from modelyard.sources.sql_drivers import keeps_connections_safely
 
 PID = "SELECT pg_backend_pid() AS pid"

@@ -12,9 +12,11 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from modelyard.config import SecretURL
+from modelyard.config.secret import SecretURL
 from modelyard.errors import QueryFailed
-from modelyard.sources import SqlSource, pg_parallel, sql_adbc, sql_drivers, to_frame
+from modelyard.sources import pg_parallel, sql_adbc, sql_drivers
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.sql import SqlSource
 
 ROWS = 20_000
 

@@ -23,9 +23,11 @@ import pytest
 import sqlalchemy as sa
 from pandas.testing import assert_frame_equal
 
-from modelyard.config import SecretURL
+from modelyard.config.secret import SecretURL
 from modelyard.errors import ConfigError, QueryFailed, SourceUnreachable
-from modelyard.sources import SqlSource, open_source, to_frame
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.declared import open_source
+from modelyard.sources.sql import SqlSource
 
 # connectorx can read SQLite files too, but not a NUMERIC/DECIMAL column that holds a
 # non-integer ("Invalid column type Real"), so it is not one of SQLite's readers here.

@@ -11,12 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelyard.errors import ArtifactMissing, HashMismatch, UnsafePath
-from modelyard.storage.artifacts import (
-    ArtifactStore,
-    collect_folder,
-    materialize_file,
-    safe_relative_name,
-)
+from modelyard.storage.artifacts import ArtifactStore
+from modelyard.storage.names import collect_folder, materialize_file, safe_relative_name
 
 
 def test_blobs_are_named_by_their_sha256_and_read_back(tmp_path: Path) -> None:

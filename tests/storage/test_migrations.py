@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from modelyard import Workspace
-from modelyard.config import SecretURL
-from modelyard.storage import Database, upgrade
-from modelyard.storage.migrate import current_revision, head_revision
+from modelyard.config.secret import SecretURL
+from modelyard.storage.engine import Database
+from modelyard.storage.migrate import current_revision, head_revision, upgrade
 from modelyard.storage.schema import metadata
 from tests.conftest import TABLES, make_settings
 

@@ -10,8 +10,8 @@ import orjson
 import sqlalchemy as sa
 
 from modelyard import Workspace
-from modelyard.monitoring import Observation
 from modelyard.monitoring.blocks import decode
+from modelyard.monitoring.observation import Observation
 from modelyard.storage import schema
 from modelyard.storage.schema import utcnow
 from tests.helpers.models import fitted_immo

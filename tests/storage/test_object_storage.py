@@ -11,9 +11,9 @@ import pytest
 import skops.io
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.errors import ArtifactMissing, ArtifactStoreUnavailable
-from modelyard.storage import ArtifactStore
+from modelyard.storage.artifacts import ArtifactStore
 from tests.cli.test_cli import cli
 from tests.helpers.models import fitted_immo
 from tests.helpers.object_storage import AZURITE_KEY, S3_SECRET, ObjectStore

@@ -7,7 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from modelyard import Workspace
-from modelyard.storage.queue import JobStore, LeaseStore, ScheduleStore
+from modelyard.storage.leases import LeaseStore
+from modelyard.storage.queue import JobStore
+from modelyard.storage.schedules import ScheduleStore
 from modelyard.storage.schema import utcnow
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from modelyard import Workspace
 from modelyard.errors import ConfigError
-from modelyard.training import TrainingSpec
 from modelyard.training.search_space import SearchSpec
+from modelyard.training.spec import TrainingSpec
 from modelyard.types import RunState
 from tests.cli.test_cli import cli
 from tests.conftest import make_settings

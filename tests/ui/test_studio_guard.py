@@ -12,7 +12,7 @@ from typing import Any
 import fastapi.routing
 import pytest
 
-from modelyard.ui import create_studio_app
+from modelyard.ui.app import create_studio_app
 from tests.helpers.control import ADMIN_KEY
 from tests.helpers.studio import Studio, serving_studio
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from tests.helpers.endpoints import Served, serving_immo_and_churn
 
 APP = "https://app.example.com"

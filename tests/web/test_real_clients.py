@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelyard import Workspace
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 from modelyard.training.demo_data import CHURN_CATEGORICAL, CHURN_NUMERIC
 from modelyard.training.demo_data import churn as churn_data
 from modelyard.types import OutputKind

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from modelyard import Workspace
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 from modelyard.web.app import create_app
 from tests.conftest import make_settings
 from tests.helpers.models import fitted_immo

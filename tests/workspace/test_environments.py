@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from modelyard import InvalidInput, Workspace
-from modelyard.deployments.env import Requirements
-from modelyard.workspace import Environment, PruneReport
+from modelyard.deployments.env.requirements import Requirements
+from modelyard.workspace.environments import Environment, PruneReport
 from tests.helpers.envs import deploy_with_environment, fake_environment
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sklearn.linear_model import LinearRegression
 
 from modelyard import Workspace
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, Conflict, Forbidden, InvalidInput, Unauthorized
 from modelyard.promotion import PromotionRule
 from modelyard.storage import schema

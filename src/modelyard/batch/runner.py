@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelyard import config as cfg
 from modelyard.batch.files import ChunkFiles
 from modelyard.batch.inputs import check_columns, checked
 from modelyard.batch.outputs import output_table, prediction_columns
 from modelyard.batch.sinks import FileSink, Position, Sink, TableSink
 from modelyard.batch.spec import BatchSpec, check_job_id
+from modelyard.config.settings import Settings
 from modelyard.errors import (
     ConfigError,
     Conflict,
@@ -36,13 +36,14 @@ from modelyard.errors import (
     ModelyardError,
     RunCancelled,
 )
-from modelyard.jobs.executors import Executor
-from modelyard.registry import Registry
+from modelyard.jobs.executors.base import Executor
+from modelyard.registry.registry import Registry
 from modelyard.serving.frame import example_frame
 from modelyard.serving.scorer import Scorer
-from modelyard.sources import SqlSource, open_source
 from modelyard.sources.chunk_table import ChunkTable
+from modelyard.sources.declared import open_source
 from modelyard.sources.pages import KeyPages
+from modelyard.sources.sql import SqlSource
 from modelyard.storage.batch import BatchRow, BatchStore
 from modelyard.storage.queue import CANCELLED, RUNNING, JobStore
 from modelyard.storage.schema import utcnow
@@ -71,7 +72,7 @@ class BatchRunner:
 
     def __init__(
         self,
-        settings: cfg.Settings,
+        settings: Settings,
         registry: Registry,
         store: BatchStore,
         jobs: JobStore,

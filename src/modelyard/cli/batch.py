@@ -16,12 +16,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from modelyard.batch import BatchSpec
-from modelyard.batch.spec import DEFAULT_CHUNK_ROWS
+from modelyard.batch.spec import DEFAULT_CHUNK_ROWS, BatchSpec
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
 from modelyard.storage.batch import BatchRow
-from modelyard.workspace import Batch
+from modelyard.workspace.batch import Batch
 
 batch_app = typer.Typer(
     help="Batch scoring: a model over a SQL query or table, into a table or files.",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -21,7 +21,7 @@ from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal
 from modelyard.cli.context import console, state
 from modelyard.cli.jobs import STOPPING, print_schedules
 from modelyard.cli.nodelay import NoDelayHTTPProtocol
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ConfigError
 
 APP = "modelyard.ui.app:control_app_from_environment"

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
-from modelyard.deployments.env import age_text, parse_age
+from modelyard.deployments.env.prune import age_text, parse_age
 from modelyard.errors import InvalidInput
-from modelyard.workspace import Environment, PruneReport
+from modelyard.workspace.environments import Environment, PruneReport
 
 envs_app = typer.Typer(
     help="Entry-script environments: where each lives (here, the store), prune unused ones.",

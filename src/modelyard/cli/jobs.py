@@ -11,7 +11,7 @@ from rich.table import Table
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal, wait
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
-from modelyard.storage.queue import Schedule
+from modelyard.storage.schedules import Schedule
 
 schedules_app = typer.Typer(help="Scheduled trainings: list, pause, resume.", no_args_is_help=True)
 

@@ -26,9 +26,9 @@ from modelyard.cli import (
     users,
 )
 from modelyard.cli.context import console, err_console, state
-from modelyard.config import redact, redact_url
+from modelyard.config.secret import redact, redact_url
 from modelyard.errors import ModelyardError
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 app = typer.Typer(
     name="modelyard",

@@ -30,12 +30,14 @@ import httpx
 import typer
 import uvicorn
 
-from modelyard import config as cfg
 from modelyard.cli.context import console
-from modelyard.config import ServeOptions
+from modelyard.config.locations import CONFIG_FILE
+from modelyard.config.serve import ServeOptions
+from modelyard.config.template import default_config_text
 from modelyard.errors import ConfigError, ModelyardError
 from modelyard.types import RunState
-from modelyard.workspace import Endpoint, Workspace
+from modelyard.workspace.endpoints import Endpoint
+from modelyard.workspace.root import Workspace
 
 DEFAULT_PORT = 8080
 SURFACE = 25.0
@@ -132,10 +134,10 @@ def quickstart(
 
 @contextlib.contextmanager
 def _workspace(root: Path, port: int) -> Iterator[Workspace]:
-    text = cfg.default_config_text().replace(
+    text = default_config_text().replace(
         f'url = "http://127.0.0.1:{DEFAULT_PORT}"', f'url = "http://127.0.0.1:{port}"'
     )
-    (root / cfg.CONFIG_FILE).write_text(text + WORKSPACE_SECTIONS, encoding="utf-8")
+    (root / CONFIG_FILE).write_text(text + WORKSPACE_SECTIONS, encoding="utf-8")
     with Workspace.init(root) as ws:
         yield ws
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from rich.table import Table
 
 from modelyard.cli.context import console
-from modelyard.registry import Event, Model, ModelVersion
-from modelyard.workspace import Endpoint
+from modelyard.registry.records import Event, Model, ModelVersion
+from modelyard.workspace.endpoints import Endpoint
 
 
 def when(moment: datetime) -> str:

@@ -10,7 +10,7 @@ import typer
 from modelyard.cli.context import console, state
 from modelyard.cli.render import print_created
 from modelyard.errors import InvalidInput, ModelUnavailable
-from modelyard.workspace import Endpoints
+from modelyard.workspace.endpoints import Endpoints
 
 ModelsOption = Annotated[
     list[str],

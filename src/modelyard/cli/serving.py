@@ -17,7 +17,7 @@ from rich.table import Table
 from modelyard.cli.context import console, state
 from modelyard.cli.nodelay import NoDelayHTTPProtocol
 from modelyard.cli.render import print_created, when
-from modelyard.config import ServeOptions, is_loopback
+from modelyard.config.serve import ServeOptions, is_loopback
 from modelyard.errors import ConfigError
 
 WORKER_HEALTHCHECK_S = 60

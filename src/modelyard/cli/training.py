@@ -14,7 +14,7 @@ from modelyard.cli.context import console, state
 from modelyard.cli.render import when
 from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.storage.runs import Run
-from modelyard.training import STAGES
+from modelyard.training.journal import STAGES
 from modelyard.types import RunState
 
 runs_app = typer.Typer(help="Inspect training runs.", no_args_is_help=True)

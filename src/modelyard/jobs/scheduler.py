@@ -21,7 +21,9 @@ from datetime import datetime, timedelta
 from modelyard.errors import ModelyardError
 from modelyard.jobs.schedule import next_fire
 from modelyard.jobs.worker import worker_name
-from modelyard.storage.queue import JobStore, LeaseStore, ScheduleStore
+from modelyard.storage.leases import LeaseStore
+from modelyard.storage.queue import JobStore
+from modelyard.storage.schedules import ScheduleStore
 from modelyard.storage.schema import utcnow
 
 log = logging.getLogger("modelyard.scheduler")

@@ -18,8 +18,6 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from modelyard.monitoring.batch import Batch
-from modelyard.monitoring.observation import IN as IN
-from modelyard.monitoring.observation import OUT as OUT
 from modelyard.storage.collection import BlockRow
 
 Array = np.ndarray[Any, Any]

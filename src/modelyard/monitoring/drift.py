@@ -17,6 +17,7 @@ import numpy as np
 
 from modelyard.config.monitoring import DriftSettings, FeatureRule
 from modelyard.monitoring import stattests
+from modelyard.monitoring.current import Current
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def feature_drift(
 ) -> FeatureDrift:
     """The drift of one feature's current ``values`` (Arrow, numpy or pandas) against its
     reference ``entry``."""
-    current = stattests.Current(entry, values)
+    current = Current(entry, values)
     method = (rule.method if rule else None) or stattests.default_method(entry, current)
     threshold = rule.threshold if rule and rule.threshold is not None else None
     outcome = stattests.run(method, entry, current, threshold)
@@ -136,7 +137,7 @@ def distributions(profile: Mapping[str, Any], features: Mapping[str, Any]) -> di
     for name, entry in profile.get("features", {}).items():
         if name not in features:
             continue
-        current = stattests.Current(entry, features[name])
+        current = Current(entry, features[name])
         if entry.get("kind") == "numeric" and entry.get("edges") and not entry.get("frequencies"):
             edges = np.asarray(entry["edges"], dtype="float64")
             index = np.clip(

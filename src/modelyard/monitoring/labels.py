@@ -22,7 +22,8 @@ import orjson
 
 from modelyard.config.monitoring import LabelSource
 from modelyard.errors import InvalidInput
-from modelyard.sources import open_source, to_frame
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.declared import open_source
 
 MAX_LABELS = 100_000
 Label = tuple[str, int, str]  # request id, row, value as JSON text

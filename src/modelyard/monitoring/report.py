@@ -24,7 +24,8 @@ from modelyard.monitoring.drift import DriftResult, dataset_drift, distributions
 from modelyard.monitoring.frames import json_frame
 from modelyard.monitoring.performance import PROBA, proba_columns
 from modelyard.monitoring.rows import Rows, between
-from modelyard.registry import ModelVersion, Registry
+from modelyard.registry.records import ModelVersion
+from modelyard.registry.registry import Registry
 from modelyard.storage.collection import CollectionStore
 from modelyard.storage.endpoints import EndpointRecord
 from modelyard.storage.schema import utcnow

@@ -10,7 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelyard.monitoring.blocks import IN, OUT, decode
+from modelyard.monitoring.blocks import decode
+from modelyard.monitoring.observation import IN, OUT
 
 Array = np.ndarray[Any, Any]
 Columns = dict[str, pa.ChunkedArray]

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial import distance
 
-from modelyard.monitoring.current import Current as Current
+from modelyard.monitoring.current import Current
 from modelyard.monitoring.profile import QUANTILES
 
 THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2}

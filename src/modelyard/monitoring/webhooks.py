@@ -27,7 +27,7 @@ from datetime import timedelta
 import httpx
 import orjson
 
-from modelyard.config import Secret
+from modelyard.config.secret import Secret
 from modelyard.errors import ConfigError, ModelyardError
 from modelyard.storage.feed import FeedEvent, FeedStore
 from modelyard.storage.schema import utcnow

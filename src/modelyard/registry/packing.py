@@ -10,16 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelyard.errors import InvalidInput, PickleNotAllowed, UnsupportedFormat, UntrustedTypes
-from modelyard.registry.flavours import (
-    PICKLE_FORMATS,
-    codec,
-    detect,
-    flavour_of,
-    looks_like_pickle,
-    skops_untrusted,
-)
+from modelyard.registry.flavours.codecs import codec, flavour_of, skops_untrusted
+from modelyard.registry.flavours.formats import PICKLE_FORMATS, detect, looks_like_pickle
 from modelyard.registry.records import FileEntry, Manifest
-from modelyard.storage.artifacts import ArtifactStore, collect_folder, safe_relative_name
+from modelyard.storage.artifacts import ArtifactStore
+from modelyard.storage.names import collect_folder, safe_relative_name
 from modelyard.types import ArtifactFormat, Flavour
 
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from modelyard.errors import AliasNotFound, Conflict, VersionNotFound
-from modelyard.registry import aliases, lookup, moves, registering
+from modelyard.registry import aliases, lookup, registering
+from modelyard.registry.aliases import SWAP_WAIT_S
 from modelyard.registry.flavours.loader import SafeLoader
-from modelyard.registry.moves import SWAP_WAIT_S
 from modelyard.registry.packing import Packed, pack_object, pack_path
 from modelyard.registry.records import Event, Model, ModelVersion
 from modelyard.registry.registering import VersionInfo
@@ -220,7 +220,7 @@ class Registry:
         ``expected`` is given and the alias moved meanwhile.
         """
         check_name(alias, "alias")
-        return moves.promote(
+        return aliases.promote(
             self.db,
             name,
             version,
@@ -244,13 +244,13 @@ class Registry:
     ) -> Event:
         """Return ``alias`` to the version it held before its current one was promoted
         (replicas notified and waited for as by ``promote``)."""
-        return moves.rollback(
+        return aliases.rollback(
             self.db, name, alias=alias, actor=self.who(actor), reason=reason, wait_s=wait_s
         )
 
     def mark_pending(self, name: str, version: int) -> None:
         """Hold a version as pending approval (``require_approval`` in a promotion rule)."""
-        moves.mark_pending(self.db, name, version)
+        aliases.mark_pending(self.db, name, version)
 
     def approve(
         self,
@@ -264,7 +264,7 @@ class Registry:
         """Approve a pending version: it becomes ready and is promoted to champion. With
         ``four_eyes``, raises ``Forbidden`` if ``actor`` is the version's author."""
         who = self.who(actor)
-        moves.release_pending(self.db, name, version, actor=who, four_eyes=four_eyes)
+        aliases.release_pending(self.db, name, version, actor=who, four_eyes=four_eyes)
         return self.promote(
             name,
             version,
@@ -285,7 +285,7 @@ class Registry:
         """Reject a pending version: it can never be promoted; the event says who and why.
         With ``four_eyes``, raises ``Forbidden`` if ``actor`` is the version's author."""
         who = self.who(actor)
-        moves.release_pending(
+        aliases.release_pending(
             self.db,
             name,
             version,

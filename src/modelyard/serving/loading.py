@@ -19,11 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelyard.deployments.env import package_mismatches, serving_packages, trained_packages
+from modelyard.deployments.env.packages import (
+    package_mismatches,
+    serving_packages,
+    trained_packages,
+)
 from modelyard.errors import ModelyardError
-from modelyard.registry import ModelVersion, Registry
+from modelyard.registry.records import ModelVersion
+from modelyard.registry.registry import Registry
 from modelyard.serving import threads
-from modelyard.serving.compile import Compiled, Fallback, method_for, try_compile
+from modelyard.serving.compile.base import Compiled, Fallback
+from modelyard.serving.compile.compiler import method_for, try_compile
 from modelyard.serving.frame import example_frame
 from modelyard.serving.samples import sample_frame
 from modelyard.types import EventKind, OutputKind, Signature

@@ -15,10 +15,11 @@ import gc
 import threading
 from collections.abc import Iterable
 
-from modelyard.deployments.entry import ScriptDeployment, ScriptEndpoints
+from modelyard.deployments.entry.deployment import ScriptDeployment
+from modelyard.deployments.entry.manager import ScriptEndpoints
 from modelyard.errors import EndpointNotFound, ModelyardError
-from modelyard.monitoring import Collector
-from modelyard.registry import Registry
+from modelyard.monitoring.collector import Collector
+from modelyard.registry.registry import Registry
 from modelyard.serving.batcher import BatchOptions, MicroBatcher
 from modelyard.serving.notices import Notices
 from modelyard.serving.scorer import Scorer

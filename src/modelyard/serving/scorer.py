@@ -30,11 +30,11 @@ import pandas as pd
 
 from modelyard.errors import ModelFailed, ModelUnavailable, ModelyardError
 from modelyard.monitoring.prometheus import LOAD_FAILURES, SWAPS, VERSION_IN_USE
-from modelyard.registry import ModelVersion, Registry
+from modelyard.registry.records import ModelVersion
+from modelyard.registry.registry import Registry
 from modelyard.serving import threads
-from modelyard.serving.compile import NeedsOriginal
-from modelyard.serving.loading import Loaded as Loaded
-from modelyard.serving.loading import load_version, predict, shaped
+from modelyard.serving.compile.base import NeedsOriginal
+from modelyard.serving.loading import Loaded, load_version, predict, shaped
 from modelyard.storage.notifications import AliasMove, upcoming
 from modelyard.types import ModelRef, OutputKind, Signature
 

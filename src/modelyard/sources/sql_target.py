@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
-from modelyard.config import SecretURL, redact
+from modelyard.config.secret import SecretURL, redact
 from modelyard.errors import ConfigError, QueryFailed, SourceError, SourceUnreachable
 from modelyard.sources.idle import IdleConnections
 from modelyard.sources.sql_drivers import DIALECTS, FAST_READER, READERS, UNREACHABLE, first_line

@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from modelyard.config import StorageOptions, redact_url
+from modelyard.config.secret import redact_url
+from modelyard.config.storage import StorageOptions
 from modelyard.errors import ArtifactMissing, HashMismatch, UnsafePath
 from modelyard.storage import remote
 from modelyard.storage.blobcache import BlobCache
-from modelyard.storage.names import collect_folder as collect_folder
-from modelyard.storage.names import materialize_file as materialize_file
-from modelyard.storage.names import safe_relative_name as safe_relative_name
 
 CHUNK = 1024 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")

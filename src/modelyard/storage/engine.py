@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from modelyard.config import SecretURL, redact
+from modelyard.config.secret import SecretURL, redact
 from modelyard.errors import StorageError
 
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from modelyard.config import redact
+from modelyard.config.secret import redact
 from modelyard.errors import StorageError
 from modelyard.storage import replicas, schema
 from modelyard.storage.engine import Database

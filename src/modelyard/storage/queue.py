@@ -20,9 +20,6 @@ from sqlalchemy.engine import Connection
 from modelyard.errors import JobNotFound
 from modelyard.storage import schema
 from modelyard.storage.engine import Database
-from modelyard.storage.leases import LeaseStore as LeaseStore
-from modelyard.storage.schedules import Schedule as Schedule
-from modelyard.storage.schedules import ScheduleStore as ScheduleStore
 from modelyard.storage.schema import utcnow
 
 j = schema.jobs

@@ -14,7 +14,8 @@ from typing import Any
 
 import fsspec
 
-from modelyard.config import StorageOptions, redact, redact_url
+from modelyard.config.secret import redact, redact_url
+from modelyard.config.storage import StorageOptions
 from modelyard.errors import ArtifactStoreUnavailable, ModelyardError
 
 EXTRAS = {"s3": "s3", "s3a": "s3", "abfs": "azure", "abfss": "azure", "az": "azure"}

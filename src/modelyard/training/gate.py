@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from modelyard.errors import AliasMoved, AliasNotFound
-from modelyard.registry import Registry
+from modelyard.registry.registry import Registry
 from modelyard.training.metrics import score
 from modelyard.training.spec import TrainingSpec
 from modelyard.types import Decision, Outcome

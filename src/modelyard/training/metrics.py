@@ -7,11 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from modelyard.monitoring.metrics import DEFAULTS as DEFAULTS
-from modelyard.monitoring.metrics import METRICS as METRICS
-from modelyard.monitoring.metrics import Metric as Metric
-from modelyard.monitoring.metrics import get_metric as get_metric
-from modelyard.monitoring.metrics import safe
+from modelyard.monitoring.metrics import DEFAULTS, get_metric, safe
 
 
 def metric_names(

@@ -16,22 +16,24 @@ import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
 
-from modelyard.config import Settings
+from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, InvalidInput, ModelyardError, RunCancelled
-from modelyard.jobs.executors import Executor, LocalExecutor
-from modelyard.monitoring import output_profile, profile_frame
+from modelyard.jobs.executors.base import Executor
+from modelyard.jobs.executors.local import LocalExecutor
+from modelyard.monitoring.metrics import get_metric
+from modelyard.monitoring.profile import output_profile, profile_frame
 from modelyard.promotion import decide
-from modelyard.registry import Registry, VersionInfo, infer_signature
-from modelyard.sources import open_source, to_frame
+from modelyard.registry.registry import Registry, VersionInfo
+from modelyard.registry.signature import infer_signature
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.declared import open_source
 from modelyard.storage.runs import Run, RunStore
 from modelyard.training import lineage
 from modelyard.training.evaluation import Split, cross_validate, holdout
 from modelyard.training.fitting import fit_model
 from modelyard.training.gate import apply_decision, current_champion
-from modelyard.training.journal import STAGES as STAGES
-from modelyard.training.journal import Journal
-from modelyard.training.journal import OnStage as OnStage
-from modelyard.training.metrics import get_metric, metric_names, score
+from modelyard.training.journal import Journal, OnStage
+from modelyard.training.metrics import metric_names, score
 from modelyard.training.scripts import code_hash
 from modelyard.training.search import TrialData, search
 from modelyard.training.spec import TrainingSpec

@@ -22,12 +22,13 @@ import pandas as pd
 from sklearn.base import is_classifier
 
 from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.jobs.executors import Executor
+from modelyard.jobs.executors.base import Executor
+from modelyard.monitoring.metrics import get_metric
 from modelyard.training.estimators import build_estimator
 from modelyard.training.evaluation import Split, cross_validate
 from modelyard.training.fitting import fit_model
 from modelyard.training.journal import Journal
-from modelyard.training.metrics import get_metric, metric_names, score
+from modelyard.training.metrics import metric_names, score
 from modelyard.training.spec import TrainingSpec
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.errors import ConfigError
+from modelyard.monitoring.metrics import get_metric
 from modelyard.promotion import PromotionRule
-from modelyard.training.metrics import get_metric
 from modelyard.training.search_space import SearchSpec
 from modelyard.types import PolicyName, check_name
 

@@ -5,7 +5,3 @@ parts) over the same functions as the admin API, under ``/studio``.
 ``templates/parts/`` the places features fill in as they land: an endpoint's traffic split
 and mirror, the decision page's shadow comparison and drift, the monitoring report of each
 endpoint, the batch jobs. Each part says at its top what context it gets."""
-
-from modelyard.ui.app import control_app_from_environment, create_studio_app, install_studio
-
-__all__ = ["control_app_from_environment", "create_studio_app", "install_studio"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ConfigError
 from modelyard.ui.pages import auth, decision, endpoints, models, operations, people, runs, sources
 from modelyard.ui.session import PREFIX, Sessions
@@ -22,7 +22,7 @@ from modelyard.ui.studio import LoginNeeded, Studio, to_login
 from modelyard.web.admin.app import NO_ADMIN_KEY, create_control_app
 from modelyard.web.admin.guard import AdminGuard
 from modelyard.web.lifecycle import DrainMiddleware, drain_on_sigterm
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 STATIC = Path(__file__).parent / "static"
 PAGES = (auth, models, decision, runs, endpoints, sources, operations, people)

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from fastapi import Request
 from fastapi.responses import Response
 
-from modelyard.config import Secret
+from modelyard.config.secret import Secret
 from modelyard.errors import Forbidden, Unauthorized
 from modelyard.storage.sessions import Session
 from modelyard.types import Action
 from modelyard.web.admin.guard import AdminGuard
-from modelyard.workspace import People, Person
+from modelyard.workspace.people import People, Person
 
 COOKIE = "modelyard_session"
 PREFIX = "/studio"

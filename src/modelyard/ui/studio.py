@@ -21,7 +21,7 @@ from modelyard.types import Action
 from modelyard.ui.render import page
 from modelyard.ui.session import PREFIX, Sessions, Visitor
 from modelyard.web.errors import status_of
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 FormHandler = Callable[[Visitor, FormData], Awaitable[Response] | Response]
 

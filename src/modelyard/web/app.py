@@ -17,16 +17,18 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from modelyard import __version__
-from modelyard.config import STATE_DIR, Secret, ServeOptions
-from modelyard.deployments.entry import ScriptEndpoints
-from modelyard.serving import Runtime
+from modelyard.config.locations import STATE_DIR
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
+from modelyard.deployments.entry.manager import ScriptEndpoints
+from modelyard.serving.runtime import Runtime
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.web import classic, errors, metrics, mlflow, scoring, v2
 from modelyard.web.cors import ScoringCors
 from modelyard.web.fast import FastScore
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.web.metrics import RequestMetrics
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 
 def create_app(

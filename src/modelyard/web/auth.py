@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from modelyard.config import Secret, ServeOptions, is_loopback
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions, is_loopback
 from modelyard.errors import Unauthorized
 from modelyard.storage.endpoints import EndpointRecord
 

@@ -8,10 +8,11 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from modelyard.config import Secret, ServeOptions
-from modelyard.serving import Runtime
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
 from modelyard.serving.protocols import classic
 from modelyard.serving.protocols.common import JSON, dumps, parse_json, require
+from modelyard.serving.runtime import Runtime
 from modelyard.types import Signature
 from modelyard.web.scoring import Scoring, version_headers
 from modelyard.web.shaped import shaped_route

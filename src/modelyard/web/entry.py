@@ -12,8 +12,8 @@ import httpx
 from fastapi import Request
 from fastapi.responses import Response
 
-from modelyard.config import ServeOptions
-from modelyard.deployments.entry import ScriptDeployment
+from modelyard.config.serve import ServeOptions
+from modelyard.deployments.entry.deployment import ScriptDeployment
 from modelyard.errors import ModelUnavailable, ScoringTimeout
 
 # set by the proxy on a keyless OPTIONS (a CORS preflight): the host then answers it

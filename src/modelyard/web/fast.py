@@ -16,11 +16,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.config import Secret, ServeOptions
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelyardError
-from modelyard.serving import Runtime, Scorer
 from modelyard.serving.protocols.common import JSON, dumps, jsonable, media_type, parse_json
 from modelyard.serving.protocols.tabular import decode_json_columns
+from modelyard.serving.runtime import Runtime
+from modelyard.serving.scorer import Scorer
 from modelyard.storage.endpoints import EndpointRecord
 from modelyard.web.auth import bearer_token, keys_required, opens
 from modelyard.web.errors import error_response

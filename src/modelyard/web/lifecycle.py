@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 
 # Readiness probes answered 503 while draining: the Open Inference Protocol's, and MLflow's
 # (served at the root by ``serve --mlflow-compat``). Liveness (/v2/health/live) stays 200.

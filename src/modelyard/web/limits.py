@@ -8,7 +8,7 @@ import uuid
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import PayloadTooLarge
 
 

@@ -20,7 +20,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.config import Secret, is_loopback
+from modelyard.config.secret import Secret
+from modelyard.config.serve import is_loopback
 from modelyard.errors import Unauthorized
 from modelyard.monitoring.prometheus import (
     IN_FLIGHT,

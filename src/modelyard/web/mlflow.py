@@ -9,11 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from modelyard import __version__
-from modelyard.config import Secret, ServeOptions
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelUnavailable
-from modelyard.serving import Runtime
 from modelyard.serving.protocols import mlflow
 from modelyard.serving.protocols.common import JSON, dumps
+from modelyard.serving.runtime import Runtime
 from modelyard.web.auth import check_score_key
 from modelyard.web.scoring import Scoring, version_headers
 from modelyard.web.shaped import shaped_route

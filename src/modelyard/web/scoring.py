@@ -13,13 +13,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from modelyard.config import Secret, ServeOptions
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelyardError, ScoringTimeout, Unauthorized
-from modelyard.monitoring import Collector, Observation, sampled
-from modelyard.serving import Runtime, Scored, Scorer
+from modelyard.monitoring.collector import Collector
+from modelyard.monitoring.observation import Observation, sampled
 from modelyard.serving.batcher import MicroBatcher
 from modelyard.serving.protocols.common import ARROW, CSV, JSON, PARQUET, dumps, jsonable, require
 from modelyard.serving.protocols.tabular import decode_body_columns
+from modelyard.serving.runtime import Runtime
+from modelyard.serving.scorer import Scored, Scorer
 from modelyard.serving.swagger import openapi
 from modelyard.storage.endpoints import EndpointRecord
 from modelyard.storage.schema import utcnow

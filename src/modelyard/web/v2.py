@@ -14,12 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from modelyard import __version__
-from modelyard.config import Secret, ServeOptions
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelUnavailable, NotFound, VersionNotFound
-from modelyard.serving import Loaded, Runtime
+from modelyard.serving.loading import Loaded
 from modelyard.serving.protocols import v2
 from modelyard.serving.protocols.common import JSON, dumps
 from modelyard.serving.protocols.v2_tensors import inflate
+from modelyard.serving.runtime import Runtime
 from modelyard.types import Signature
 from modelyard.web.auth import check_score_key
 from modelyard.web.scoring import Scoring, version_headers

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard import config as cfg
-from modelyard.batch import BatchRunner, BatchSpec, check_job_id
+from modelyard.batch.runner import BatchRunner
+from modelyard.batch.spec import BatchSpec, check_job_id
+from modelyard.config.settings import Settings
 from modelyard.errors import Conflict, ScoringTimeout
-from modelyard.jobs import JobContext
-from modelyard.jobs.executors import Executor
-from modelyard.jobs.worker import worker_name
-from modelyard.registry import Registry
+from modelyard.jobs.executors.base import Executor
+from modelyard.jobs.worker import JobContext, worker_name
+from modelyard.registry.registry import Registry
 from modelyard.storage.batch import KIND, BatchRow, BatchStore
 from modelyard.storage.queue import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job, JobStore
 
@@ -104,7 +104,7 @@ class BatchJob:
 class Batch:
     """``ws.batch``: submit, run, follow and cancel batch scoring jobs."""
 
-    def __init__(self, settings: cfg.Settings, runner: BatchRunner, store: BatchStore) -> None:
+    def __init__(self, settings: Settings, runner: BatchRunner, store: BatchStore) -> None:
         self._settings = settings
         self.runner = runner
         self.store = store
@@ -189,10 +189,10 @@ class Batch:
             self.runner.close()
 
 
-def open_runner(settings: cfg.Settings) -> BatchRunner:
+def open_runner(settings: Settings) -> BatchRunner:
     """A runner on the workspace of ``settings``: what a partition task opens where it
     runs (another process, a Ray worker)."""
-    from modelyard.workspace import Workspace  # the composition root, opened in the task
+    from modelyard.workspace.root import Workspace  # the composition root, opened in the task
 
     ws = Workspace(settings)
     runner = ws.batch.runner
@@ -201,7 +201,7 @@ def open_runner(settings: cfg.Settings) -> BatchRunner:
 
 
 def build_runner(
-    settings: cfg.Settings,
+    settings: Settings,
     registry: Registry,
     store: BatchStore,
     jobs: JobStore,

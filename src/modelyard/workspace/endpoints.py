@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from modelyard import config as cfg
+from modelyard.config.settings import Settings
 from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.registry import Registry
+from modelyard.registry.registry import Registry
 from modelyard.storage.audit import AuditLog
 from modelyard.storage.comparisons import Comparison, ComparisonStore
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore, check_rate
@@ -71,7 +71,7 @@ class Endpoints:
     def __init__(
         self,
         store: EndpointStore,
-        settings: cfg.Settings,
+        settings: Settings,
         registry: Registry,
         audit: AuditLog | None = None,
     ) -> None:

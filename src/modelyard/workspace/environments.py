@@ -18,17 +18,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from modelyard.deployments.entry.spec import is_script
-from modelyard.deployments.env import (
-    DEFAULT_AGE,
-    CachedEnvironment,
-    EnvironmentCache,
-    Requirements,
-    SharedEnvironments,
-    parse_age,
-    platform_of,
-    prune,
-    scan,
-)
+from modelyard.deployments.env.builder import EnvironmentCache
+from modelyard.deployments.env.inventory import CachedEnvironment, scan
+from modelyard.deployments.env.prune import DEFAULT_AGE, parse_age, prune
+from modelyard.deployments.env.requirements import Requirements
+from modelyard.deployments.env.sharing import SharedEnvironments, platform_of
 from modelyard.errors import InvalidInput
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.storage.environments import EnvironmentLock

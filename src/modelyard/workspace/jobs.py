@@ -12,17 +12,19 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from modelyard import config as cfg
+from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, JobNotFound, RunCancelled
-from modelyard.jobs import JobContext, Periodic, Scheduler, Worker, next_fire, parse_schedule
-from modelyard.jobs.scheduler import fire_key
-from modelyard.jobs.worker import Handler
-from modelyard.storage import Database
+from modelyard.jobs.schedule import next_fire, parse_schedule
+from modelyard.jobs.scheduler import Periodic, Scheduler, fire_key
+from modelyard.jobs.worker import Handler, JobContext, Worker
 from modelyard.storage.audit import AuditLog
-from modelyard.storage.queue import Job, JobStore, LeaseStore, Schedule, ScheduleStore
+from modelyard.storage.engine import Database
+from modelyard.storage.leases import LeaseStore
+from modelyard.storage.queue import Job, JobStore
 from modelyard.storage.runs import Run, RunStore
+from modelyard.storage.schedules import Schedule, ScheduleStore
 from modelyard.storage.schema import utcnow
-from modelyard.training import TrainingRunner
+from modelyard.training.runner import TrainingRunner
 from modelyard.types import RunState
 
 TRAIN = "train"
@@ -32,7 +34,7 @@ class RunQueue:
     """Queue training runs, cancel them, and build the workers and scheduler that run them."""
 
     def __init__(
-        self, settings: cfg.Settings, db: Database, runner: TrainingRunner, runs: RunStore
+        self, settings: Settings, db: Database, runner: TrainingRunner, runs: RunStore
     ) -> None:
         self._settings = settings
         self._audit = AuditLog(db)

@@ -13,8 +13,10 @@ import pandas as pd
 
 from modelyard.errors import ConfigError
 from modelyard.promotion import PromotionRule
-from modelyard.registry import Event, Model, ModelVersion, Registry, VersionInfo, infer_signature
 from modelyard.registry.aliases import UNSET
+from modelyard.registry.records import Event, Model, ModelVersion
+from modelyard.registry.registry import Registry, VersionInfo
+from modelyard.registry.signature import infer_signature
 from modelyard.training.lineage import package_versions
 from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signature
 

@@ -19,21 +19,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from modelyard import config as cfg
 from modelyard.config.monitoring import parse_duration
+from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, EndpointNotFound
-from modelyard.jobs import Periodic
-from modelyard.monitoring import Collector
+from modelyard.jobs.scheduler import Periodic
 from modelyard.monitoring.checks import Checks, Fired
+from modelyard.monitoring.collector import Collector
 from modelyard.monitoring.intake import Intake
 from modelyard.monitoring.labels import parse_feedback, read_source
 from modelyard.monitoring.policies import Policy, parse_policy
 from modelyard.monitoring.report import Report, Reporter, Span
 from modelyard.monitoring.webhooks import Attempt, Dispatcher, secret_for
-from modelyard.registry import Registry
-from modelyard.storage import Database
+from modelyard.registry.registry import Registry
 from modelyard.storage.collection import CollectionStore
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
+from modelyard.storage.engine import Database
 from modelyard.storage.feed import KINDS, FeedEvent, FeedStore
 from modelyard.storage.policy_states import PolicyState, PolicyStateStore
 from modelyard.storage.schema import utcnow
@@ -49,7 +49,7 @@ DISPATCH_EVERY_S = 1.0
 class Webhooks:
     """``ws.monitoring.webhooks``: receivers of the events feed."""
 
-    def __init__(self, store: WebhookStore, dispatcher: Dispatcher, settings: cfg.Settings) -> None:
+    def __init__(self, store: WebhookStore, dispatcher: Dispatcher, settings: Settings) -> None:
         self._store = store
         self._dispatcher = dispatcher
         self._settings = settings
@@ -96,7 +96,7 @@ class Monitoring:
 
     def __init__(
         self,
-        settings: cfg.Settings,
+        settings: Settings,
         db: Database,
         registry: Registry,
         endpoints: EndpointStore,

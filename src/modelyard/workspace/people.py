@@ -14,7 +14,7 @@ import builtins
 from dataclasses import dataclass
 from datetime import timedelta
 
-from modelyard.config import Secret
+from modelyard.config.secret import Secret
 from modelyard.errors import Forbidden, InvalidInput, NotFound
 from modelyard.storage.audit import AuditEntry, AuditLog
 from modelyard.storage.people import PeopleStore, Token, User, parse_role

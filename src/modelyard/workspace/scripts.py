@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.deployments.entry.spec import DEFAULT_TIMEOUT_MS, Resources, ScriptSpec
-from modelyard.deployments.env import Requirements
+from modelyard.deployments.env.requirements import Requirements
 from modelyard.errors import InvalidInput
-from modelyard.registry import FileEntry, ModelVersion, Registry
-from modelyard.storage.artifacts import ArtifactStore, collect_folder, safe_relative_name
+from modelyard.registry.records import FileEntry, ModelVersion
+from modelyard.registry.registry import Registry
+from modelyard.storage.artifacts import ArtifactStore
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
+from modelyard.storage.names import collect_folder, safe_relative_name
 from modelyard.types import EndpointState, ModelRef
 
 if TYPE_CHECKING:

@@ -8,13 +8,17 @@ from typing import Any
 
 import pandas as pd
 
-from modelyard import config as cfg
+from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, Conflict
-from modelyard.sources import FileSource, SqlSource, open_source, to_frame
+from modelyard.sources.arrow import to_frame
+from modelyard.sources.declared import open_source
+from modelyard.sources.files import FileSource
+from modelyard.sources.sql import SqlSource
 from modelyard.storage.runs import Run, RunStore
-from modelyard.training import TrainingRunner, TrainingSpec
 from modelyard.training.demo_data import write_demo
-from modelyard.training.runner import OnStage
+from modelyard.training.journal import OnStage
+from modelyard.training.runner import TrainingRunner
+from modelyard.training.spec import TrainingSpec
 from modelyard.types import RunState
 from modelyard.workspace.jobs import RunQueue
 
@@ -84,7 +88,7 @@ class Runs:
 class Sources:
     """``ws.sources``: the data sources declared in ``modelyard.toml``."""
 
-    def __init__(self, settings: cfg.Settings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     def get(self, name: str) -> SqlSource | FileSource:

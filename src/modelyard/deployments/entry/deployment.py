@@ -20,15 +20,15 @@ from modelyard.deployments.entry.host import HostProcess, child_environment
 from modelyard.deployments.entry.layout import AppRoot, lay_out
 from modelyard.deployments.entry.logs import LogSink
 from modelyard.deployments.entry.spec import ScriptSpec, deployment_digest
-from modelyard.deployments.env import (
-    EnvironmentCache,
-    Requirements,
+from modelyard.deployments.env.builder import EnvironmentCache
+from modelyard.deployments.env.packages import (
     installed_packages,
     package_mismatches,
     trained_packages,
 )
+from modelyard.deployments.env.requirements import Requirements
 from modelyard.errors import ModelUnavailable, ModelyardError, PackageMismatch
-from modelyard.registry import Registry
+from modelyard.registry.registry import Registry
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.types import EndpointState
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from modelyard.deployments.entry.spec import ScriptSpec
 from modelyard.errors import PickleNotAllowed
-from modelyard.registry import ModelVersion, Registry
 from modelyard.registry.flavours.formats import looks_like_pickle
-from modelyard.storage.artifacts import materialize_file, safe_relative_name
+from modelyard.registry.records import ModelVersion
+from modelyard.registry.registry import Registry
+from modelyard.storage.names import materialize_file, safe_relative_name
 from modelyard.types import ModelRef
 
 MODELS_DIR = "azureml-models"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from modelyard.deployments.entry.deployment import ScriptDeployment
 from modelyard.deployments.entry.spec import deployment_digest
-from modelyard.deployments.env import EnvironmentCache
+from modelyard.deployments.env.builder import EnvironmentCache
 from modelyard.errors import EndpointNotFound
-from modelyard.registry import Registry
+from modelyard.registry.registry import Registry
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 
 

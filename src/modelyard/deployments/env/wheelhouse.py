@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from modelyard.storage.artifacts import safe_relative_name, sha256_file
+from modelyard.storage.artifacts import sha256_file
+from modelyard.storage.names import safe_relative_name
 
 FOLDER = "wheels"
 

@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 import ray
 import ray.exceptions
 
-from modelyard.config import Secret
+from modelyard.config.secret import Secret
 from modelyard.errors import ExecutorUnavailable
 from modelyard.jobs.executors.base import OnResult
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelyard.errors import HashMismatch, PickleNotAllowed
-from modelyard.registry.flavours import PICKLE_FORMATS, codec
 from modelyard.registry.flavours.base import LoadContext
+from modelyard.registry.flavours.codecs import codec
+from modelyard.registry.flavours.formats import PICKLE_FORMATS
 from modelyard.registry.records import FileEntry, ModelVersion
-from modelyard.storage.artifacts import ArtifactStore, materialize_file
+from modelyard.storage.artifacts import ArtifactStore
+from modelyard.storage.names import materialize_file
 from modelyard.types import Flavour
 
 

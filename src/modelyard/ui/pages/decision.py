@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from modelyard.errors import AliasNotFound, ConfigError
-from modelyard.registry import ModelVersion
-from modelyard.training.metrics import get_metric
+from modelyard.monitoring.metrics import get_metric
+from modelyard.registry.records import ModelVersion
 from modelyard.types import SignatureDiff, VersionStatus
 from modelyard.ui.pages.models import gate_of
 from modelyard.ui.studio import Seen, Studio, pages_router
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 LINEAGE = ("training", "source", "query", "table", "rows", "data_fingerprint", "code_hash")
 

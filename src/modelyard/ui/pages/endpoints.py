@@ -11,9 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.serving import Runtime
 from modelyard.serving.protocols.common import JSON, jsonable
 from modelyard.serving.protocols.tabular import decode_body_columns
+from modelyard.serving.runtime import Runtime
 from modelyard.storage.endpoints import KEY_SLOTS
 from modelyard.types import Action, ColumnSpec
 from modelyard.ui.session import PREFIX, Visitor
@@ -21,7 +21,7 @@ from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.web.admin.endpoints import served_version
 from modelyard.web.admin.snippets import LANGUAGES, PROTOCOLS, TITLES, example_row, snippets
 from modelyard.web.scoring import score_now
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 TEST_TIMEOUT_S = 30.0
 

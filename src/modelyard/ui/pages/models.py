@@ -11,12 +11,12 @@ from starlette.datastructures import FormData
 
 from modelyard.errors import InvalidInput
 from modelyard.promotion import PromotionRule
-from modelyard.registry import ModelVersion
+from modelyard.registry.records import ModelVersion
 from modelyard.types import DEFAULT_ALIAS, Action, EventKind
 from modelyard.ui.charts import metric_chart
 from modelyard.ui.session import Visitor
 from modelyard.ui.studio import Seen, Studio, pages_router
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 MOVES = ("promote", "rollback", "approve", "reject")
 LEDGER = {EventKind.PROMOTED, EventKind.ROLLED_BACK, EventKind.REJECTED, EventKind.ARCHIVED}

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from modelyard.types import Action, Role
 from modelyard.ui.session import PREFIX, Visitor
 from modelyard.ui.studio import Seen, Studio, pages_router
-from modelyard.workspace import ADMIN
+from modelyard.workspace.people import ADMIN
 
 AUDIT_SHOWN = 50
 

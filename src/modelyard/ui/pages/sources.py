@@ -10,14 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from modelyard.config import redact_url
+from modelyard.config.secret import redact_url
 from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.monitoring.profile import profile_frame
 from modelyard.types import Action
 from modelyard.ui.charts import histogram
 from modelyard.ui.session import Visitor
 from modelyard.ui.studio import Seen, Studio, pages_router
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 PREVIEW_ROWS = 1000  # rows read for the statistics
 SHOWN_ROWS = 20  # rows shown

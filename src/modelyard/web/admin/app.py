@@ -12,11 +12,12 @@ from collections.abc import Iterable
 
 from fastapi import FastAPI
 
-from modelyard.config import ServeOptions
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ConfigError
-from modelyard.web.admin import AdminGuard, admin_router
+from modelyard.web.admin.guard import AdminGuard
+from modelyard.web.admin.router import admin_router
 from modelyard.web.app import create_app
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 NO_ADMIN_KEY = (
     "the control plane needs an admin key: export MODELYARD_ADMIN_KEY=$(python -c "

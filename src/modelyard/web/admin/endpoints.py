@@ -10,11 +10,11 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from modelyard.errors import InvalidInput
-from modelyard.registry import ModelVersion
+from modelyard.registry.records import ModelVersion
 from modelyard.web.admin.guard import person_of
 from modelyard.web.admin.snippets import example_row, snippets
 from modelyard.web.admin.views import endpoint_view, url
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 
 class EndpointCreate(BaseModel):

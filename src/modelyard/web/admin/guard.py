@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from modelyard.errors import Forbidden, Unauthorized
 from modelyard.types import Action
 from modelyard.web.auth import bearer
-from modelyard.workspace import People, Person
+from modelyard.workspace.people import People, Person
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from modelyard.registry import Event
+from modelyard.registry.records import Event
 from modelyard.types import DEFAULT_ALIAS, Action
 from modelyard.web.admin.guard import person_of, requires
 from modelyard.web.admin.views import event_view, model_view, version_view
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 
 class PromoteBody(BaseModel):

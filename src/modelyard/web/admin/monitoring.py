@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from modelyard.monitoring import collection_counters
+from modelyard.monitoring.collector import collection_counters
 from modelyard.types import Action
 from modelyard.web.admin.guard import requires
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 
 class LabelItem(BaseModel):

@@ -12,7 +12,7 @@ from modelyard.storage.audit import AuditEntry
 from modelyard.storage.people import Token, User
 from modelyard.types import Action, Role
 from modelyard.web.admin.guard import person_of, requires
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 
 class NewUser(BaseModel):

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from modelyard.types import Action
 from modelyard.web.admin.guard import requires
 from modelyard.web.admin.views import run_view
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 
 def router(ws: Workspace) -> APIRouter:

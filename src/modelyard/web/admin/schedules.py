@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from modelyard.errors import NotFound
-from modelyard.storage.queue import Schedule
+from modelyard.storage.schedules import Schedule
 from modelyard.types import Action
 from modelyard.web.admin.guard import person_of, requires
 from modelyard.web.admin.trainings import known_training
 from modelyard.web.admin.views import schedule_view
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 
 def _schedule(ws: Workspace, training: str) -> Schedule:

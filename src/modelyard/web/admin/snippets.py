@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard.registry import ModelVersion
+from modelyard.registry.records import ModelVersion
 from modelyard.serving.protocols.v2 import model_metadata
 from modelyard.serving.samples import sample_frame
 

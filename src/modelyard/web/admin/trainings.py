@@ -17,7 +17,7 @@ from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.types import Action
 from modelyard.web.admin.guard import person_of, requires
 from modelyard.web.admin.views import run_view, training_view
-from modelyard.workspace import Workspace
+from modelyard.workspace.root import Workspace
 
 MAX_KEY = 200  # characters of an Idempotency-Key (the width of the stored column)
 

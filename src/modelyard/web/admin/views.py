@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import Request
 
-from modelyard.registry import Event, Model, ModelVersion
-from modelyard.storage.queue import Schedule
+from modelyard.registry.records import Event, Model, ModelVersion
 from modelyard.storage.runs import Run
-from modelyard.training import TrainingSpec
-from modelyard.workspace import Endpoint
+from modelyard.storage.schedules import Schedule
+from modelyard.training.spec import TrainingSpec
+from modelyard.workspace.endpoints import Endpoint
 
 API = "/api/v1"
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.compat.azureml.core.conda_dependencies import CondaDependencies
 from modelyard.compat.azureml.exceptions import UserErrorException
-from modelyard.deployments.env import Requirements
+from modelyard.deployments.env.requirements import Requirements
 
 if TYPE_CHECKING:
     from modelyard.compat.azureml.core.workspace import Workspace

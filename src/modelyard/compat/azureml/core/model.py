@@ -22,8 +22,8 @@ from modelyard.compat.azureml.exceptions import (
 )
 from modelyard.deployments.entry.layout import MODELS_DIR, entry_name, version_target
 from modelyard.errors import Conflict, NotFound, UnsupportedFormat
-from modelyard.registry import ModelVersion
 from modelyard.registry.flavours.formats import detect
+from modelyard.registry.records import ModelVersion
 from modelyard.training.lineage import package_versions
 from modelyard.types import Flavour
 

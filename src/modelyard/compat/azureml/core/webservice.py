@@ -16,7 +16,7 @@ import httpx
 
 from modelyard.compat.azureml.exceptions import WebserviceException
 from modelyard.errors import EndpointNotFound
-from modelyard.workspace import Endpoint
+from modelyard.workspace.endpoints import Endpoint
 
 if TYPE_CHECKING:
     from modelyard.compat.azureml.core.workspace import Workspace

@@ -8,7 +8,7 @@ from typing import Any
 from modelyard.compat.azureml.core.environment import Environment
 from modelyard.compat.azureml.core.model import Model
 from modelyard.compat.azureml.core.webservice import Webservice
-from modelyard.workspace import Workspace as ModelyardWorkspace
+from modelyard.workspace.root import Workspace as ModelyardWorkspace
 
 
 class Workspace:

@@ -1,0 +1,77 @@
+"""How ``modelyard serve`` runs: its options, carried to each server worker through the
+environment, and the loopback test that decides whether keys may be skipped."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from modelyard.errors import ConfigError
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (where serving without keys is allowed)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``modelyard serve`` runs; handed to each server worker through the environment."""
+
+    root: str = ""
+    endpoints: tuple[str, ...] = ()
+    require_keys: bool = True
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_in_flight: int = 64
+    timeout_s: float = 30.0
+    drain_s: float = 5.0  # after SIGTERM: seconds not-ready but serving, before the listener closes
+    mlflow_compat: bool = False  # MLflow's routes at the root, for the one endpoint served
+    host: str = "127.0.0.1"  # the interface bound: the admin API answers to it as a Host name
+    allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers to (a proxy's)
+
+    def to_env(self) -> dict[str, str]:
+        """The ``MODELYARD_*`` variables that carry these options to worker processes."""
+        return {
+            "MODELYARD_WORKSPACE": self.root,
+            "MODELYARD_SERVE_ENDPOINTS": ",".join(self.endpoints),
+            "MODELYARD_SERVE_KEYS": "1" if self.require_keys else "0",
+            "MODELYARD_SERVE_MAX_BODY": str(self.max_body_bytes),
+            "MODELYARD_SERVE_MAX_IN_FLIGHT": str(self.max_in_flight),
+            "MODELYARD_SERVE_TIMEOUT": str(self.timeout_s),
+            "MODELYARD_SERVE_DRAIN": str(self.drain_s),
+            "MODELYARD_SERVE_MLFLOW": "1" if self.mlflow_compat else "0",
+            "MODELYARD_SERVE_HOST": self.host,
+            "MODELYARD_SERVE_ALLOWED_HOSTS": ",".join(self.allowed_hosts),
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServeOptions:
+        """Read the options :meth:`to_env` wrote (defaults where absent)."""
+        env = os.environ if env is None else env
+        default = cls()
+        try:
+            return cls(
+                root=env.get("MODELYARD_WORKSPACE", ""),
+                endpoints=tuple(
+                    n for n in env.get("MODELYARD_SERVE_ENDPOINTS", "").split(",") if n
+                ),
+                require_keys=env.get("MODELYARD_SERVE_KEYS", "1") != "0",
+                max_body_bytes=int(env.get("MODELYARD_SERVE_MAX_BODY", default.max_body_bytes)),
+                max_in_flight=int(env.get("MODELYARD_SERVE_MAX_IN_FLIGHT", default.max_in_flight)),
+                timeout_s=float(env.get("MODELYARD_SERVE_TIMEOUT", default.timeout_s)),
+                drain_s=float(env.get("MODELYARD_SERVE_DRAIN", default.drain_s)),
+                mlflow_compat=env.get("MODELYARD_SERVE_MLFLOW", "0") == "1",
+                host=env.get("MODELYARD_SERVE_HOST", default.host),
+                allowed_hosts=tuple(
+                    h for h in env.get("MODELYARD_SERVE_ALLOWED_HOSTS", "").split(",") if h
+                ),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None
