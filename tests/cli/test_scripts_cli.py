@@ -90,3 +90,56 @@ def test_env_sets_the_script_variables_on_deploy_and_redeploy(
         assert code == 1 and "expected NAME=VALUE" in err and "Traceback" not in err
         assert greeting() == "bye"  # a bad option changed nothing
     ws.close()
+
+
+BROKEN = "import not_a_module_xyz\n\ndef init():\n    pass\n\ndef run(raw):\n    return raw\n"
+SLOW = "import time\n\ndef init():\n    time.sleep(4)\n\ndef run(raw):\n    return raw\n"
+
+
+def test_a_script_that_loads_no_model_deploys_without_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "ws"
+    assert cli(capsys, "init", str(root))[0] == 0
+    (tmp_path / "score.py").write_text(SCRIPT)
+    ws = Workspace.from_config(root)
+    with running(create_app(ws, follow_interval=0.2)) as base:
+        code, out, err = cli(
+            capsys, "--workspace", str(root), "endpoints", "deploy", "echo", "--no-auth",
+            "--entry-script", str(tmp_path / "score.py"),
+        )  # fmt: skip
+        assert code == 0 and "echo is healthy" in out, err
+        answer = httpx.post(f"{base}/endpoints/echo/score", json={"data": [1]})
+        assert answer.status_code == 200 and answer.json() == '{"data":[1]}', answer.text
+        code, out, _ = cli(capsys, "--workspace", str(root), "endpoints", "show", "echo")
+        assert "entry script with models: none" in out
+    ws.close()
+
+
+def test_an_import_failure_names_its_cause_and_a_redeploy_labels_the_old_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "ws"
+    assert cli(capsys, "init", str(root))[0] == 0
+    workspace = ["--workspace", str(root)]
+    (tmp_path / "broken.py").write_text(BROKEN)
+    (tmp_path / "slow.py").write_text(SLOW)
+    cause = "ModuleNotFoundError: No module named 'not_a_module_xyz'"
+    ws = Workspace.from_config(root)
+    with running(create_app(ws, follow_interval=0.2)):
+        deploy = [*workspace, "endpoints", "deploy", "app", "--no-auth", "--entry-script"]
+        code, _, err = cli(capsys, *deploy, str(tmp_path / "broken.py"))
+        summary = err.strip().splitlines()[-1]
+        assert code == 1 and cause in summary, err
+        code, out, _ = cli(capsys, *workspace, "endpoints", "show", "app")
+        assert "(failed)" in out and cause in out
+        assert cause in (ws.endpoints.get("app").state_reason or "")
+
+        redeploy = [*workspace, "endpoints", "redeploy", "app", "--entry-script"]
+        code, out, err = cli(capsys, *redeploy, str(tmp_path / "slow.py"))
+        assert code == 0 and "app is healthy" in out, err
+        lines = out.splitlines()
+        old = [line for line in lines if line.startswith("[previous deployment] ")]
+        assert any("not_a_module_xyz" in line for line in old), out  # it crashed meanwhile
+        assert not [line for line in lines if "not_a_module_xyz" in line and line not in old]
+    ws.close()

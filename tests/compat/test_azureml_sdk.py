@@ -196,3 +196,21 @@ def test_environment_variables_reach_deploy_script_like_azures() -> None:
     assert (
         "environment_variables" not in InferenceConfig(entry_script="score.py").deployment_options()
     )
+
+
+def test_wait_for_deployment_says_soon_that_no_replica_serves_the_workspace(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    (tmp_path / "factor.pkl").write_bytes(pickle.dumps(2))
+    model = Model.register(ws, model_path="factor.pkl", model_name="factor")
+    (tmp_path / "score.py").write_text(ECHO)
+    service = Model.deploy(ws, "echo", [model], InferenceConfig(entry_script="score.py"))
+    began = time.monotonic()
+    with pytest.raises(WebserviceException) as raised:
+        service.wait_for_deployment(True)
+    waited = time.monotonic() - began
+    message = str(raised.value)
+    assert "no modelyard replica is serving this workspace" in message
+    assert "`modelyard serve`" in message and str(tmp_path) in message
+    assert waited < 60, f"waited {waited:.0f} s (the deployment waits 900 s for a replica)"
+    assert service.state == "Transitioning"  # nothing was run: the endpoint still waits

@@ -13,15 +13,20 @@ from modelyard.errors import InvalidInput, ModelUnavailable
 from modelyard.workspace.endpoints import Endpoints
 
 ModelsOption = Annotated[
-    list[str],
-    typer.Option("--model", "-m", help="A model version for get_model_path (repeatable)."),
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="A model version for get_model_path (repeatable; none for a script that loads "
+        "no model).",
+    ),
 ]
 
 
 def deploy(
     name: Annotated[str, typer.Argument(help="Endpoint name (part of its URL).")],
     entry_script: Annotated[Path, typer.Option(help="The script with init() and run(raw_data).")],
-    model: ModelsOption,
+    model: ModelsOption = None,
     source_directory: Annotated[
         Path | None, typer.Option(help="A folder shipped with the script (it holds the script).")
     ] = None,
@@ -54,7 +59,7 @@ def deploy(
         endpoint = ws.endpoints.deploy_script(
             name,
             entry_script=entry_script,
-            models=model,
+            models=model or [],
             source_directory=source_directory,
             environment=environment,
             cpu_cores=cpu_cores,
@@ -112,7 +117,7 @@ def logs(
 
 def _wait(endpoints: Endpoints, name: str) -> None:
     done = endpoints.wait(
-        name, show_output=True, echo=lambda line: console.print(line, markup=False)
+        name, show_output=True, echo=lambda line: console.print(line, markup=False, soft_wrap=True)
     )
     if done.state == "failed":
         raise ModelUnavailable(f"endpoint {name} failed: {done.state_reason}")

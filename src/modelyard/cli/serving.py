@@ -86,9 +86,9 @@ def show(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
         item = ws.endpoints.get(name)
     console.print(f"[bold]{item.name}[/]: {item.target} ({item.state})")
     if item.state_reason:
-        console.print(f"  why: {item.state_reason}", markup=False)
+        console.print(f"  why: {item.state_reason}", markup=False, soft_wrap=True)
     if item.kind == "script":
-        console.print(f"  entry script with models: {', '.join(item.models)}")
+        console.print(f"  entry script with models: {', '.join(item.models) or 'none'}")
         console.print(f"  keys: {'required' if item.auth_enabled else 'none (loopback only)'}")
     console.print(f"  scoring URI: {item.scoring_uri}")
     console.print(f"  swagger URI: {item.swagger_uri}")

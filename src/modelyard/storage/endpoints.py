@@ -20,7 +20,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.engine import Connection
 
 from modelyard.errors import Conflict, EndpointNotFound, InvalidInput
-from modelyard.storage import schema
+from modelyard.storage import notifications, schema
 from modelyard.storage.engine import Database
 from modelyard.storage.rollout import Mirror, Rollout
 from modelyard.storage.schema import utcnow
@@ -183,6 +183,11 @@ class EndpointStore:
             return _record(row)
 
         return self._db.read(read)
+
+    def serving_replicas(self) -> int:
+        """How many replicas (``modelyard serve`` or ``up`` processes) serve the endpoints
+        of this registry now; see ``notifications.serving_replicas``."""
+        return notifications.serving_replicas(self._db)
 
     def list(self) -> list[EndpointRecord]:
         """All endpoints by name."""

@@ -268,3 +268,12 @@ def upcoming(db: Database, name: str, after: int) -> list[int]:
         .order_by(v.c.version)
     )
     return db.read(lambda conn: [int(n) for n in conn.execute(query).scalars()])
+
+
+def serving_replicas(db: Database) -> int:
+    """How many replicas serve this registry now: those that beat within
+    ``replicas.LIVE_S`` (polling) plus, on PostgreSQL, those listening for moves."""
+    polling = replicas.live(db)
+    if db.dialect != "postgresql":
+        return polling
+    return polling + db.read(lambda c: int(c.execute(_REPLICAS, {"name": REPLICA}).scalar_one()))

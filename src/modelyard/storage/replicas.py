@@ -133,6 +133,13 @@ def lagging(db: Database, number: int) -> int:
     return db.read(lambda conn: int(conn.execute(query).scalar_one()))
 
 
+def live(db: Database) -> int:
+    """How many replicas beat within the last ``LIVE_S`` seconds."""
+    since = utcnow() - timedelta(seconds=LIVE_S)
+    query = sa.select(sa.func.count()).where(r.c.seen_at >= since)
+    return db.read(lambda conn: int(conn.execute(query).scalar_one()))
+
+
 def wait(db: Database, number: int, wait_s: float) -> bool:
     """Wait until every live replica serves generation ``number``, ``wait_s`` at most;
     True if they all do (a stuck or dead replica only delays the call)."""

@@ -80,7 +80,7 @@ class Endpoints:
         self._base = settings.serve_url
         self._registry = registry
         self._comparisons = ComparisonStore(registry.db)
-        self.scripts = ScriptDeployments(store, registry, self._view)
+        self.scripts = ScriptDeployments(store, registry, self._view, settings.root)
 
     def _view(self, record: EndpointRecord, keys: Mapping[str, str] | None = None) -> Endpoint:
         return Endpoint(
@@ -258,7 +258,8 @@ class Endpoints:
         echo: Callable[[str], None] = print,
     ) -> Endpoint:
         """Block until the endpoint is ``healthy`` or ``failed`` (or ``timeout_s`` passed);
-        ``show_output`` echoes its log lines as they come."""
+        ``show_output`` echoes its log lines as they come. Raises ``ModelUnavailable``
+        within 10 s if no replica serves the workspace to build and run it."""
         return self.scripts.wait(name, timeout_s=timeout_s, show_output=show_output, echo=echo)
 
     def logs(self, name: str, *, tail: int = 1000) -> str:

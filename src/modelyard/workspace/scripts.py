@@ -15,9 +15,15 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelyard.deployments.entry.spec import DEFAULT_TIMEOUT_MS, Resources, ScriptSpec
+from modelyard.deployments.entry.spec import (
+    DEFAULT_TIMEOUT_MS,
+    Resources,
+    ScriptSpec,
+    deployment_digest,
+    is_deployment_line,
+)
 from modelyard.deployments.env.requirements import Requirements
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, ModelUnavailable
 from modelyard.registry.records import FileEntry, ModelVersion
 from modelyard.registry.registry import Registry
 from modelyard.storage.artifacts import ArtifactStore
@@ -31,6 +37,10 @@ if TYPE_CHECKING:
 ModelLike = str | ModelRef | ModelVersion
 EnvironmentLike = Requirements | str | PathLike[str] | None
 SETTLED = (EndpointState.HEALTHY, EndpointState.FAILED)
+# A replica beats every second; one starting up (imports, then joining) gets this long
+# before a wait says that none serves the workspace.
+NO_REPLICA_S = 8.0
+OLD_LABEL = "[previous deployment] "  # before the lines of the deployment being replaced
 
 
 class ScriptDeployments:
@@ -41,10 +51,13 @@ class ScriptDeployments:
         store: EndpointStore,
         registry: Registry,
         view: Callable[[EndpointRecord, Mapping[str, str] | None], Endpoint],
+        root: Path | None = None,
     ) -> None:
+        """``root`` is the workspace folder, named in the hint to start a replica."""
         self._store = store
         self._registry = registry
         self._view = view
+        self._root = root
 
     def deploy(
         self,
@@ -155,20 +168,43 @@ class ScriptDeployments:
         show_output: bool,
         echo: Callable[[str], None],
         poll_s: float = 0.5,
+        no_replica_s: float = NO_REPLICA_S,
     ) -> Endpoint:
-        """Poll until ``name`` is healthy or failed; echo its log lines if asked."""
-        deadline = time.monotonic() + timeout_s
+        """Poll until ``name`` is healthy or failed; echo its log lines if asked (those of
+        the deployment being replaced, after a redeploy, labelled ``OLD_LABEL``).
+
+        Only a replica (``modelyard serve`` or ``up``) builds and runs a deployment: if
+        none serves the workspace ``no_replica_s`` after the wait began, raises
+        ``ModelUnavailable`` saying so and how to start one, instead of waiting on."""
+        began = time.monotonic()
+        deadline = began + timeout_s
         seen = max((line.id for line in self._store.logs(name, tail=1)), default=0)
+        checked = False
         while True:
             record = self._store.get(name)
             if show_output:
+                digest = deployment_digest(record.options, collect=record.collect)
                 for line in self._store.logs(name, tail=1000):
                     if line.id > seen:
-                        echo(f"{line.stream}: {line.line}")
+                        # the previous deployment serves (or crashes) until this one is up
+                        old = "" if is_deployment_line(line.replica, digest) else OLD_LABEL
+                        echo(f"{old}{line.stream}: {line.line}")
                         seen = line.id
             if record.state in SETTLED or time.monotonic() >= deadline:
                 return self._view(record, None)
+            if not checked and time.monotonic() - began >= no_replica_s:
+                checked = True
+                if self._store.serving_replicas() == 0:
+                    raise ModelUnavailable(self._no_replica(name, record.state, no_replica_s))
             time.sleep(poll_s)
+
+    def _no_replica(self, name: str, state: EndpointState, waited_s: float) -> str:
+        where = f" in {self._root}" if self._root is not None else ""
+        return (
+            f"endpoint {name} is still {state.value} after {waited_s:g} s and no modelyard "
+            f"replica is serving this workspace: only `modelyard serve` (or `modelyard up`) "
+            f"builds and runs deployments; start it{where} in another terminal and wait again"
+        )
 
     # -- building the spec -----------------------------------------------------------
 

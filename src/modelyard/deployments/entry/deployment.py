@@ -19,7 +19,7 @@ from pathlib import Path
 from modelyard.deployments.entry.host import HostProcess, child_environment
 from modelyard.deployments.entry.layout import AppRoot, lay_out
 from modelyard.deployments.entry.logs import LogSink
-from modelyard.deployments.entry.spec import ScriptSpec, deployment_digest
+from modelyard.deployments.entry.spec import ScriptSpec, deployment_digest, log_source
 from modelyard.deployments.env.builder import EnvironmentCache
 from modelyard.deployments.env.packages import (
     installed_packages,
@@ -72,7 +72,9 @@ class ScriptDeployment:
         self._environments = environments
         self._collect_address = collect_address
         self._root = workdir / record.name / self.digest
-        self.log = LogSink(store, record.name, replica)
+        # each line names its deployment: a redeploy's wait tells the new one's output
+        # from the old one's (which serves, or crashes, until the new one is ready)
+        self.log = LogSink(store, record.name, log_source(replica, self.digest))
         self.state = EndpointState.CREATING
         self.reason: str | None = None
         self._slots = [_Slot(i) for i in range(self.spec.resources.worker_count)]

@@ -43,6 +43,10 @@ def child_environment(extra: Mapping[str, str], threads: int) -> dict[str, str]:
     return env
 
 
+# how the shim reports a script it cannot load (an import failure, no run()), on stderr
+_SCRIPT_ERROR = "_modelyard_entry.script.ScriptError: "
+
+
 class HostProcess:
     """A child serving the azmlinfsrv routes on 127.0.0.1 for one worker."""
 
@@ -123,7 +127,10 @@ class HostProcess:
                 for reader in self._readers:
                     reader.join(timeout=2)
                 what = "init() failed" if code == INIT_FAILED else f"exited with code {code}"
-                last = f" ({self.last_exception()})" if self.last_stderr else ""
+                cause = self.last_exception()
+                if cause.startswith(_SCRIPT_ERROR):  # the script could not even be loaded
+                    what, cause = "could not load the script", cause[len(_SCRIPT_ERROR) :]
+                last = f" ({cause})" if cause else ""
                 raise ModelUnavailable(
                     f"the entry script's worker {self.label} {what}{last}: the endpoint's "
                     "logs have the whole output"

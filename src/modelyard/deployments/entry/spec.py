@@ -136,6 +136,17 @@ def deployment_digest(options: Mapping[str, Any], *, collect: bool = False) -> s
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
+def log_source(replica: str, digest: str) -> str:
+    """The ``replica`` column of the log lines a deployment writes: the replica, then
+    ``/`` and the deployment's digest (128 characters at most)."""
+    return f"{replica[: 127 - len(digest)]}/{digest}"
+
+
+def is_deployment_line(source: str, digest: str) -> bool:
+    """Whether a log line's ``source`` (see :func:`log_source`) is deployment ``digest``'s."""
+    return source.endswith(f"/{digest}")
+
+
 def is_script(options: Mapping[str, Any]) -> bool:
     """True for an entry-script endpoint's options."""
     return options.get("kind") == KIND

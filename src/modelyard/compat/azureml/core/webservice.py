@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from modelyard.compat.azureml.exceptions import WebserviceException
-from modelyard.errors import EndpointNotFound
+from modelyard.errors import EndpointNotFound, ModelUnavailable
 from modelyard.workspace.endpoints import Endpoint
 
 if TYPE_CHECKING:
@@ -105,14 +105,19 @@ class Webservice:
     def wait_for_deployment(
         self, show_output: bool = False, timeout_sec: float | None = None
     ) -> None:
-        """Wait until the endpoint is healthy; raise ``WebserviceException`` if it failed."""
+        """Wait until the endpoint is healthy; raise ``WebserviceException`` if it failed,
+        or within 10 s if no modelyard replica serves the workspace to run it (saying how
+        to start one)."""
         echo = print if show_output else _quiet
-        done = self.workspace.modelyard.endpoints.wait(
-            self.name,
-            timeout_s=timeout_sec or DEFAULT_WAIT_S,
-            show_output=show_output,
-            echo=echo,
-        )
+        try:
+            done = self.workspace.modelyard.endpoints.wait(
+                self.name,
+                timeout_s=timeout_sec or DEFAULT_WAIT_S,
+                show_output=show_output,
+                echo=echo,
+            )
+        except ModelUnavailable as exc:  # no replica serves the workspace: say so, now
+            raise WebserviceException(exc.message) from None
         state = STATES.get(done.state, done.state)
         if done.state == "healthy":
             if show_output:

@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import time
+import traceback
 from types import ModuleType
 from typing import Any, Callable, NamedTuple
 
@@ -105,8 +106,11 @@ class UserScript:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         except BaseException as exc:
+            # Azure's words, then the cause's last line (``ModuleNotFoundError: No module
+            # named 'pandas'``), which the one-line summaries of the failure quote
+            cause = traceback.format_exception_only(type(exc), exc)[-1].strip()
             raise ScriptError(
-                "Failed to import user script because it raised an unhandled exception"
+                "Failed to import user script because it raised an unhandled exception: " + cause
             ) from exc
         for name in ("init", "run"):
             if not hasattr(module, name):
