@@ -13,7 +13,7 @@ DEB_TOOLS := chromium mono-mcs libmono-system-net-http4.0-cil libnewtonsoft-json
 	r-base-core r-cran-httr haproxy
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: quickstart test test-deps test-envs test-scale test-batch lint types contracts unit venv dev clean
+.PHONY: quickstart test test-deps test-envs test-scale test-batch wheel-test lint types contracts unit venv dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ contracts:
 
 unit:
 	$(BIN)/pytest $(PYTEST_ARGS) -m "not heavy_env"
+
+## wheel-test: build the wheel, install it (not editable) in a fresh venv, serve an entry
+## script from it (about a minute; make test runs it too, as CI does)
+wheel-test: $(VENV)/.installed-dev
+	$(BIN)/pytest -n 0 tests/e2e/test_wheel_install.py
 
 ## test-envs: the environment builds too heavy for make test (xgboost's wheels, built twice)
 test-envs: $(VENV)/.installed-dev
