@@ -22,7 +22,7 @@ import httpx
 from tests.helpers.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = "def init():\n    print('hello from the installed shim')\n\ndef run(raw):\n    return raw\n"
+SCRIPT = "def init():\n    print('hello from the shim')\n\ndef run(raw):\n    return raw\n"
 
 
 def _run(*command: str | Path, cwd: Path | None = None) -> str:
@@ -98,7 +98,7 @@ def test_the_wheel_builds_without_warnings_installs_and_serves_an_entry_script(
             modelyard, "--workspace", workspace, "endpoints", "deploy", "hello", "--no-auth",
             "--entry-script", tmp_path / "score.py",
         )  # fmt: skip
-        assert "hello from the installed shim" in deployed and "hello is healthy" in deployed
+        assert "hello from the shim" in deployed and "hello is healthy" in deployed
         answer = httpx.post(f"{base}/endpoints/hello/score", json={"data": [1, 2]})
         assert answer.status_code == 200 and answer.json() == '{"data":[1,2]}', answer.text
         logs = _run(modelyard, "--workspace", workspace, "endpoints", "logs", "hello")
