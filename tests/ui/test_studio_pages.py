@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from modelyard.storage.comparisons import NUMBERS, ComparisonStore, Tally
 from tests.helpers.studio import Studio, serving_studio
 
 
@@ -85,3 +86,21 @@ def test_people_shows_admins_the_users_and_everyone_their_own_tokens(studio: Stu
     viewer = _text(studio.client("viewer").get("/studio/people").text)
     assert "You: vera (viewer)" in viewer and "New personal token" in viewer
     assert "Issue token to sam" not in viewer
+
+
+def test_the_endpoint_page_shows_the_split_the_mirror_and_what_it_found(studio: Studio) -> None:
+    client = studio.client("viewer")
+    assert "100% to immo@champion; no canary split." in _text(
+        client.get("/studio/endpoints/immo").text
+    )
+    studio.ws.endpoints.update("immo", traffic={"champion": 100}, mirror={"champion": 12.5})
+    store = ComparisonStore(studio.ws.db)
+    store.add([Tally("immo", 2, "champion", 2, NUMBERS, requests=4, rows=4, abs_diff_sum=6.0)])
+    try:
+        text = _text(client.get("/studio/endpoints/immo").text)
+        assert "Split: 100% to champion." in text
+        assert "Mirror: 12.5% of requests also scored on champion, after answering." in text
+        assert "What the mirror found" in text and "v2 champion (v2) 4 0 1.5" in text
+    finally:
+        studio.ws.endpoints.update("immo", traffic={}, mirror={})
+        store.clear("immo")

@@ -48,6 +48,7 @@ def endpoint_context(ws: Workspace, request: Request, name: str) -> dict[str, An
     base = str(request.base_url).rstrip("/")
     context: dict[str, Any] = {
         "endpoint": endpoint,
+        "comparisons": ws.endpoints.comparison(name),
         "scoring_uri": f"{base}/endpoints/{name}/score",
         "swagger_uri": f"{base}/endpoints/{name}/swagger.json",
         "slots": KEY_SLOTS,
