@@ -31,7 +31,7 @@ class Router:
         self._versions: dict[str, dict[int, ModelVersion]] = {}  # model -> number -> version
         self._aliases: dict[str, dict[str, int]] = {}  # model -> alias -> number
         self._followers: dict[tuple[str, str], Scorer] = {}  # (endpoint, alias) -> its scorer
-        self._random = random.Random(seed)
+        self._random = random.Random(seed)  # noqa: S311  # traffic shares, not secrets
 
     def sync(self, records: Iterable[EndpointRecord]) -> None:
         """Follow thread: re-read the versions and aliases of every served model, and
