@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 
 from modelyard.errors import AliasNotFound, ModelyardError, VersionNotFound
 from modelyard.monitoring.prometheus import CANARY
-from modelyard.registry import ModelVersion, Registry
+from modelyard.registry.records import ModelVersion
+from modelyard.registry.registry import Registry
 from modelyard.serving.scorer import Scorer
 from modelyard.serving.versions import VersionCache
 from modelyard.storage.endpoints import EndpointRecord

@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from modelyard.registry import ModelVersion, Registry
+from modelyard.registry.records import ModelVersion
+from modelyard.registry.registry import Registry
 from modelyard.serving.scorer import Scorer
 
 
