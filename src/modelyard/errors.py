@@ -44,7 +44,10 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     ├── Forbidden                   forbidden
     ├── Overloaded                  overloaded
     ├── ScoringTimeout              timeout
-    └── ModelUnavailable            model_unavailable
+    ├── ModelUnavailable            model_unavailable
+    ├── MethodNotAllowed            method_not_allowed
+    ├── CorsRefused                 cors_refused
+    └── InternalError               internal
 """
 
 from __future__ import annotations
@@ -333,3 +336,21 @@ class DeliveryFailed(ModelyardError):
     """A webhook's receiver did not answer 2xx (its status or the network error is said)."""
 
     code = "delivery_failed"
+
+
+class MethodNotAllowed(ModelyardError):
+    """The route exists but not for this HTTP method."""
+
+    code = "method_not_allowed"
+
+
+class CorsRefused(ModelyardError):
+    """A CORS preflight from an origin, method or header the server does not allow."""
+
+    code = "cors_refused"
+
+
+class InternalError(ModelyardError):
+    """A bug: the answer names the request id to look for in the server log."""
+
+    code = "internal"

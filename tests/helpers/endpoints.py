@@ -4,12 +4,14 @@ OneHotEncoder + LogisticRegression pipeline answering probabilities)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
@@ -65,18 +67,34 @@ class Served:
     ws: Workspace
     base: str
     keys: dict[str, str]
+    framework: str = ""  # a second server on the same workspace without the fast route
 
     def auth(self, endpoint: str) -> dict[str, str]:
         """The Authorization header of ``endpoint``."""
         return {"Authorization": f"Bearer {self.keys[endpoint]}"}
 
+    def wait_served(self, endpoint: str, timeout_s: float = 30.0) -> None:
+        """Wait until every server here serves ``endpoint`` (created after they started:
+        their follow thread picks it up within its period)."""
+        for base in filter(None, (self.base, self.framework)):
+            deadline = time.monotonic() + timeout_s
+            url = f"{base}/endpoints/{endpoint}/"
+            while httpx.get(url, headers=self.auth(endpoint)).status_code != 200:
+                assert time.monotonic() < deadline, f"{base} does not serve {endpoint}"
+                time.sleep(0.05)
+
 
 @contextmanager
 def serving_immo_and_churn(
-    root: Path, max_body_bytes: int = 1 << 20, cors_origins: tuple[str, ...] = ()
+    root: Path,
+    max_body_bytes: int = 1 << 20,
+    cors_origins: tuple[str, ...] = (),
+    *,
+    framework: bool = False,
 ) -> Iterator[Served]:
     """Register, promote and serve both models until the block ends (with ``[serve]
-    cors_origins`` if given)."""
+    cors_origins`` if given; with ``framework``, also from a second server without the
+    plain-ASGI fast route, ``Served.framework``)."""
     serve = {"cors_origins": list(cors_origins)} if cors_origins else {}
     ws = Workspace(
         make_settings(
@@ -95,10 +113,15 @@ def serving_immo_and_churn(
         name: (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
         for name in ("immo", "churn")
     }
-    app = create_app(ws, limits=ServeOptions(max_body_bytes=max_body_bytes), follow_interval=0.2)
+    limits = ServeOptions(max_body_bytes=max_body_bytes)
+    app = create_app(ws, limits=limits, follow_interval=0.2)
     try:
-        with running(app) as base:
-            yield Served(ws, base, keys)
+        with running(app) as base, ExitStack() as more:
+            slow = ""
+            if framework:
+                plain = create_app(ws, limits=limits, follow_interval=0.2, fast_route=False)
+                slow = more.enter_context(running(plain))
+            yield Served(ws, base, keys, slow)
     finally:
         ws.close()
 

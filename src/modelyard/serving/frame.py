@@ -212,3 +212,20 @@ def example_frame(signature: Signature, profile: Mapping[str, Any] | None) -> pd
         else:
             row[spec.name] = (spec.categories or ("x",))[0]
     return from_rows([row], signature)
+
+
+def columns_of(
+    columns: Mapping[str, Sequence[Any]], signature: Signature | None
+) -> pd.DataFrame | dict[str, Any]:
+    """Checked numpy columns against ``signature`` (no DataFrame is built: the scorer
+    builds one only if the original model runs), or a frame when there is no signature."""
+    if signature is None:
+        return from_columns(columns, None)
+    return checked_columns(columns, signature)
+
+
+def rows_of(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame | dict[str, Any]:
+    """:func:`columns_of` for rows (lists in signature order, or objects by name)."""
+    if signature is None:
+        return from_rows(rows, None)
+    return checked_rows(rows, signature)

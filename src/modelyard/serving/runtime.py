@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from modelyard.deployments.entry.deployment import ScriptDeployment
 from modelyard.deployments.entry.manager import ScriptEndpoints
-from modelyard.errors import EndpointNotFound, ModelyardError
+from modelyard.errors import EndpointNotFound, ModelUnavailable, ModelyardError
 from modelyard.monitoring.collector import Collector
 from modelyard.registry.registry import Registry
 from modelyard.serving.batcher import BatchOptions, MicroBatcher
@@ -60,27 +60,48 @@ class Runtime:
         self._started = False  # the first refresh is done
         self.ready = False
 
-    def endpoint(self, name: str) -> tuple[EndpointRecord, Scorer]:
-        """The record and scorer of ``name``; a new endpoint is picked up on first use."""
-        if name not in self._records and (self._only is None or name in self._only):
-            self._sync_one(name)
-        if name not in self._records:
+    def lookup(self, name: str) -> tuple[EndpointRecord, Scorer | None]:
+        """The record of ``name`` and its scorer (None while its model loads), from memory
+        alone: the request path never reads the database nor loads a model. An unknown
+        name is ``EndpointNotFound``; a new endpoint is known once the follow thread has
+        read it (within ``interval``)."""
+        record = self._records.get(name)
+        if record is None:
             raise EndpointNotFound(f"no endpoint named {name!r} on this server", endpoint=name)
-        if self._records[name].kind == "script" or name not in self._scorers:
+        if record.kind == "script":
             raise EndpointNotFound(
                 f"endpoint {name!r} runs an entry script: it answers /endpoints/{name}/score, "
                 f"/endpoints/{name}/ and /endpoints/{name}/swagger.json",
                 endpoint=name,
             )
-        return self._records[name], self._scorers[name]
+        return record, self._scorers.get(name)
+
+    def endpoint(self, name: str) -> tuple[EndpointRecord, Scorer]:
+        """The record and scorer of ``name`` (from memory, as :meth:`lookup`); a scorer
+        still loading its model is ``ModelUnavailable``."""
+        record, scorer = self.lookup(name)
+        if scorer is None:
+            raise ModelUnavailable(f"endpoint {name} is loading its model: retry shortly")
+        return record, scorer
 
     def record(self, name: str) -> EndpointRecord:
-        """The row of ``name`` as last read (a new endpoint is picked up on first use)."""
+        """The row of ``name`` as last read by the follow thread."""
+        record = self._records.get(name)
+        if record is None:
+            raise EndpointNotFound(f"no endpoint named {name!r} on this server", endpoint=name)
+        return record
+
+    def serves_script(self, name: str) -> bool:
+        """Whether ``name`` is an entry-script endpoint (from memory)."""
+        record = self._records.get(name)
+        return record is not None and record.kind == "script"
+
+    def fetch(self, name: str) -> tuple[EndpointRecord, Scorer]:
+        """:meth:`endpoint`, reading and loading ``name`` first if this process does not
+        know it yet: blocking, for callers off the request path (the Studio's test form)."""
         if name not in self._records and (self._only is None or name in self._only):
             self._sync_one(name)
-        if name not in self._records:
-            raise EndpointNotFound(f"no endpoint named {name!r} on this server", endpoint=name)
-        return self._records[name]
+        return self.endpoint(name)
 
     def script(self, name: str) -> ScriptDeployment | None:
         """The entry-script deployment answering for ``name``, or None for a model endpoint."""
@@ -125,6 +146,9 @@ class Runtime:
                 self._scorers.pop(name, None)
                 if self._scripts is not None:
                     self._scripts.remove(name)
+        for record in records.values():  # a new endpoint's key works before its model loads
+            if record.kind == "model":
+                self._records.setdefault(record.name, record)
         for record in records.values():
             self._install(record)
         self.ready = True

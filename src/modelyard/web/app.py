@@ -2,9 +2,9 @@
 
 request -> ScoringCors (only when ``[serve] cors_origins`` is set: preflights, CORS headers)
         -> LimitsMiddleware (request id, body limit, in-flight cap)
-        -> route (auth, codec decode) -> Scorer.score in a worker thread
-        -> codec encode -> response with x-model-version and x-request-id
-        -> the collector (endpoints that collect; written in the background)
+        -> FastScore (plain ASGI) or a FastAPI route: both hand a scoring request to the
+           data plane's pipeline (``serving.dataplane``: resolve, key, media type, body,
+           decode, route, score, encode, after hooks) with their wire format's codec
 RequestMetrics (outside the limits) counts every scoring request for ``/metrics``.
 """
 
@@ -21,10 +21,14 @@ from modelyard.config.locations import STATE_DIR
 from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions
 from modelyard.deployments.entry.manager import ScriptEndpoints
+from modelyard.serving.collection import collection
+from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.runtime import Runtime
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.web import classic, errors, metrics, mlflow, scoring, v2
+from modelyard.web.auth import ScoreKeys
 from modelyard.web.cors import ScoringCors
+from modelyard.web.errors import TABLE
 from modelyard.web.fast import FastScore
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.web.metrics import RequestMetrics
@@ -38,8 +42,11 @@ def create_app(
     require_keys: bool = True,
     limits: ServeOptions | None = None,
     follow_interval: float = 1.0,
+    fast_route: bool = True,
 ) -> FastAPI:
-    """A scoring app for the workspace's endpoints (all, or only ``endpoints``)."""
+    """A scoring app for the workspace's endpoints (all, or only ``endpoints``);
+    ``fast_route=False`` leaves every request to the FastAPI routes (the same pipeline
+    behind them: the tests and ``bench/`` compare the two)."""
     limits = limits or ServeOptions()
     store = EndpointStore(ws.db)
     collector = ws.monitoring.collector()
@@ -59,9 +66,8 @@ def create_app(
         scripts=scripts,
         collector=collector,
     )
-    app = _replica(
-        runtime, limits, fast=(ws.settings.admin_key, require_keys), cors=ws.settings.cors_origins
-    )
+    plane = data_plane(runtime, ws.settings.admin_key, require_keys, limits)
+    app = _replica(runtime, limits, plane if fast_route else None, ws.settings.cors_origins)
     app.state.intake = intake
     app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
 
@@ -73,12 +79,23 @@ def create_app(
     async def ready() -> JSONResponse:
         return JSONResponse({"ready": runtime.ready}, status_code=200 if runtime.ready else 503)
 
-    keys = (runtime, ws.settings.admin_key, require_keys, limits)
+    keys = (plane, ws.settings.admin_key, require_keys, limits)
     app.include_router(scoring.router(*keys))
     app.include_router(mlflow.router(*keys))
-    app.include_router(classic.router(*keys))
+    app.include_router(classic.router(plane))
     app.include_router(v2.router(*keys))  # last: it answers any other /v2/... path
     return app
+
+
+def data_plane(
+    runtime: Runtime, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
+) -> DataPlane:
+    """The pipeline of a replica: its key check, the one error table, the server's
+    timeout, and the collection hook when the workspace collects."""
+    plane = DataPlane(runtime, ScoreKeys(admin_key, require_keys, limits), TABLE, limits.timeout_s)
+    if runtime.collector is not None:
+        plane.after.append(collection(runtime.collector))
+    return plane
 
 
 def create_mlflow_app(
@@ -96,8 +113,9 @@ def create_mlflow_app(
     runtime = Runtime(ws.registry, EndpointStore(ws.db), only=[endpoint], interval=follow_interval)
     app = _replica(runtime, limits, cors=ws.settings.cors_origins)
     app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
+    plane = data_plane(runtime, ws.settings.admin_key, require_keys, limits)
     app.include_router(
-        mlflow.router(runtime, ws.settings.admin_key, require_keys, limits, endpoint=endpoint)
+        mlflow.router(plane, ws.settings.admin_key, require_keys, limits, endpoint=endpoint)
     )
     return app
 
@@ -105,11 +123,11 @@ def create_mlflow_app(
 def _replica(
     runtime: Runtime,
     limits: ServeOptions,
-    fast: tuple[Secret | None, bool] | None = None,
+    fast: DataPlane | None = None,
     cors: Sequence[str] = (),
 ) -> FastAPI:
     """An app that follows ``runtime`` while it serves, with the error handlers and limits
-    (and, given ``fast`` = (admin key, keys required), the plain-ASGI scoring route; given
+    (and, given the ``fast`` pipeline, the plain-ASGI scoring routes in front; given
     ``cors`` origins, CORS around it all)."""
 
     @asynccontextmanager
@@ -138,9 +156,7 @@ def _replica(
     app.state.runtime = runtime
     errors.install(app)
     if fast is not None:
-        app.add_middleware(
-            FastScore, runtime=runtime, admin_key=fast[0], require_keys=fast[1], limits=limits
-        )
+        app.add_middleware(FastScore, plane=fast)
     app.add_middleware(LimitsMiddleware, limits=limits)  # ids and limits first
     app.add_middleware(RequestMetrics, serves=runtime.serves)  # counts refusals too
     if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers

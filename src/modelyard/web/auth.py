@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import Request
 
 from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions, is_loopback
 from modelyard.errors import Unauthorized
+from modelyard.serving.protocols.codec import Head
 from modelyard.storage.endpoints import EndpointRecord
 
 
@@ -38,9 +41,15 @@ def check_score_key(
     request: Request, record: EndpointRecord, admin_key: Secret | None, *, required: bool
 ) -> None:
     """Allow the endpoint's primary or secondary key, or the admin key; else 401."""
+    check_token(bearer(request), record, admin_key, required=required)
+
+
+def check_token(
+    token: str | None, record: EndpointRecord, admin_key: Secret | None, *, required: bool
+) -> None:
+    """:func:`check_score_key` for a bearer token already read from the headers."""
     if not required:
         return
-    token = bearer(request)
     if token is None:
         raise Unauthorized(
             f"endpoint {record.name} needs 'Authorization: Bearer <key>': "
@@ -56,3 +65,20 @@ def keys_required(record: EndpointRecord, require_keys: bool, limits: ServeOptio
     if not require_keys:
         return False
     return record.auth_enabled or not is_loopback(limits.host)
+
+
+@dataclass(frozen=True)
+class ScoreKeys:
+    """The data plane's key check (``serving.dataplane.Keys``): the endpoint's keys or the
+    admin key, from the ``Authorization`` header alone (before the body is read)."""
+
+    admin_key: Secret | None
+    require_keys: bool
+    limits: ServeOptions
+
+    def __call__(self, record: EndpointRecord, head: Head) -> None:
+        """Return if ``head`` carries a key that opens ``record``; 401 otherwise."""
+        required = keys_required(record, self.require_keys, self.limits)
+        if required:
+            token = bearer_token(head.headers.get("authorization", ""))
+            check_token(token, record, self.admin_key, required=True)

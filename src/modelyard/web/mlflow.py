@@ -12,18 +12,18 @@ from modelyard import __version__
 from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelUnavailable
+from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.protocols import mlflow
-from modelyard.serving.protocols.common import JSON, dumps
-from modelyard.serving.runtime import Runtime
+from modelyard.serving.protocols.common import JSON
 from modelyard.web.auth import check_score_key
-from modelyard.web.scoring import Scoring, version_headers
+from modelyard.web.scoring import through
 from modelyard.web.shaped import shaped_route
 
 Handler = Callable[[str, Request], Awaitable[Response]]
 
 
 def router(
-    runtime: Runtime,
+    plane: DataPlane,
     admin_key: Secret | None,
     require_keys: bool,
     limits: ServeOptions,
@@ -33,27 +33,19 @@ def router(
     """The routes under ``/endpoints/{name}/`` for every endpoint, or, with ``endpoint``,
     at the root for that endpoint alone."""
     api = APIRouter(tags=["mlflow"], route_class=shaped_route(mlflow.error_body))
-    scoring = Scoring(runtime, admin_key, require_keys, limits)
+    runtime = plane.runtime
 
     async def invocations(name: str, request: Request) -> Response:
-        kind = mlflow.content_kind(request.headers.get("content-type"))
-        scored = await scoring.score(
-            request, name, lambda body, signature: mlflow.decode(body, kind, signature)
-        )
-        return Response(
-            dumps(mlflow.encode(scored.predictions)),
-            media_type=JSON,
-            headers=version_headers(scored),
-        )
+        return await through(plane, mlflow.CODEC, name, request)
 
     async def ping(name: str, request: Request) -> Response:
-        record, scorer = runtime.endpoint(name)
+        record, scorer = runtime.lookup(name)
         check_score_key(request, record, admin_key, required=require_keys)
-        current = scorer.current
+        current = scorer.current if scorer is not None else None
         if current is None:
+            error = scorer.last_error if scorer is not None else "loading"
             raise ModelUnavailable(
-                f"endpoint {name} has no model loaded"
-                + (f": {scorer.last_error}" if scorer.last_error else "")
+                f"endpoint {name} has no model loaded" + (f": {error}" if error else "")
             )
         return Response(
             mlflow.PING_BODY,
@@ -62,9 +54,9 @@ def router(
         )
 
     async def version(name: str, request: Request) -> Response:
-        record, scorer = runtime.endpoint(name)
+        record, scorer = runtime.lookup(name)
         check_score_key(request, record, admin_key, required=require_keys)
-        current = scorer.current
+        current = scorer.current if scorer is not None else None
         headers = {"x-model-version": str(current.version.version)} if current else {}
         return Response(__version__, media_type=JSON, headers=headers)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -17,34 +16,31 @@ from modelyard import __version__
 from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelUnavailable, NotFound, VersionNotFound
+from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.loading import Loaded
 from modelyard.serving.protocols import v2
 from modelyard.serving.protocols.common import JSON, dumps
-from modelyard.serving.protocols.v2_tensors import inflate
-from modelyard.serving.runtime import Runtime
-from modelyard.types import Signature
 from modelyard.web.auth import check_score_key
-from modelyard.web.scoring import Scoring, version_headers
+from modelyard.web.scoring import through
 from modelyard.web.shaped import shaped_route
 
 
 def router(
-    runtime: Runtime, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
+    plane: DataPlane, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
 ) -> APIRouter:
     """``/v2`` and ``/v2/models/{name}[/versions/{version}][/ready|/infer]``."""
     api = APIRouter(tags=["open inference (v2)"], route_class=shaped_route(v2.error_body))
-    scoring = Scoring(runtime, admin_key, require_keys, limits)
+    runtime = plane.runtime
+    codec = v2.V2Codec(limits.max_body_bytes)
 
     def serving(name: str, request: Request, version: str | None) -> Loaded:
         """The version ``name`` serves, after the key and the asked version are checked."""
-        record, scorer = runtime.endpoint(name)
+        record, scorer = runtime.lookup(name)
         check_score_key(request, record, admin_key, required=require_keys)
-        current = scorer.current
+        current = scorer.current if scorer is not None else None
         if current is None:
-            raise ModelUnavailable(
-                f"model {name} is not ready"
-                + (f": {scorer.last_error}" if scorer.last_error else "")
-            )
+            error = scorer.last_error if scorer is not None else "loading"
+            raise ModelUnavailable(f"model {name} is not ready" + (f": {error}" if error else ""))
         _check_version(name, version, current.version.version)
         return current
 
@@ -78,23 +74,7 @@ def router(
     @api.post("/v2/models/{name}/infer")
     @api.post("/v2/models/{name}/versions/{version}/infer")
     async def infer(name: str, request: Request) -> Response:
-        version = request.path_params.get("version")
-        parsed: list[v2.InferRequest] = []
-
-        def decode(body: bytes, signature: Signature | None) -> pd.DataFrame:
-            current = runtime.endpoint(name)[1].current
-            if current is not None:
-                _check_version(name, version, current.version.version)
-            body = inflate(body, request.headers.get("content-encoding"), limits.max_body_bytes)
-            parsed.append(
-                v2.parse_request(body, request.headers.get("inference-header-content-length"))
-            )
-            return v2.to_frame(parsed[0], signature)
-
-        scored = await scoring.score(request, name, decode)
-        _check_version(name, version, scored.version.version)  # a swap while scoring
-        document = v2.encode(parsed[0], name, scored.version.version, scored.predictions)
-        return Response(dumps(document), media_type=JSON, headers=version_headers(scored))
+        return await through(plane, codec, name, request)
 
     @api.api_route(
         "/v2/{path:path}", methods=["GET", "POST", "PUT", "DELETE"], include_in_schema=False

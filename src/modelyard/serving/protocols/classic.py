@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.serving.frame import from_rows
+from modelyard.serving.frame import rows_of
+from modelyard.serving.protocols.codec import Columns, Encoded, Head, Result
+from modelyard.serving.protocols.common import JSON, dumps, parse_json, require
 from modelyard.types import Signature
 
 API_VERSION = "2.0"
+LABEL = "Scored Labels"  # the prediction column, unless the endpoint names its output
+MEDIA_TYPE = "application/json; charset=utf-8"
 OUTPUT_PORT = "output1"
 _TYPES = {"float64": "Double", "int64": "Int64", "bool": "Boolean", "datetime": "DateTime"}
 _INPUT_CODES = {
@@ -101,7 +104,7 @@ class Table:
     rows: list[list[Any]]
 
 
-def decode(document: Any, signature: Signature | None) -> tuple[Table, pd.DataFrame]:
+def decode(document: Any, signature: Signature | None) -> tuple[Table, Columns]:
     """The input table and its checked frame, from either request format."""
     if not isinstance(document, Mapping):
         raise InvalidInput(
@@ -137,7 +140,7 @@ def decode(document: Any, signature: Signature | None) -> tuple[Table, pd.DataFr
         {name: _blank_to_null(v, name, signature) for name, v in zip(table.names, row, strict=True)}
         for row in table.rows
     ]
-    return table, from_rows(records, signature)
+    return table, rows_of(records, signature)
 
 
 def encode(
@@ -147,9 +150,11 @@ def encode(
     signature: Signature | None,
     options: Options,
     elapsed_ms: int,
+    label: str = LABEL,
 ) -> dict[str, Any]:
-    """The response: the input columns, then the scored ones, every value a string."""
-    scored = _scored(predictions, classes)
+    """The response: the input columns, then the scored ones (the label column named
+    ``label``), every value a string."""
+    scored = _scored(predictions, classes, label)
     names = [*table.names, *(name for name, _, _ in scored)]
     columns = list(zip(*table.rows, strict=True)) if table.rows else [()] * len(table.names)
     values = [
@@ -247,11 +252,11 @@ def _blank_to_null(value: Any, name: str, signature: Signature | None) -> Any:
 
 
 def _scored(
-    predictions: np.ndarray[Any, Any], classes: Sequence[Any] | None
+    predictions: np.ndarray[Any, Any], classes: Sequence[Any] | None, label: str
 ) -> list[tuple[str, str, list[Any]]]:
     if classes is not None and predictions.ndim == 2:
         labels = [classes[i] for i in predictions.argmax(axis=1)]
-        out = [("Scored Labels", _type_of(np.asarray(classes)), labels)]
+        out = [(label, _type_of(np.asarray(classes)), labels)]
         if len(classes) == 2:
             return [*out, ("Scored Probabilities", "Double", predictions[:, 1].tolist())]
         return out + [
@@ -259,11 +264,9 @@ def _scored(
             for j, c in enumerate(classes)
         ]
     if predictions.ndim == 1:
-        return [("Scored Labels", _type_of(predictions), predictions.tolist())]
+        return [(label, _type_of(predictions), predictions.tolist())]
     flat = predictions.reshape(len(predictions), -1)
-    return [
-        (f"Scored Labels {j}", _type_of(flat), flat[:, j].tolist()) for j in range(flat.shape[1])
-    ]
+    return [(f"{label} {j}", _type_of(flat), flat[:, j].tolist()) for j in range(flat.shape[1])]
 
 
 def _type_of(values: np.ndarray[Any, Any]) -> str:
@@ -278,3 +281,42 @@ def _cell(value: Any) -> str | None:
     if hasattr(value, "item"):
         value = value.item()
     return str(value)
+
+
+class ClassicCodec:
+    """The codec of ``POST /endpoints/E/execute?api-version=2.0``."""
+
+    name = "classic"
+
+    def media(self, head: Head) -> str:
+        """The query string (api-version 2.0, ``format``, ``details``), then JSON."""
+        Options.parse(head.query)
+        return require(head.headers.get("content-type"), (JSON,))
+
+    def decode(self, body: bytes, head: Head, signature: Signature | None) -> tuple[Columns, Any]:
+        """Checked columns of the input table, and the table and options to answer with."""
+        table, columns = decode(parse_json(body), signature)
+        return columns, (table, Options.parse(head.query))
+
+    def encode(self, context: Any, result: Result) -> Encoded:
+        """The output table (or rows, ``format=swagger``); the label column is the
+        endpoint's first output name if it names its outputs."""
+        table, options = context
+        label = result.output_names[0] if result.output_names else LABEL
+        document = encode(
+            table,
+            result.predictions,
+            result.classes,
+            result.signature,
+            options,
+            result.elapsed_ms,
+            label,
+        )
+        return Encoded(dumps(document), MEDIA_TYPE)
+
+    def error_body(self, error: ModelyardError, status: int) -> dict[str, Any] | None:
+        """Classic's error envelope."""
+        return error_body(error, status)
+
+
+CODEC = ClassicCodec()

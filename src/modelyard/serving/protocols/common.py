@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -66,3 +67,13 @@ def jsonable(values: np.ndarray[Any, Any]) -> list[Any]:
 def dumps(document: Any) -> bytes:
     """Serialise a response body."""
     return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def named(predictions: list[Any], names: Sequence[str]) -> list[dict[str, Any]]:
+    """Predictions as records by output name: one name per prediction value, or per
+    column of a row of values (probabilities)."""
+    records = []
+    for value in predictions:
+        values = value if isinstance(value, list) else [value]
+        records.append(dict(zip(names, values, strict=False)))
+    return records

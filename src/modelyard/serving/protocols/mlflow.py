@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from modelyard.errors import InvalidInput, ModelyardError, UnsupportedMediaType
-from modelyard.serving.frame import from_columns, from_rows
-from modelyard.serving.protocols.common import CSV, JSON, PARQUET, jsonable
-from modelyard.serving.protocols.tabular import decode_body
+from modelyard.serving.frame import columns_of, rows_of
+from modelyard.serving.protocols.codec import Columns, Encoded, Head, Result
+from modelyard.serving.protocols.common import CSV, JSON, PARQUET, dumps, jsonable, named
+from modelyard.serving.protocols.tables import read_table
 from modelyard.types import Signature
 
 CONTENT_TYPES = (CSV, JSON, PARQUET)
@@ -81,7 +81,7 @@ def content_kind(content_type: str | None) -> str:
     return kind
 
 
-def decode(body: bytes, kind: str, signature: Signature | None) -> pd.DataFrame:
+def decode(body: bytes, kind: str, signature: Signature | None) -> Columns:
     """A checked frame from an ``/invocations`` body of media type ``kind``.
 
     ``params`` must be an object when present; they are accepted and not passed on
@@ -89,7 +89,7 @@ def decode(body: bytes, kind: str, signature: Signature | None) -> pd.DataFrame:
     ``predict`` has no ``params`` argument).
     """
     if kind != JSON:
-        return decode_body(body, kind, signature)
+        return read_table(body, kind, signature)
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -125,19 +125,24 @@ def decode(body: bytes, kind: str, signature: Signature | None) -> pd.DataFrame:
             f"Invalid input. params must be a dictionary, got {type(params).__name__}",
             code="bad_shape",
         )
-    key = present[0]
-    value = document[key]
+    return read_shape(present[0], document[present[0]], signature)
+
+
+def read_shape(key: str, value: Any, signature: Signature | None) -> Columns:
+    """The checked columns of MLflow shape ``key`` (one of ``FORMATS``) holding ``value``:
+    the one reader of these shapes, for ``/invocations`` and Azure ML's ``/score`` alike
+    (a ``dataframe_split`` row with more or fewer values than columns is refused)."""
     if key == "dataframe_split":
         return _split(value, signature)
     if key == "inputs" and isinstance(value, Mapping):
-        return from_columns({str(k): _as_list(v) for k, v in value.items()}, signature)
+        return columns_of({str(k): _as_list(v) for k, v in value.items()}, signature)
     if not isinstance(value, list):
         raise InvalidInput(
             f"Invalid input. {key} must be a list of rows"
             + (" or an object of columns" if key == "inputs" else ""),
             code="bad_shape",
         )
-    return from_rows(_rows(value, signature), signature)
+    return rows_of(_rows(value, signature), signature)
 
 
 def encode(predictions: np.ndarray[Any, Any]) -> dict[str, Any]:
@@ -156,7 +161,7 @@ def error_body(error: ModelyardError, status: int) -> dict[str, Any]:
     return {"error_code": error_code, **error.to_dict()}
 
 
-def _split(value: Any, signature: Signature | None) -> pd.DataFrame:
+def _split(value: Any, signature: Signature | None) -> Columns:
     """``orient="split"``: ``{"columns": [...], "data": [[...]], "index": [...]}``."""
     if not isinstance(value, Mapping) or not isinstance(value.get("data"), list):
         raise InvalidInput(
@@ -182,7 +187,7 @@ def _split(value: Any, signature: Signature | None) -> pd.DataFrame:
         )
     columns = value.get("columns")
     if columns is None:
-        return from_rows(_rows(rows, signature), signature)
+        return rows_of(_rows(rows, signature), signature)
     if not isinstance(columns, list) or not all(isinstance(c, str | int | float) for c in columns):
         raise InvalidInput(
             "Invalid input. dataframe_split.columns must be a list of column names",
@@ -198,7 +203,7 @@ def _split(value: Any, signature: Signature | None) -> pd.DataFrame:
                 row=i,
             )
         records.append(dict(zip(columns, row, strict=True)))
-    return from_rows(records, signature)
+    return rows_of(records, signature)
 
 
 def _rows(values: list[Any], signature: Signature | None) -> list[Any]:
@@ -222,3 +227,33 @@ def _types_message(got: str) -> str:
 
 def _accepted() -> list[str]:
     return list(CONTENT_TYPES)
+
+
+class MLflowCodec:
+    """The codec of ``/invocations`` (under ``/endpoints/E/`` or, for one endpoint, at the
+    root)."""
+
+    name = "mlflow"
+
+    def media(self, head: Head) -> str:
+        """JSON, CSV or Parquet, UTF-8, no other parameter; else 415 in MLflow's words."""
+        return content_kind(head.headers.get("content-type"))
+
+    def decode(self, body: bytes, head: Head, signature: Signature | None) -> tuple[Columns, Any]:
+        """Checked columns of the body."""
+        return decode(body, self.media(head), signature), None
+
+    def encode(self, context: Any, result: Result) -> Encoded:
+        """``{"predictions": [...]}``; with output names, records by those names (what an
+        MLflow model answering a dict or a DataFrame sends)."""
+        predictions = jsonable(result.predictions)
+        if result.output_names:
+            predictions = named(predictions, result.output_names)
+        return Encoded(dumps({"predictions": predictions}), JSON)
+
+    def error_body(self, error: ModelyardError, status: int) -> dict[str, Any] | None:
+        """MLflow's ``{"error_code", "message"}``."""
+        return error_body(error, status)
+
+
+CODEC = MLflowCodec()

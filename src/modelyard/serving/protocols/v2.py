@@ -21,14 +21,16 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
-from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.serving.frame import from_columns, from_rows
+from modelyard.errors import InvalidInput, ModelyardError, VersionNotFound
+from modelyard.serving.frame import columns_of, rows_of
+from modelyard.serving.protocols.codec import Columns, Encoded, Head, Result
+from modelyard.serving.protocols.common import JSON, dumps
 from modelyard.serving.protocols.v2_tensors import (
     BYTES,
     Tensor,
     datatype_of,
+    inflate,
     read_tensor,
     split_body,
 )
@@ -80,7 +82,7 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
     return InferRequest(document.get("id"), parameters, inputs, _requested(document))
 
 
-def to_frame(request: InferRequest, signature: Signature | None) -> pd.DataFrame:
+def to_frame(request: InferRequest, signature: Signature | None) -> Columns:
     """The checked frame of a request, in dataframe or tensor mode."""
     if _dataframe_mode(request, signature):
         return _from_columns(request.inputs, signature)
@@ -94,7 +96,7 @@ def to_frame(request: InferRequest, signature: Signature | None) -> pd.DataFrame
     if signature is None:
         width = tensor.shape[1] if len(tensor.shape) == 2 else 1
         rows = [tensor.values[i : i + width] for i in range(0, len(tensor.values), width)]
-        return from_rows(rows, None)
+        return rows_of(rows, None)
     text = [c.name for c in signature.inputs if c.dtype not in _NUMERIC]
     if text:
         raise InvalidInput(
@@ -111,21 +113,31 @@ def to_frame(request: InferRequest, signature: Signature | None) -> pd.DataFrame
             f"({', '.join(signature.names)})",
             code="bad_tensor",
         )
-    return from_columns(
+    return columns_of(
         {name: tensor.values[j::width] for j, name in enumerate(signature.names)}, signature
     )
 
 
 def encode(
-    request: InferRequest, name: str, version: int, predictions: np.ndarray[Any, Any]
+    request: InferRequest,
+    name: str,
+    version: int,
+    predictions: np.ndarray[Any, Any],
+    output: str = OUTPUT,
 ) -> dict[str, Any]:
-    """The inference response: one output, ``id`` echoed."""
+    """The inference response: one output (named ``output``), ``id`` echoed."""
+    unknown = [n for n in request.outputs or () if n != output]
+    if unknown:
+        raise InvalidInput(
+            f"unknown output {unknown[0]!r}: this model has one output, {output!r}",
+            code="unknown_output",
+        )
     if predictions.dtype.kind == "f":
         predictions = predictions.astype("float64")  # FP64, as model metadata says
     elif predictions.dtype.kind not in "biu":
         predictions = predictions.astype(str)
-    output = {
-        "name": OUTPUT,
+    tensor = {
+        "name": output,
         "datatype": datatype_of(predictions),
         "shape": list(predictions.shape),
         "data": predictions.ravel().tolist(),
@@ -133,7 +145,7 @@ def encode(
     document: dict[str, Any] = {"model_name": name, "model_version": str(version)}
     if request.id is not None:
         document["id"] = request.id
-    document["outputs"] = [output]
+    document["outputs"] = [tensor]
     return document
 
 
@@ -187,7 +199,7 @@ def _dataframe_mode(request: InferRequest, signature: Signature | None) -> bool:
     return bool(names) and all(t.name in names for t in request.inputs)
 
 
-def _from_columns(inputs: list[Tensor], signature: Signature | None) -> pd.DataFrame:
+def _from_columns(inputs: list[Tensor], signature: Signature | None) -> Columns:
     columns: dict[str, list[Any]] = {}
     for tensor in inputs:
         if signature is not None and tensor.name not in signature.names:
@@ -205,7 +217,7 @@ def _from_columns(inputs: list[Tensor], signature: Signature | None) -> pd.DataF
                 column=tensor.name,
             )
         columns[tensor.name] = tensor.values
-    return from_columns(columns, signature)
+    return columns_of(columns, signature)
 
 
 def _requested(document: Mapping[str, Any]) -> list[str] | None:
@@ -216,11 +228,41 @@ def _requested(document: Mapping[str, Any]) -> list[str] | None:
         isinstance(o, Mapping) and isinstance(o.get("name"), str) for o in outputs
     ):
         raise InvalidInput('outputs must be a list of {"name": ...} objects', code="bad_shape")
-    names = [o["name"] for o in outputs]
-    unknown = [n for n in names if n != OUTPUT]
-    if unknown:
-        raise InvalidInput(
-            f"unknown output {unknown[0]!r}: this model has one output, {OUTPUT!r}",
-            code="unknown_output",
-        )
-    return names
+    return [o["name"] for o in outputs]  # checked against the output's name by encode
+
+
+@dataclass(frozen=True)
+class V2Codec:
+    """The codec of ``/v2/models/E[/versions/V]/infer``: JSON or the binary tensor
+    extension, gzip or deflate, any Content-Type (tritonclient sends none)."""
+
+    max_body_bytes: int
+    name: str = "v2"
+
+    def media(self, head: Head) -> str:
+        """Any media type: the body says what it is."""
+        return ""
+
+    def decode(self, body: bytes, head: Head, signature: Signature | None) -> tuple[Columns, Any]:
+        """Checked columns of the request, and the request (its id, asked outputs)."""
+        body = inflate(body, head.headers.get("content-encoding"), self.max_body_bytes)
+        request = parse_request(body, head.headers.get("inference-header-content-length"))
+        return to_frame(request, signature), (request, head.params.get("version"))
+
+    def encode(self, context: Any, result: Result) -> Encoded:
+        """The inference response, its one output named by the endpoint's output names."""
+        request, asked = context
+        if asked is not None and asked != str(result.version):  # a swap while scoring
+            raise VersionNotFound(
+                f"model {result.endpoint} serves version {result.version} now, not {asked!r}",
+                endpoint=result.endpoint,
+                version=asked,
+                serving=result.version,
+            )
+        output = result.output_names[0] if result.output_names else OUTPUT
+        document = encode(request, result.endpoint, result.version, result.predictions, output)
+        return Encoded(dumps(document), JSON)
+
+    def error_body(self, error: ModelyardError, status: int) -> dict[str, Any] | None:
+        """``{"error": message}`` beside modelyard's code."""
+        return error_body(error, status)

@@ -8,9 +8,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.serving.dispatch import score_now
 from modelyard.serving.protocols.common import JSON, jsonable
 from modelyard.serving.protocols.tabular import decode_body_columns
 from modelyard.serving.runtime import Runtime
@@ -20,7 +22,6 @@ from modelyard.ui.session import PREFIX, Visitor
 from modelyard.ui.studio import Seen, Studio, pages_router
 from modelyard.web.admin.endpoints import served_version
 from modelyard.web.admin.snippets import LANGUAGES, PROTOCOLS, TITLES, example_row, snippets
-from modelyard.web.scoring import score_now
 from modelyard.workspace.root import Workspace
 
 TEST_TIMEOUT_S = 30.0
@@ -73,7 +74,7 @@ def endpoint_context(ws: Workspace, request: Request, name: str) -> dict[str, An
 async def test_score(runtime: Runtime, name: str, row: dict[str, Any]) -> dict[str, Any]:
     """Score one row on endpoint ``name`` in this process, through the endpoint's own
     decoding and scorer (no HTTP call, no key: the Studio session stands for it)."""
-    _, scorer = runtime.endpoint(name)
+    _, scorer = await run_in_threadpool(runtime.fetch, name)  # may read and load: off the loop
     body = orjson.dumps({"data": [row]})
     frame = decode_body_columns(body, JSON, scorer.signature)
     scored = await score_now(scorer, frame, TEST_TIMEOUT_S)

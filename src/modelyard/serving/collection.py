@@ -1,0 +1,60 @@
+"""The data plane's collection hook (monitoring): an answered exchange becomes an
+``Observation`` offered to the collector, for endpoints that collect (and this request
+sampled). Model endpoints' refused requests count too (they make the error rate), from
+the moment their body was decoded; an entry script's answer gives its status and
+latency (its rows come from the script's own ``ModelDataCollector``)."""
+
+from __future__ import annotations
+
+import time
+
+from modelyard.monitoring.collector import Collector
+from modelyard.monitoring.observation import Observation, sampled
+from modelyard.serving.dataplane import Exchange, Hook
+from modelyard.storage.schema import utcnow
+
+
+def collection(collector: Collector) -> Hook:
+    """The after hook that offers each collected exchange to ``collector``; never blocks."""
+
+    def collect(exchange: Exchange) -> None:
+        record = exchange.record
+        if record is None or not record.collect:
+            return
+        if exchange.source == "model" and not exchange.decoding:
+            return  # refused before its rows were read: not the model's traffic
+        if not sampled(record.sampling_rate):
+            return
+        collector.offer(observed(exchange))
+
+    return collect
+
+
+def observed(exchange: Exchange) -> Observation:
+    """The observation of ``exchange``, answered now."""
+    record = exchange.record
+    assert record is not None
+    latency_ms = (time.perf_counter() - exchange.started) * 1000
+    fields: dict[str, object] = {}
+    if exchange.source == "model" and exchange.scorer is not None:
+        scorer, scored = exchange.scorer, exchange.scored
+        current = scorer.current
+        version = scored.version if scored is not None else (current.version if current else None)
+        fields = {
+            "model": version.name if version else scorer.target.name,
+            "version": version.version if version else None,
+            "alias": scorer.target.alias,
+            "inputs": exchange.columns if exchange.error is None else None,
+            "outputs": scored.predictions if scored is not None else None,
+            "classes": scored.classes if scored is not None else None,
+            "error_code": exchange.error.code if exchange.error is not None else None,
+        }
+    return Observation(
+        record.name,
+        exchange.request_id,
+        utcnow(),
+        latency_ms=latency_ms,
+        source=exchange.source,
+        status=exchange.status,
+        **fields,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,254 @@
+"""The data plane: the one pipeline every scoring request goes through, whatever its route
+(FastAPI's, the plain-ASGI fast route, later gRPC) and whatever its wire format.
+
+    request
+      │  size ........... Content-Length over the limit: 413 (web.limits, before any route)
+      ▼
+    resolve ............. the in-memory endpoint table the follow thread keeps current
+      │                   (Runtime.lookup): no database read, no model load, no compile;
+      │                   an unknown name is a 404 at once, a new one is known within the
+      │                   follow period
+    key ................. before anything that costs (web.auth): 401 even for an endpoint
+      │                   whose model is still loading, which is not loaded for it
+    media type .......... codec.media(head): 415, before the body is read
+    body ................ read under the size limit (413 while reading)
+    decode + validate ... codec.decode(body, head, signature) -> (columns, context):
+      │                   checked numpy columns; a DataFrame only for a model without a
+      │                   compiled scorer (built by the scorer when it needs one)
+    route ............... ``DataPlane.route`` picks the scorer that answers: the endpoint's
+      │                   target today; canary splits and versions by URL plug in here
+    score ............... inline (compiled, few rows), worker thread, or micro-batcher
+    encode .............. codec.encode(context, result) -> body, media type, headers
+      ▼
+    answer .............. one header builder (:func:`answer_headers`) for every status
+      │                   and every route; errors from the one table (web.errors)
+    after ............... ``DataPlane.after`` hooks, once the answer is sent: collection
+                          (monitoring) today; metrics and mirrored traffic plug in here
+
+An unexpected exception anywhere is logged with the request id and answered 500 from the
+same table, once: nothing is ever replayed, so a model runs at most once per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from modelyard.errors import InternalError, ModelUnavailable, ModelyardError, VersionNotFound
+from modelyard.serving.dispatch import dispatch
+from modelyard.serving.protocols.codec import Codec, Columns, Head, Result
+from modelyard.serving.runtime import Runtime
+from modelyard.serving.scorer import Scored, Scorer
+from modelyard.storage.endpoints import EndpointRecord
+
+log = logging.getLogger("modelyard.serving")
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def answer_headers(
+    content_type: str,
+    length: int,
+    *,
+    version: int | None = None,
+    model: str | None = None,
+    extra: Iterable[tuple[str, str]] = (),
+) -> RawHeaders:
+    """The headers of every answer the data plane sends: content type and length, the
+    version that answered (``x-model-version``, ``x-model-name``) and any of the format's
+    own. ``x-request-id`` is added by the limits middleware, on every answer."""
+    headers = [(b"content-type", content_type.encode()), (b"content-length", b"%d" % length)]
+    if version is not None:
+        headers.append((b"x-model-version", b"%d" % version))
+    if model is not None:
+        headers.append((b"x-model-name", model.encode()))
+    headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra)
+    return headers
+
+
+@dataclass
+class Exchange:
+    """One request as the after hooks see it, answered or refused."""
+
+    endpoint: str
+    codec: str
+    request_id: str
+    started: float  # time.perf_counter() when the request reached the pipeline
+    record: EndpointRecord | None = None
+    scorer: Scorer | None = None
+    columns: Columns | None = None  # the decoded rows, once decoded
+    scored: Scored | None = None
+    error: ModelyardError | None = None
+    status: int = 200
+    decoding: bool = False  # the request got as far as its body being decoded
+    source: str = "model"  # "model", or "script" for an entry script's answer
+
+
+Hook = Callable[[Exchange], None]
+"""Runs after the answer is sent; must not block (hand work to a thread or a queue)."""
+
+
+@dataclass
+class Answer:
+    """What a route sends: status, headers, body; then ``done()`` runs the after hooks."""
+
+    status: int
+    headers: RawHeaders
+    body: bytes
+    hooks: Sequence[Hook] = ()
+    exchange: Exchange | None = None
+
+    def done(self) -> None:
+        """Run the after hooks (call it once the answer is sent); a failing hook is
+        logged, never the client's problem."""
+        exchange = self.exchange
+        if exchange is None:
+            return
+        for hook in self.hooks:
+            try:
+                hook(exchange)
+            except Exception:
+                log.exception("after hook %r failed on request %s", hook, exchange.request_id)
+
+
+class Keys(Protocol):
+    """The key check of a scoring route (``web.auth.ScoreKeys``)."""
+
+    def __call__(self, record: EndpointRecord, head: Head) -> None:
+        """Return if ``head`` may call ``record``; raise ``Unauthorized`` otherwise."""
+        ...
+
+
+class ErrorTable(Protocol):
+    """The one table from error to status and body (``web.errors.TABLE``)."""
+
+    def answer(self, error: ModelyardError, codec: Codec | None) -> Answer:
+        """The answer to ``error``, in ``codec``'s error document if it has one."""
+        ...
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What the route step decides on: the endpoint, its scorer and the request head."""
+
+    record: EndpointRecord
+    scorer: Scorer
+    head: Head
+
+
+Route = Callable[[Routing], Scorer]
+"""Picks the scorer that answers a request; raises a ``ModelyardError`` to refuse it."""
+
+
+def champion(routing: Routing) -> Scorer:
+    """The endpoint's own target answers; a version asked by URL must be the one it serves."""
+    asked = routing.head.params.get("version")
+    current = routing.scorer.current
+    if asked is not None and current is not None and asked != str(current.version.version):
+        serving = current.version.version
+        name = routing.record.name
+        raise VersionNotFound(
+            f"model {name} serves version {serving} only, not {asked!r}: "
+            f"call /v2/models/{name}/infer or /v2/models/{name}/versions/{serving}/infer",
+            endpoint=name,
+            version=asked,
+            serving=serving,
+        )
+    return routing.scorer
+
+
+@dataclass
+class DataPlane:
+    """The pipeline of one serving process; ``route`` and ``after`` are its extension
+    points (see the module docstring)."""
+
+    runtime: Runtime
+    keys: Keys
+    errors: ErrorTable
+    timeout_s: float
+    route: Route = champion
+    after: list[Hook] = field(default_factory=list)
+
+    async def handle(
+        self,
+        name: str,
+        codec: Codec,
+        head: Head,
+        read: Callable[[], Awaitable[bytes]],
+        request_id: str,
+    ) -> Answer:
+        """Answer one scoring request for endpoint ``name`` in ``codec``'s format; ``read``
+        reads the body (under the size limit). Never raises."""
+        exchange = Exchange(name, codec.name, request_id, time.perf_counter())
+        try:
+            answer = await self._answer(exchange, codec, head, read)
+        except ModelyardError as error:
+            answer = self._refuse(exchange, error, codec)
+        except Exception:
+            log.exception("unhandled error on request %s to endpoint %s", request_id, name)
+            bug = InternalError(f"internal error; request id {request_id}")
+            answer = self._refuse(exchange, bug, codec)
+        answer.hooks, answer.exchange = self.after, exchange
+        return answer
+
+    async def _answer(
+        self,
+        exchange: Exchange,
+        codec: Codec,
+        head: Head,
+        read: Callable[[], Awaitable[bytes]],
+    ) -> Answer:
+        record, scorer = self.runtime.lookup(exchange.endpoint)
+        exchange.record = record
+        self.keys(record, head)
+        codec.media(head)
+        body = await read()
+        if scorer is None:
+            raise ModelUnavailable(f"endpoint {record.name} is loading its model: retry shortly")
+        exchange.scorer = scorer
+        signature = scorer.signature
+        exchange.decoding = True
+        columns, context = codec.decode(body, head, signature)
+        exchange.columns = columns
+        chosen = self.route(Routing(record, scorer, head))
+        batcher = self.runtime.batcher(record.name) if chosen is scorer else None
+        scored = await dispatch(chosen, batcher, columns, self.timeout_s)
+        exchange.scored = scored
+        elapsed_ms = round((time.perf_counter() - exchange.started) * 1000)
+        result = Result(
+            record.name,
+            scored.predictions,
+            scored.version.version,
+            scored.version.name,
+            scored.classes,
+            chosen.signature,
+            output_names(record),
+            elapsed_ms,
+        )
+        encoded = codec.encode(context, result)
+        headers = answer_headers(
+            encoded.content_type,
+            len(encoded.body),
+            version=scored.version.version,
+            model=scored.version.name,
+            extra=encoded.headers,
+        )
+        return Answer(200, headers, encoded.body)
+
+    def _refuse(self, exchange: Exchange, error: ModelyardError, codec: Codec) -> Answer:
+        answer = self.errors.answer(error, codec)
+        exchange.error, exchange.status = error, answer.status
+        return answer
+
+    def finish_script(self, exchange: Exchange) -> None:
+        """Run the after hooks for an entry script's answered request (the proxy's)."""
+        Answer(exchange.status, [], b"", self.after, exchange).done()
+
+
+def output_names(record: EndpointRecord) -> list[str] | None:
+    """The names the endpoint gives its outputs (``--output-names``), if any."""
+    names: Any = record.options.get("output_names")
+    return [str(n) for n in names] if names else None
