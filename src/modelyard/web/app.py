@@ -156,7 +156,7 @@ def _replica(
     app.state.runtime = runtime
     errors.install(app)
     if fast is not None:
-        app.add_middleware(FastScore, plane=fast)
+        app.add_middleware(FastScore, plane=fast, max_body_bytes=limits.max_body_bytes)
     app.add_middleware(LimitsMiddleware, limits=limits)  # ids and limits first
     app.add_middleware(RequestMetrics, serves=runtime.serves)  # counts refusals too
     if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers

@@ -1,7 +1,8 @@
 """The hot routes without the framework: plain ASGI in front of the FastAPI app.
 
-A scoring request of a model endpoint (``POST /endpoints/E/score``) goes straight to the
-data plane's pipeline with the same codec the FastAPI route uses; routing, dependency
+A scoring request of a model endpoint (``POST /endpoints/E/score``, ``/invocations``,
+``/execute``, ``/v2/models/E[/versions/V]/infer``) goes straight to the data plane's
+pipeline with the same codec the FastAPI route uses; routing, dependency
 solving and the request and response objects, most of a one-row request's cost once the
 model runs compiled in microseconds, are skipped. Everything the pipeline answers is
 final, errors and bugs included: a request is never replayed into the framework, so a
@@ -17,34 +18,47 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.serving.dataplane import DataPlane
-from modelyard.serving.protocols.azureml import CODEC
+from modelyard.serving.protocols import azureml, classic, mlflow
 from modelyard.serving.protocols.codec import Codec, Head
+from modelyard.serving.protocols.v2 import V2Codec
 
-ROUTES: list[tuple[re.Pattern[str], Codec]] = [
-    (re.compile(r"^/endpoints/([^/]+)/score$"), CODEC),
-]
+Routes = list[tuple[re.Pattern[str], Codec]]
+
+
+def routes(max_body_bytes: int) -> Routes:
+    """The scoring routes and their codecs (the FastAPI routes' own, path for path)."""
+    v2 = V2Codec(max_body_bytes)
+    return [
+        (re.compile(r"^/endpoints/(?P<name>[^/]+)/score$"), azureml.CODEC),
+        (re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$"), mlflow.CODEC),
+        (re.compile(r"^/endpoints/(?P<name>[^/]+)/execute$"), classic.CODEC),
+        (re.compile(r"^/v2/models/(?P<name>[^/]+)/infer$"), v2),
+        (re.compile(r"^/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/infer$"), v2),
+    ]
 
 
 class FastScore:
     """ASGI middleware answering the data plane's scoring routes itself."""
 
-    def __init__(self, app: ASGIApp, plane: DataPlane) -> None:
+    def __init__(self, app: ASGIApp, plane: DataPlane, max_body_bytes: int) -> None:
         self.app = app
         self.plane = plane
+        self.routes = routes(max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        found = _route(scope["path"])
-        if found is None or self.plane.runtime.serves_script(found[0]):
+        found = self._route(scope["path"])
+        if found is None or self.plane.runtime.serves_script(found[0]["name"]):
             await self.app(scope, receive, send)
             return
-        name, codec = found
+        params, codec = found
+        name = params["name"]
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
-        head = Head(headers, _query(scope), {"name": name})
+        head = Head(headers, _query(scope), params)
 
         async def read() -> bytes:
             return await _read(receive)
@@ -55,13 +69,12 @@ class FastScore:
         await send({"type": "http.response.body", "body": answer.body})
         answer.done()
 
-
-def _route(path: str) -> tuple[str, Codec] | None:
-    for pattern, codec in ROUTES:
-        match = pattern.match(path)
-        if match is not None:
-            return match.group(1), codec
-    return None
+    def _route(self, path: str) -> tuple[dict[str, str], Codec] | None:
+        for pattern, codec in self.routes:
+            match = pattern.match(path)
+            if match is not None:
+                return match.groupdict(), codec
+        return None
 
 
 def _query(scope: Scope) -> dict[str, str]:
