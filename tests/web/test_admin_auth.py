@@ -32,6 +32,8 @@ class Call:
 SCORE = {"data": [[50.0]]}
 V2 = {"inputs": [{"name": "surface", "shape": [1, 1], "datatype": "FP64", "data": [50.0]}]}
 CLASSIC = {"Inputs": {"input1": {"ColumnNames": ["surface"], "Values": [[50.0]]}}}
+BATCH = {"model": "immo", "source": "immo_db", "table": "immo", "key": "surface",
+         "output_table": "immo_scores", "job_id": "walk-submit"}  # fmt: skip
 MLFLOW = {"dataframe_split": {"columns": ["surface"], "data": [[50.0]]}}
 
 # Answer without any key: documentation, liveness and readiness, the swagger of an endpoint.
@@ -127,6 +129,11 @@ ADMIN_ROUTES: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/api/v1/events"): Call("/api/v1/events"),
     ("GET", "/api/v1/collection"): Call("/api/v1/collection"),
+    ("POST", "/api/v1/batch"): Call("/api/v1/batch", BATCH),
+    ("GET", "/api/v1/batch"): Call("/api/v1/batch"),
+    ("GET", "/api/v1/batch/{job_id}"): Call("/api/v1/batch/walk"),
+    ("GET", "/api/v1/batch/{job_id}/outputs"): Call("/api/v1/batch/walk/outputs"),
+    ("POST", "/api/v1/batch/{job_id}/cancel"): Call("/api/v1/batch/walk/cancel"),
 }
 
 
@@ -137,6 +144,8 @@ NEEDS: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/schedules/{training}/pause"): Role.SCIENTIST,
     ("POST", "/api/v1/schedules/{training}/resume"): Role.SCIENTIST,
     ("POST", "/api/v1/endpoints/{name}/feedback"): Role.SCIENTIST,
+    ("POST", "/api/v1/batch"): Role.SCIENTIST,
+    ("POST", "/api/v1/batch/{job_id}/cancel"): Role.SCIENTIST,
     ("POST", "/api/v1/models/{name}/promote"): Role.APPROVER,
     ("POST", "/api/v1/models/{name}/rollback"): Role.APPROVER,
     ("POST", "/api/v1/models/{name}/approve"): Role.APPROVER,
@@ -192,6 +201,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ws.endpoints.create("spare", model="spare@champion")
     ws.queue.sync_schedules()
     queued = ws.trainings.run("immo", wait=False)
+    ws.batch.score(
+        "immo", source="immo_db", table="immo", key="surface", output_table="s", job_id="walk",
+        wait=False,
+    )  # fmt: skip
     app = create_control_app(ws, follow_interval=0.2)
     with running(app) as base:
         yield World(ws, app, base, keys["primary"], queued.id, token.id)
