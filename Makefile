@@ -13,7 +13,7 @@ DEB_TOOLS := chromium mono-mcs libmono-system-net-http4.0-cil libnewtonsoft-json
 	r-base-core r-cran-httr haproxy
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: quickstart test test-deps test-envs test-scale test-batch wheel-test lint types contracts unit venv dev clean
+.PHONY: quickstart test test-deps test-envs test-scale test-batch test-reliability wheel-test lint types contracts unit venv dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ test-batch: $(VENV)/.installed-dev
 ## test-scale: HAProxy + 3 replicas under 300 req/s for 60 s (make test runs 20 s of it)
 test-scale: $(VENV)/.installed-dev test-deps
 	SCALE_LOAD_S=60 $(BIN)/pytest tests/e2e/test_load_balancer.py -n 0 -s
+
+## test-reliability: the reliability battery at full scale; prints its figures and writes
+## docs/reliability.md (make test runs the same tests at a shorter scale)
+test-reliability: $(VENV)/.installed-dev test-deps
+	MODELYARD_RELIABILITY=full MODELYARD_RELIABILITY_REPORT=docs/reliability.md \
+		$(BIN)/pytest tests/reliability -n 0
 
 lint:
 	$(BIN)/ruff check src tests bench docs

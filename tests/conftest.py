@@ -7,10 +7,12 @@ missing server skips its tests; with ``CI=true`` it is a failure.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 from modelyard import Workspace
 from modelyard.config.settings import Settings
 from modelyard.storage.schema import metadata
+from tests.helpers import figures
 from tests.helpers.object_storage import ObjectStore, azurite_server, moto_server
 
 PG_ADMIN_URL = os.environ.get(
@@ -147,3 +150,27 @@ def sqlite_workspace(tmp_path: Path) -> Iterator[Workspace]:
     ws = Workspace(make_settings(tmp_path, f"sqlite:///{tmp_path / 'registry.db'}"))
     yield ws
     ws.close()
+
+
+# -- the reliability battery's figures (tests/helpers/figures.py) --------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controlling process names the folder the battery's rows go to (its workers
+    inherit it)."""
+    if not hasattr(config, "workerinput") and figures.FOLDER_ENV not in os.environ:
+        os.environ[figures.FOLDER_ENV] = tempfile.mkdtemp(prefix="modelyard-figures-")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the battery's table; ``MODELYARD_RELIABILITY_REPORT=PATH`` also writes it."""
+    folder = os.environ.get(figures.FOLDER_ENV)
+    found = figures.rows(Path(folder)) if folder else []
+    if not found:
+        return
+    terminalreporter.section("reliability figures")
+    terminalreporter.write_line(figures.table(found))
+    target = os.environ.get("MODELYARD_RELIABILITY_REPORT")
+    if target:
+        Path(target).write_text(figures.report(found))
+        terminalreporter.write_line(f"written to {target}")

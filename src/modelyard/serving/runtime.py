@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import threading
 from collections.abc import Iterable
 
@@ -28,6 +29,8 @@ from modelyard.storage.notifications import AliasMove
 from modelyard.types import EndpointState, ModelRef
 
 GC_THRESHOLDS = (50_000, 50, 100)
+
+log = logging.getLogger("modelyard.serving")
 
 
 class Runtime:
@@ -59,6 +62,7 @@ class Runtime:
         self._thread: threading.Thread | None = None
         self._started = False  # the first refresh is done
         self.ready = False
+        self.degraded: str | None = None  # why the registry is not followed right now
 
     def lookup(self, name: str) -> tuple[EndpointRecord, Scorer | None]:
         """The record of ``name`` and its scorer (None while its model loads), from memory
@@ -136,8 +140,14 @@ class Runtime:
         """Re-read endpoint rows and follow every target to its current version."""
         try:
             records = {r.name: r for r in self._store.list()}
-        except ModelyardError:
-            return  # the registry is unreachable: keep serving what is loaded
+        except ModelyardError as error:  # keep serving what is loaded, and say so
+            if self.degraded is None:
+                log.warning("registry unreachable, serving the versions loaded: %s", error)
+            self.degraded = f"serving the versions loaded; the registry does not answer: {error}"
+            return
+        if self.degraded is not None:
+            log.warning("registry answers again: following promotions")
+        self.degraded = None
         if self._only is not None:
             records = {k: v for k, v in records.items() if k in self._only}
         for name in list(self._records):
@@ -207,14 +217,21 @@ class Runtime:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            unacked, self._unacked = self._unacked, []
-            self.refresh()
-            self._notices.ack(unacked)  # served now, or failed: the old version serves
-            # One load per scorer and round, so that a pushed move is never kept waiting
-            # behind a whole series of preloads.
-            if any([scorer.preload() for scorer in list(self._scorers.values())]):
-                self._wake.set()
-            self._notices.check()
+            try:
+                self._follow()
+            except Exception:  # following must outlive any one round's failure
+                log.exception("following the registry failed this round; trying again")
+
+    def _follow(self) -> None:
+        """One round: re-read the endpoints, acknowledge what is served, preload on."""
+        unacked, self._unacked = self._unacked, []
+        self.refresh()
+        self._notices.ack(unacked)  # served now, or failed: the old version serves
+        # One load per scorer and round, so that a pushed move is never kept waiting
+        # behind a whole series of preloads.
+        if any([scorer.preload() for scorer in list(self._scorers.values())]):
+            self._wake.set()
+        self._notices.check()
 
     def _moved(self, move: AliasMove) -> bool:
         """A pushed move (on the event loop) or a polled pointer (from the polling thread):

@@ -11,6 +11,7 @@ materialised into.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -114,12 +115,7 @@ class ArtifactStore:
             with self._translated():
                 self._fs.pipe_file(self.blob_path(info.sha256), data)
             return info
-        tmp = self._tmp_name()
-        with self._fs.open(tmp, "wb") as out:
-            out.write(data)
-            _fsync(out)
-        self._publish(tmp, info.sha256)
-        return info
+        return self.put_stream(io.BytesIO(data))
 
     def put_stream(self, source: IO[bytes]) -> BlobInfo:
         """Store a stream: write to a temporary name, then rename to its digest (object
@@ -134,7 +130,7 @@ class ArtifactStore:
         size = 0
         tmp = self._tmp_name()
         try:
-            with self._fs.open(tmp, "wb") as out:
+            with self._translated(), self._fs.open(tmp, "wb") as out:
                 while chunk := source.read(CHUNK):
                     digest.update(chunk)
                     size += len(chunk)

@@ -88,8 +88,8 @@ class _Connection:
     def __init__(self, db: Database, channel: str, *, name: str | None = None) -> None:
         try:
             raw = db.engine.raw_connection()
-        except sa.exc.DBAPIError as exc:
-            raise _cannot_listen(db, exc.orig) from None
+        except Exception as exc:  # the driver's own error: raw_connection() does not wrap it
+            raise _cannot_listen(db, getattr(exc, "orig", None) or exc) from None
         driver: Any = raw.driver_connection
         if not hasattr(driver, "pgconn"):  # psycopg2 and others: polling only
             raw.close()

@@ -8,6 +8,7 @@ says what to check, with every credential scrubbed out of the library's words.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -69,12 +70,26 @@ def translated(location: str, options: StorageOptions, *, reading: bool = False)
             f"({redact(str(exc), *options.secrets())})",
             location=shown,
         ) from None
-    except Exception as exc:  # botocore, azure-core, aiohttp: each library its own tree
-        detail = " ".join(str(exc).split())[:500] or type(exc).__name__
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise _failed(location, options, exc) from None
         shown = redact_url(location)
         raise ArtifactStoreUnavailable(
-            f"the artifact store {shown} failed: {redact(detail, *options.secrets())} "
-            "(check its address, that the bucket or container exists, and the credentials "
-            "in [registry.storage_options] or the environment)",
+            f"the artifact store {shown} has no space left: free some on its disk, or point "
+            "[registry] artifacts at a larger one",
             location=shown,
         ) from None
+    except Exception as exc:  # botocore, azure-core, aiohttp: each library its own tree
+        raise _failed(location, options, exc) from None
+
+
+def _failed(location: str, options: StorageOptions, exc: Exception) -> ArtifactStoreUnavailable:
+    """The error of a store that failed with ``exc``, credentials scrubbed."""
+    detail = " ".join(str(exc).split())[:500] or type(exc).__name__
+    shown = redact_url(location)
+    return ArtifactStoreUnavailable(
+        f"the artifact store {shown} failed: {redact(detail, *options.secrets())} "
+        "(check its address, that the bucket or container exists, and the credentials "
+        "in [registry.storage_options] or the environment)",
+        location=shown,
+    )

@@ -77,7 +77,10 @@ def create_app(
 
     @app.get("/v2/health/ready", tags=["health"])
     async def ready() -> JSONResponse:
-        return JSONResponse({"ready": runtime.ready}, status_code=200 if runtime.ready else 503)
+        answer: dict[str, object] = {"ready": runtime.ready}
+        if runtime.degraded is not None:  # still ready: the loaded versions answer
+            answer["degraded"] = runtime.degraded
+        return JSONResponse(answer, status_code=200 if runtime.ready else 503)
 
     keys = (plane, ws.settings.admin_key, require_keys, limits)
     app.include_router(scoring.router(*keys))
