@@ -11,15 +11,16 @@ from typing import Any
 from modelyard.errors import InvalidReference
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
-_NAME_RE = re.compile(rf"^{_NAME}$")
-_REF_RE = re.compile(rf"^(?P<name>{_NAME})(?:@(?P<alias>{_NAME})|:(?P<version>[0-9]+))?$")
+# Matched with fullmatch: ``$`` would also accept a name ending in a newline.
+_NAME_RE = re.compile(_NAME)
+_REF_RE = re.compile(rf"(?P<name>{_NAME})(?:@(?P<alias>{_NAME})|:(?P<version>[0-9]+))?")
 
 DEFAULT_ALIAS = "champion"
 
 
 def check_name(name: str, what: str = "model name") -> str:
     """Return ``name`` if it is a valid model, alias or endpoint name, else raise."""
-    if not _NAME_RE.match(name) or name.isdigit():
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.isdigit():
         raise InvalidReference(
             f"invalid {what} {name!r}: use letters, digits, '_', '.', '-' "
             "(at most 128, starting with a letter or digit, not only digits)"
@@ -41,7 +42,7 @@ class ModelRef:
     @classmethod
     def parse(cls, text: str) -> ModelRef:
         """Parse ``immo``, ``immo@champion`` or ``immo:3``."""
-        match = _REF_RE.match(text.strip())
+        match = _REF_RE.fullmatch(text.strip(" "))
         if match is None or match["name"].isdigit():
             raise InvalidReference(
                 f"invalid model reference {text!r}: write NAME, NAME@ALIAS or NAME:VERSION "

@@ -46,7 +46,7 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def parse_duration(text: str, where: str = "duration") -> float:
     """Seconds in ``30s``, ``15m``, ``1h``, ``1d`` or ``2w``; a ConfigError says the form."""
-    match = _DURATION.match(str(text))
+    match = _DURATION.fullmatch(str(text))
     if match is None or float(match["n"]) <= 0:
         raise ConfigError(f"{where} = {text!r}: write a positive duration such as 30s, 15m, 1h, 1d")
     return float(match["n"]) * _SECONDS[match["unit"]]

@@ -77,7 +77,7 @@ class SqlTarget:
         if (query is None) == (table is None):
             raise ConfigError(f"source {self.name}: give either a query or a table, not both")
         if table is not None:
-            if not _TABLE_RE.match(table):
+            if not _TABLE_RE.fullmatch(table):
                 raise ConfigError(f"source {self.name}: {table!r} is not a table name")
             schema_name, _, bare = table.rpartition(".")
             selectable = sa.table(bare, schema=schema_name or None)

@@ -42,7 +42,7 @@ class BlobInfo:
 
 
 def _check_sha(sha256: str) -> str:
-    if not _SHA_RE.match(sha256):
+    if not _SHA_RE.fullmatch(sha256):
         raise UnsafePath(f"{sha256!r} is not a sha256 hex digest")
     return sha256
 
@@ -193,7 +193,7 @@ class ArtifactStore:
             paths = self._fs.find(f"{self._root}/blobs")
         for path in paths:
             name = str(path).rsplit("/", 1)[-1]
-            if _SHA_RE.match(name):
+            if _SHA_RE.fullmatch(name):
                 yield name
 
     def stale_temporaries(self) -> list[str]:
