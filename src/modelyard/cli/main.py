@@ -151,6 +151,6 @@ def _usage_error(exc: Exception) -> None:
 def _fail(message: str, debug: bool, code: int = 1) -> None:
     if debug:
         err_console.print(escape(traceback.format_exc()))
-    one_line = " ".join(message.split())
+    one_line = redact_url(" ".join(message.split()))
     err_console.print(f"[red]{escape(one_line)}[/]", soft_wrap=True)
     sys.exit(code)

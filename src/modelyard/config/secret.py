@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
 
 _URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
+# A query parameter that carries a credential: password, sslpassword, token, key, secret,
+# sig (Azure SAS), X-Amz-Signature, X-Amz-Credential, access_token, api_key, ...
+_CREDENTIAL = r"[A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|sig|credential|auth)[A-Za-z0-9_.-]*"
+_URL_QUERY_SECRET_RE = re.compile(
+    rf"(?P<head>[?&;](?i:{_CREDENTIAL})=)(?P<value>[^&;#\s'\"<>]+)"
+)
 _MASK = "***"
 
 
@@ -69,10 +78,33 @@ class SecretURL(Secret):
         match = _URL_PASSWORD_RE.search(self._value)
         return match["pw"] if match and match["pw"] else None
 
+    def credentials(self) -> list[str]:
+        """Every credential the URL holds: its password and the values of its
+        credential-bearing query parameters (to scrub them out of foreign messages)."""
+        found = [self.password] if self.password else []
+        found += [m["value"] for m in _URL_QUERY_SECRET_RE.finditer(self._value)]
+        return [unquote(value) for value in found] + found
+
 
 def redact_url(url: str) -> str:
-    """Replace the password of every URL in ``url`` by ``***``."""
-    return _URL_PASSWORD_RE.sub(lambda m: f"{m['head']}{_MASK}@", url)
+    """Mask every credential of every URL in ``url``: the password of ``user:pass@`` and
+    the value of each credential-bearing query parameter (``?password=``, ``sslpassword``,
+    ``token``, ``key``, ``secret``, ``sig``, ...). The one redaction of URLs: everything
+    that stores, logs or prints one goes through it."""
+    text = _URL_PASSWORD_RE.sub(lambda m: f"{m['head']}{_MASK}@", url)
+    return _URL_QUERY_SECRET_RE.sub(lambda m: f"{m['head']}{_MASK}", text)
+
+
+def redact_all(value: Any) -> Any:
+    """``value`` with :func:`redact_url` applied to every string in it, through nested
+    mappings and lists (lineage, details: what is stored as JSON)."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, Mapping):
+        return {key: redact_all(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_all(item) for item in value]
+    return value
 
 
 def redact(text: str, *secrets: Secret | None) -> str:
@@ -82,8 +114,8 @@ def redact(text: str, *secrets: Secret | None) -> str:
         if secret is None:
             continue
         values = [secret.reveal()]
-        if isinstance(secret, SecretURL) and secret.password:
-            values.append(secret.password)
+        if isinstance(secret, SecretURL):
+            values += secret.credentials()
         for value in values:
             if value and len(value) >= 3:
                 text = text.replace(value, _MASK)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from modelyard.config.secret import redact_all
 from modelyard.errors import Conflict
 from modelyard.registry import aliases
 from modelyard.registry.packing import Packed
@@ -63,7 +64,7 @@ def record(
                 metrics=dict(info.metrics),
                 params=dict(info.params),
                 tags=dict(info.tags),
-                lineage=dict(info.lineage),
+                lineage=redact_all(dict(info.lineage)),  # immutable: no credential kept
                 profile=dict(info.profile) if info.profile is not None else None,
                 description=info.description,
                 created_by=actor[:128],

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import RowMapping
 from sqlalchemy.engine import Connection
 
+from modelyard.config.secret import redact_url
 from modelyard.errors import JobNotFound
 from modelyard.storage import schema
 from modelyard.storage.engine import Database
@@ -174,7 +175,7 @@ class JobStore:
                 .values(
                     state=FAILED if error else SUCCEEDED,
                     finished_at=utcnow(),
-                    error=error,
+                    error=redact_url(error) if error else error,
                     result=dict(result) if result is not None else None,
                 )
             ).rowcount

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import RowMapping
 from sqlalchemy.engine import Connection
 
+from modelyard.config.secret import redact_url
 from modelyard.errors import RunNotFound
 from modelyard.storage import schema
 from modelyard.storage.engine import Database
@@ -124,6 +125,10 @@ class RunStore:
         return self.get(run_id)
 
     def _update(self, run_id: str, **values: Any) -> None:
+        for field in ("error", "logs"):  # a source URL's credentials are never stored
+            if isinstance(values.get(field), str):
+                values[field] = redact_url(values[field])
+
         def update(conn: Connection) -> None:
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**values))
 
@@ -210,7 +215,9 @@ class RunStore:
                     r.c.id == run_id,
                     r.c.state.in_((RunState.QUEUED.value, RunState.RUNNING.value)),
                 )
-                .values(state=RunState.FAILED.value, finished_at=utcnow(), error=error)
+                .values(
+                    state=RunState.FAILED.value, finished_at=utcnow(), error=redact_url(error)
+                )
             ).rowcount
             return bool(moved == 1)
 
