@@ -22,6 +22,8 @@ in one table; the CLI prints ``error[code]: message`` on one line.
     │   ├── InvalidReference        invalid_reference
     │   ├── UnsupportedMediaType    unsupported_media_type
     │   ├── PayloadTooLarge         payload_too_large
+    │   ├── HeadersTooLarge         headers_too_large
+    │   ├── BodyTimeout             body_timeout
     │   ├── ModelFailed             model_error
     │   ├── ScriptFailed            script_failed
     │   ├── SignatureChanged        signature_changed
@@ -190,6 +192,18 @@ class PayloadTooLarge(InvalidInput):
     """A request body over the server's limit."""
 
     code = "payload_too_large"
+
+
+class HeadersTooLarge(InvalidInput):
+    """A request line and headers over the server's limit."""
+
+    code = "headers_too_large"
+
+
+class BodyTimeout(InvalidInput):
+    """A request body that did not arrive within the server's read timeout."""
+
+    code = "body_timeout"
 
 
 class ModelFailed(InvalidInput):

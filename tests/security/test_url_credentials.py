@@ -27,8 +27,8 @@ def _workspace(root: Path) -> Workspace:
     (root / "modelyard.toml").write_text(
         f"""
 [registry]
-database_url = "sqlite:///{root / 'registry.db'}"
-artifacts = "{root / 'artifacts'}"
+database_url = "sqlite:///{root / "registry.db"}"
+artifacts = "{root / "artifacts"}"
 [security]
 admin_key = "{ADMIN_KEY}"
 [sources.immo_db]

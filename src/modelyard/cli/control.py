@@ -20,7 +20,8 @@ import uvicorn
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal
 from modelyard.cli.context import console, state
 from modelyard.cli.jobs import STOPPING, print_schedules
-from modelyard.cli.nodelay import NoDelayHTTPProtocol
+from modelyard.cli.protocol import http_protocol
+from modelyard.cli.serving import body_bytes
 from modelyard.config.serve import ServeOptions
 from modelyard.errors import ConfigError
 
@@ -56,7 +57,7 @@ def up(
             raise ConfigError(NO_ADMIN_KEY)
         options = ServeOptions(
             root=str(ws.settings.root),
-            max_body_bytes=int(max_body_mb * 1024 * 1024),
+            max_body_bytes=body_bytes(max_body_mb),
             max_in_flight=max_in_flight,
             timeout_s=timeout,
             drain_s=drain_seconds,
@@ -83,7 +84,7 @@ def up(
                 factory=True,
                 host=host,
                 port=port,
-                http=NoDelayHTTPProtocol,
+                http=http_protocol(),
                 log_level="warning",
                 timeout_graceful_shutdown=math.ceil(timeout) + 5,
             )

@@ -66,7 +66,8 @@ def print_schedules(schedules: Iterable[Schedule]) -> None:
     if not rows:
         console.print(
             'No schedules: add schedule = "0 * * * *" (or "every 10m") to a [trainings.NAME] '
-            "table; `modelyard up` or `modelyard scheduler` stores it."
+            "table; `modelyard up` or `modelyard scheduler` stores it.",
+            markup=False,  # [trainings.NAME] is TOML, not Rich markup
         )
         return
     table = Table(title="Schedules")

@@ -167,11 +167,15 @@ def history(
 def download(
     ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
     to: Annotated[Path, typer.Option("--to", help="Target folder.")] = Path("."),
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files of the same names in the folder.")
+    ] = False,
 ) -> None:
-    """Write a version's verified files into a folder."""
+    """Write a version's verified files into a folder (never over existing files unless
+    --force)."""
     with state.open() as ws:
         version = ws.models.resolve(ref)
-        target = ws.models.download(version.ref, to)
+        target = ws.models.download(version.ref, to, force=force)
     names = ", ".join(f.name for f in version.manifest.files)
     console.print(f"{version.ref}: wrote {names} into {target}")
 

@@ -15,7 +15,7 @@ import uvicorn
 from rich.table import Table
 
 from modelyard.cli.context import console, state
-from modelyard.cli.nodelay import NoDelayHTTPProtocol
+from modelyard.cli.protocol import http_protocol
 from modelyard.cli.render import print_created, when
 from modelyard.config.serve import ServeOptions, is_loopback
 from modelyard.errors import ConfigError
@@ -122,6 +122,13 @@ def keys(
     console.print(f"new {regenerate} key of {name}: {key}")
 
 
+def body_bytes(max_body_mb: float) -> int:
+    """``--max-body-mb`` in bytes; ``ConfigError`` unless it is a finite number above 0."""
+    if not math.isfinite(max_body_mb) or max_body_mb <= 0:
+        raise ConfigError(f"--max-body-mb must be a number above 0, not {max_body_mb:g}")
+    return max(1, int(max_body_mb * 1024 * 1024))
+
+
 def serve(
     endpoint: Annotated[
         list[str] | None, typer.Option("--endpoint", "-e", help="Serve only these (repeatable).")
@@ -156,6 +163,10 @@ def serve(
         raise ConfigError(
             f"refusing to serve without keys on {host}: bind 127.0.0.1, or drop --no-keys"
         )
+    if workers < 1 or not 0 < port < 65536:
+        raise ConfigError(
+            f"--workers must be at least 1 and --port 1 to 65535, not {workers}, {port}"
+        )
     if mlflow_compat and len(endpoint or ()) != 1:
         raise ConfigError(
             "--mlflow-compat serves one endpoint at the root: name it with --endpoint E"
@@ -169,11 +180,12 @@ def serve(
         root=root,
         endpoints=tuple(endpoint or ()),
         require_keys=not no_keys,
-        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        max_body_bytes=body_bytes(max_body_mb),
         max_in_flight=max_in_flight,
         timeout_s=timeout,
         drain_s=drain_seconds,
         mlflow_compat=mlflow_compat,
+        host=host,
     )
     os.environ.update(options.to_env())
     console.print(f"modelyard serving on http://{host}:{port} (Ctrl+C stops)")
@@ -185,8 +197,8 @@ def serve(
             factory=True,
             host=host,
             port=port,
-            workers=max(1, workers),
-            http=NoDelayHTTPProtocol,
+            workers=workers,
+            http=http_protocol(),
             log_level="warning",
             timeout_graceful_shutdown=math.ceil(timeout) + 5,
             # a worker loading its models on a busy machine answers the supervisor's ping

@@ -17,9 +17,7 @@ _URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?
 # A query parameter that carries a credential: password, sslpassword, token, key, secret,
 # sig (Azure SAS), X-Amz-Signature, X-Amz-Credential, access_token, api_key, ...
 _CREDENTIAL = r"[A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|sig|credential|auth)[A-Za-z0-9_.-]*"
-_URL_QUERY_SECRET_RE = re.compile(
-    rf"(?P<head>[?&;](?i:{_CREDENTIAL})=)(?P<value>[^&;#\s'\"<>]+)"
-)
+_URL_QUERY_SECRET_RE = re.compile(rf"(?P<head>[?&;](?i:{_CREDENTIAL})=)(?P<value>[^&;#\s'\"<>]+)")
 _MASK = "***"
 
 

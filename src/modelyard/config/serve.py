@@ -36,6 +36,25 @@ class ServeOptions:
     host: str = "127.0.0.1"  # the interface bound: the admin API answers to it as a Host name
     allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers to (a proxy's)
 
+    def __post_init__(self) -> None:
+        """Refuse values that would lock every request out or never time out."""
+        mib = self.max_body_bytes / 1048576
+        checks = (
+            (self.max_body_bytes >= 1, f"--max-body-mb must be above 0, not {mib:g}"),
+            (
+                self.max_in_flight >= 1,
+                f"--max-in-flight must be at least 1, not {self.max_in_flight}",
+            ),
+            (
+                0 < self.timeout_s < 86400,
+                f"--timeout must be above 0 s and below a day, not {self.timeout_s:g}",
+            ),
+            (0 <= self.drain_s <= 3600, f"--drain-seconds must be 0 to 3600, not {self.drain_s:g}"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
     def to_env(self) -> dict[str, str]:
         """The ``MODELYARD_*`` variables that carry these options to worker processes."""
         return {

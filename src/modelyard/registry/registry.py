@@ -191,9 +191,20 @@ class Registry:
         """Load the live model through the one safe loader."""
         return self.loader.load(self.resolve(ref))
 
-    def download(self, ref: ModelRef | str, target: Path) -> Path:
-        """Write the verified files of a version into ``target``."""
-        return self.loader.materialize(self.resolve(ref), target)
+    def download(self, ref: ModelRef | str, target: Path, *, force: bool = False) -> Path:
+        """Write the verified files of a version into the folder ``target``. Raises
+        ``Conflict`` if ``target`` is a file, or if one of the files would replace one
+        already there, unless ``force``."""
+        version = self.resolve(ref)
+        if target.exists() and not target.is_dir():
+            raise Conflict(f"{target} is a file: give a folder to download {version.ref} into")
+        there = [f.name for f in version.manifest.files if (target / f.name).exists()]
+        if there and not force:
+            raise Conflict(
+                f"{target} already holds {', '.join(sorted(there)[:5])}: choose another "
+                "folder, or add --force to overwrite"
+            )
+        return self.loader.materialize(version, target)
 
     # -- aliases ---------------------------------------------------------------------
 

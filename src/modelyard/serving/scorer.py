@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelyard.errors import ModelFailed, ModelUnavailable, ModelyardError
+from modelyard.errors import InvalidInput, ModelFailed, ModelUnavailable, ModelyardError
 from modelyard.monitoring.prometheus import LOAD_FAILURES, SWAPS, VERSION_IN_USE
 from modelyard.registry.records import ModelVersion
 from modelyard.registry.registry import Registry
@@ -255,11 +255,31 @@ class Scorer:
                 # handle_unknown="error", say): the caller's input, answered with a 4xx.
                 detail = f"{type(exc).__name__}: {exc}"[:500]
                 raise ModelFailed(f"{current.version.ref} failed on this input: {detail}") from None
+        check_finite(predictions, current.version.ref)
         return Scored(
             predictions,
             current.version,
             current.classes if kind is OutputKind.PROBABILITIES else None,
         )
+
+
+def check_finite(predictions: np.ndarray[Any, Any], ref: str) -> None:
+    """Raise ``InvalidInput`` (``prediction_not_finite``, a 422 naming the first row) if a
+    numeric prediction is infinite or NaN: finite inputs such as ``1e308`` can overflow
+    the model's arithmetic, and no wire format carries the result faithfully (JSON has
+    no infinity: it would read ``null`` or ``"inf"`` depending on the route)."""
+    if predictions.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(predictions)
+    if not bad.any():
+        return
+    row = int(np.argwhere(bad)[0][0])
+    raise InvalidInput(
+        f"{ref} predicts a value that is not a finite number for row {row}: its inputs are "
+        "too large for the model's arithmetic; send values within the range it was trained on",
+        code="prediction_not_finite",
+        row=row,
+    )
 
 
 def _as_frame(data: pd.DataFrame | Columns, signature: Signature | None) -> pd.DataFrame:

@@ -215,9 +215,7 @@ class RunStore:
                     r.c.id == run_id,
                     r.c.state.in_((RunState.QUEUED.value, RunState.RUNNING.value)),
                 )
-                .values(
-                    state=RunState.FAILED.value, finished_at=utcnow(), error=redact_url(error)
-                )
+                .values(state=RunState.FAILED.value, finished_at=utcnow(), error=redact_url(error))
             ).rowcount
             return bool(moved == 1)
 

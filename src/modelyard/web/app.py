@@ -95,7 +95,7 @@ def data_plane(
 ) -> DataPlane:
     """The pipeline of a replica: its key check, the one error table, the server's
     timeout, and the collection hook when the workspace collects."""
-    plane = DataPlane(runtime, ScoreKeys(admin_key, require_keys, limits), TABLE, limits.timeout_s)
+    plane = DataPlane(runtime, ScoreKeys(admin_key, require_keys), TABLE, limits.timeout_s)
     if runtime.collector is not None:
         plane.after.append(collection(runtime.collector))
     return plane

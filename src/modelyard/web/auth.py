@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.types import Scope
 
 from modelyard.config.secret import Secret
-from modelyard.config.serve import ServeOptions, is_loopback
+from modelyard.config.serve import is_loopback
 from modelyard.errors import Unauthorized
 from modelyard.serving.protocols.codec import Head
 from modelyard.storage.endpoints import EndpointRecord
@@ -59,12 +60,27 @@ def check_token(
         raise Unauthorized(f"the key is not valid for endpoint {record.name}")
 
 
-def keys_required(record: EndpointRecord, require_keys: bool, limits: ServeOptions) -> bool:
-    """Whether ``record`` needs a key here: always, unless keys are off for the server or
-    the endpoint was created without keys (Azure ACI's default) and we listen on loopback."""
+def keys_required(record: EndpointRecord, require_keys: bool, loopback: bool) -> bool:
+    """Whether ``record`` needs a key on this connection: always, unless keys are off for
+    the server, or the endpoint was created without keys (Azure ACI's default) and the
+    connection arrived on a loopback address (``loopback``, from :func:`on_loopback`: a
+    server bound to 0.0.0.0 asks keys of every caller reaching another interface)."""
     if not require_keys:
         return False
-    return record.auth_enabled or not is_loopback(limits.host)
+    return record.auth_enabled or not loopback
+
+
+def on_loopback(scope: Scope) -> bool:
+    """True if the connection of ``scope`` arrived on a loopback address: its local socket
+    address (ASGI ``scope["server"]``), never a setting. A Unix socket, which has no
+    address, does not count as loopback."""
+    server = scope.get("server")
+    if not server:
+        return False
+    host = str(server[0])
+    if host.lower().startswith("::ffff:"):  # an IPv4 peer on a dual-stack socket
+        host = host[7:]
+    return is_loopback(host)
 
 
 @dataclass(frozen=True)
@@ -74,11 +90,10 @@ class ScoreKeys:
 
     admin_key: Secret | None
     require_keys: bool
-    limits: ServeOptions
 
     def __call__(self, record: EndpointRecord, head: Head) -> None:
         """Return if ``head`` carries a key that opens ``record``; 401 otherwise."""
-        required = keys_required(record, self.require_keys, self.limits)
+        required = keys_required(record, self.require_keys, head.loopback)
         if required:
             token = bearer_token(head.headers.get("authorization", ""))
             check_token(token, record, self.admin_key, required=True)

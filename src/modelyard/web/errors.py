@@ -8,6 +8,7 @@ request id to look for in the server log, never a traceback.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from modelyard import errors as e
 from modelyard.serving.dataplane import Answer, answer_headers
@@ -34,6 +36,8 @@ STATUS: dict[type[e.ModelyardError], int] = {
     e.InvalidInput: 400,
     e.UnsupportedMediaType: 415,
     e.PayloadTooLarge: 413,
+    e.HeadersTooLarge: 431,
+    e.BodyTimeout: 408,
     e.EnvironmentBuildFailed: 422,
     e.ArtifactError: 500,  # what the server holds is broken, not the request
     e.SourceError: 502,
@@ -52,13 +56,9 @@ STATUS: dict[type[e.ModelyardError], int] = {
 """Error class -> HTTP status, resolved along the class's MRO (the nearest listed base
 wins); a test walks every ``ModelyardError`` subclass and fails on one that only the
 base's 500 would answer."""
-_CLIENT_CODES = {
-    "bad_value",
-    "missing_column",
-    "bad_row_length",
-    "ragged_columns",
-    "invalid_request",
-}
+_MISFITS = {"bad_value", "missing_column", "bad_row_length", "ragged_columns", "invalid_request"}
+# A finite input whose prediction overflows: 422 naming the row on every route and shape.
+_CLIENT_CODES = {*_MISFITS, "prediction_not_finite"}
 
 ErrorShape = Callable[[e.ModelyardError, int], dict[str, Any] | None]
 """A wire protocol's own error body (MLflow, Open Inference, Studio classic) for an error
@@ -86,7 +86,7 @@ def error_answer(
     a value that does not fit the signature is a 400, as those protocols answer it."""
     status = status_of(error)
     body = shape(error, status) if shape is not None else None
-    if body is not None and status == 422:
+    if body is not None and status == 422 and getattr(error, "code", "") in _MISFITS:
         status = 400
         body = shape(error, status) if shape is not None else body
     headers = dict(extra)
@@ -129,9 +129,41 @@ def as_response(answer: Answer) -> Response:
     return response
 
 
+class QuietLog:
+    """One warning line per ``every_s`` seconds at most, saying how many were held back:
+    what clients cause (disconnects) must not flood the log."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self._last = -every_s
+        self._held = 0
+
+    def warn(self, message: str) -> bool:
+        """Log ``message`` (with the count held back since the last line) unless a line was
+        logged less than ``every_s`` ago; True if it was logged."""
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            self._held += 1
+            return False
+        held, self._held, self._last = self._held, 0, now
+        log.warning("%s%s", message, f" ({held} more since the last such line)" if held else "")
+        return True
+
+
+disconnects = QuietLog()
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``: every error, the framework's own included, is
     answered from the table above."""
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        disconnects.warn(
+            f"client disconnected before sending its whole body: {request.method} "
+            f"{request.url.path}"
+        )
+        return Response(status_code=499)  # nobody reads it: the connection is gone
 
     @app.exception_handler(e.ModelyardError)
     async def _modelyard(request: Request, exc: e.ModelyardError) -> Response:

@@ -21,6 +21,7 @@ from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.protocols import azureml, classic, mlflow
 from modelyard.serving.protocols.codec import Codec, Head
 from modelyard.serving.protocols.v2 import V2Codec
+from modelyard.web.auth import on_loopback
 
 Routes = list[tuple[re.Pattern[str], Codec]]
 
@@ -58,7 +59,7 @@ class FastScore:
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
-        head = Head(headers, _query(scope), params)
+        head = Head(headers, _query(scope), params, loopback=on_loopback(scope))
 
         async def read() -> bytes:
             return await _read(receive)

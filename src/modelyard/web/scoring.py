@@ -17,14 +17,19 @@ from modelyard.serving.protocols.azureml import CODEC
 from modelyard.serving.protocols.codec import Codec, Head
 from modelyard.serving.runtime import Runtime
 from modelyard.serving.swagger import openapi
-from modelyard.web.auth import check_score_key, keys_required
+from modelyard.web.auth import check_score_key, keys_required, on_loopback
 from modelyard.web.entry import ScriptProxy
 from modelyard.web.errors import as_response
 
 
 def head_of(request: Request) -> Head:
     """The data plane's view of a request before its body."""
-    return Head(dict(request.headers), dict(request.query_params), request.path_params)
+    return Head(
+        dict(request.headers),
+        dict(request.query_params),
+        request.path_params,
+        loopback=on_loopback(request.scope),
+    )
 
 
 async def through(plane: DataPlane, codec: Codec, name: str, request: Request) -> Response:
@@ -56,7 +61,7 @@ def router(
         if deployment is None:
             return None
         record = runtime.record(name)
-        required = keys_required(record, require_keys, limits)
+        required = keys_required(record, require_keys, on_loopback(request.scope))
         try:
             check_score_key(request, record, admin_key, required=required)
         except Unauthorized:

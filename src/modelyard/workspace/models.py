@@ -131,9 +131,12 @@ class Models:
         """Load a version through the one safe loader (hash, allow-list and pickle checks)."""
         return self._registry.load(ref)
 
-    def download(self, ref: str | ModelRef, target: str | os.PathLike[str]) -> Path:
-        """Write a version's verified files into ``target``."""
-        return self._registry.download(ref, Path(target))
+    def download(
+        self, ref: str | ModelRef, target: str | os.PathLike[str], *, force: bool = False
+    ) -> Path:
+        """Write a version's verified files into the folder ``target``; ``Conflict`` if it
+        is a file or a file there would be replaced, unless ``force``."""
+        return self._registry.download(ref, Path(target), force=force)
 
     def archive(self, name: str, version: int | None = None, *, actor: str | None = None) -> None:
         """Archive a version (or the whole model)."""

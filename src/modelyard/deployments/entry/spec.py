@@ -74,7 +74,11 @@ class ScriptSpec:
 
     def __post_init__(self) -> None:
         for key, value in self.variables.items():
-            if not isinstance(key, str) or not VARIABLE.fullmatch(key) or not isinstance(value, str):
+            if (
+                not isinstance(key, str)
+                or not VARIABLE.fullmatch(key)
+                or not isinstance(value, str)
+            ):
                 raise InvalidInput(
                     f"environment variable {key!r}={value!r}: names are letters, digits and "
                     "underscores, values are strings",

@@ -39,6 +39,7 @@ class Head:
     headers: Mapping[str, str]
     query: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
+    loopback: bool = False  # the connection arrived on a loopback address (keyless endpoints)
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (lower case), if sent."""
