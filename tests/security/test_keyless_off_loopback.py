@@ -50,7 +50,7 @@ def test_a_keyless_endpoint_asks_a_key_of_callers_off_loopback(tmp_path: Path) -
     ws.endpoints.deploy_script(
         "open", entry_script=tmp_path / "open.py", models=["immo:1"], auth_enabled=False
     )
-    with serving(tmp_path, key, host="0.0.0.0") as served:  # noqa: S104  # the point of it
+    with serving(tmp_path, key, host="0.0.0.0") as served:  # the point of it
         deadline = time.monotonic() + 90
         while ws.endpoints.get("open").state != "healthy":
             assert time.monotonic() < deadline, ws.endpoints.logs("open")
