@@ -87,5 +87,16 @@ wheel-test: $(VENV)/.installed-dev
 test-envs: $(VENV)/.installed-dev
 	$(BIN)/pytest -n 0 -m heavy_env
 
+## grpc-stubs: regenerate the Open Inference Protocol's gRPC stubs from the checked-in .proto
+GRPC_PROTO := src/modelyard/serving/protocols/oip/open_inference_grpc.proto
+# The messages go to a descriptor pool of their own, not protobuf's default one, where
+# tritonclient.grpc registers the same names (inference.*): both load in one process.
+.PHONY: grpc-stubs
+grpc-stubs: $(VENV)/.installed-dev
+	$(BIN)/python -m grpc_tools.protoc -I src --python_out=src --pyi_out=src \
+		--grpc_python_out=src $(GRPC_PROTO)
+	sed -i 's/_descriptor_pool\.Default()\.AddSerializedFile/_descriptor_pool.DescriptorPool().AddSerializedFile/' \
+		$(GRPC_PROTO:.proto=_pb2.py)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/.npm

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -59,12 +60,15 @@ class Process:
             time.sleep(0.2)
         return time.monotonic() - began
 
-    def wait_ready(self, base: str, timeout: float = 60) -> None:
-        """Wait until the server at ``base`` answers its readiness probe."""
+    def wait_ready(
+        self, base: str, timeout: float = 60, verify: bool | ssl.SSLContext = True
+    ) -> None:
+        """Wait until the server at ``base`` answers its readiness probe (over HTTPS,
+        ``verify`` may trust a test's own CA)."""
 
         def ready() -> bool:
             try:
-                return httpx.get(f"{base}/v2/health/ready").status_code == 200
+                return httpx.get(f"{base}/v2/health/ready", verify=verify).status_code == 200
             except httpx.TransportError:
                 return False
 

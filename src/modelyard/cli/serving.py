@@ -135,6 +135,13 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    grpc_port: Annotated[
+        int,
+        typer.Option(
+            help="Also serve the Open Inference Protocol over gRPC on this port "
+            "(tritonclient.grpc; 0: off)."
+        ),
+    ] = 0,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     no_keys: Annotated[
         bool, typer.Option("--no-keys", help="Serve without keys (loopback only).")
@@ -176,6 +183,11 @@ def serve(
         os.environ.setdefault(variable, "1")
     with state.open() as ws:  # fail here, once, if the workspace cannot be opened
         root = str(ws.settings.root)
+        tls = (ws.settings.tls_cert, ws.settings.tls_key)
+    if grpc_port and mlflow_compat:
+        raise ConfigError("--grpc-port serves the Open Inference Protocol: drop --mlflow-compat")
+    if grpc_port == port:
+        raise ConfigError(f"--grpc-port {grpc_port} is the HTTP --port: choose another")
     options = ServeOptions(
         root=root,
         endpoints=tuple(endpoint or ()),
@@ -186,9 +198,14 @@ def serve(
         drain_s=drain_seconds,
         mlflow_compat=mlflow_compat,
         host=host,
+        grpc_port=grpc_port,
     )
     os.environ.update(options.to_env())
-    console.print(f"modelyard serving on http://{host}:{port} (Ctrl+C stops)")
+    scheme = "https" if tls[0] else "http"
+    console.print(f"modelyard serving on {scheme}://{host}:{port} (Ctrl+C stops)")
+    if grpc_port:
+        secure = "TLS" if tls[0] else "plaintext"
+        console.print(f"  gRPC (Open Inference Protocol, {secure}) on {host}:{grpc_port}")
     # SIGTERM: not-ready for drain_s while still serving, then uvicorn's graceful shutdown
     # finishes what is in flight (up to the request timeout and a margin) and exits.
     with metrics_folder(workers):
@@ -204,6 +221,8 @@ def serve(
             # a worker loading its models on a busy machine answers the supervisor's ping
             # late: uvicorn's 5 s default killed and restarted it, again and again
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            ssl_certfile=str(tls[0]) if tls[0] else None,
+            ssl_keyfile=str(tls[1]) if tls[1] else None,
         )
 
 

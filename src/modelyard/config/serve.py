@@ -35,6 +35,7 @@ class ServeOptions:
     mlflow_compat: bool = False  # MLflow's routes at the root, for the one endpoint served
     host: str = "127.0.0.1"  # the interface bound: the admin API answers to it as a Host name
     allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers to (a proxy's)
+    grpc_port: int = 0  # the Open Inference Protocol over gRPC on this port too (0: off)
 
     def __post_init__(self) -> None:
         """Refuse values that would lock every request out or never time out."""
@@ -68,6 +69,7 @@ class ServeOptions:
             "MODELYARD_SERVE_MLFLOW": "1" if self.mlflow_compat else "0",
             "MODELYARD_SERVE_HOST": self.host,
             "MODELYARD_SERVE_ALLOWED_HOSTS": ",".join(self.allowed_hosts),
+            "MODELYARD_SERVE_GRPC_PORT": str(self.grpc_port),
         }
 
     @classmethod
@@ -91,6 +93,7 @@ class ServeOptions:
                 allowed_hosts=tuple(
                     h for h in env.get("MODELYARD_SERVE_ALLOWED_HOSTS", "").split(",") if h
                 ),
+                grpc_port=int(env.get("MODELYARD_SERVE_GRPC_PORT", default.grpc_port)),
             )
         except ValueError as exc:
             raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None

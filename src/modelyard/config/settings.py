@@ -49,6 +49,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # [serve] origins browsers may score from; () = no CORS
     metrics_public: bool = False  # [serve] /metrics without a key from anywhere, not only loopback
     version_cache_mb: float = 1024.0  # [serve] versions asked for by URL kept loaded, per replica
+    tls_cert: Path | None = None  # [serve] PEM certificate chain: HTTPS and gRPC over TLS
+    tls_key: Path | None = None  # [serve] its PEM private key
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trainings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
@@ -120,6 +122,9 @@ class Settings:
         cache_mb = serve.get("version_cache_mb", 1024.0)
         if not isinstance(cache_mb, int | float) or isinstance(cache_mb, bool) or cache_mb < 0:
             raise ConfigError("serve.version_cache_mb must be a number of megabytes, 0 or more")
+        tls_cert, tls_key = serve.get("tls_cert"), serve.get("tls_key")
+        if bool(tls_cert) != bool(tls_key):
+            raise ConfigError("serve.tls_cert and serve.tls_key go together: set both or neither")
         timeout = registry.get("sqlite_busy_timeout_s", 60.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError("registry.sqlite_busy_timeout_s must be a positive number of seconds")
@@ -136,6 +141,8 @@ class Settings:
             cors_origins=tuple(o.strip() for o in cors if o.strip()),
             metrics_public=metrics_public,
             version_cache_mb=float(cache_mb),
+            tls_cert=(root / Path(str(tls_cert)).expanduser()) if tls_cert else None,
+            tls_key=(root / Path(str(tls_key)).expanduser()) if tls_key else None,
             sources=_section(doc, "sources"),
             trainings=_section(doc, "trainings"),
             executor=executor_settings(_section(doc, "executor"), env),

@@ -40,6 +40,9 @@ url = "http://127.0.0.1:8080"
 # Versions asked for by URL (/endpoints/E/versions/V/score, /endpoints/E@alias/score) stay
 # loaded up to this many MB per replica, least recently used unloaded first.
 # version_cache_mb = 1024
+# TLS for `modelyard serve` (HTTPS, and gRPC with --grpc-port): PEM files, both or neither.
+# tls_cert = "certs/server.pem"
+# tls_key = "certs/server.key"
 
 # [sources.immo_db]
 # url = "sqlite:///data/immo.db"

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from modelyard import __version__
 from modelyard.config.locations import STATE_DIR
@@ -30,6 +32,7 @@ from modelyard.web.auth import ScoreKeys
 from modelyard.web.cors import ScoringCors
 from modelyard.web.errors import TABLE
 from modelyard.web.fast import FastScore
+from modelyard.web.grpc_server import GrpcListener, Tls, grpc_server
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.web.metrics import RequestMetrics
 from modelyard.workspace.root import Workspace
@@ -167,15 +170,28 @@ def _replica(
     return app
 
 
-def app_from_environment() -> FastAPI:
-    """The app of one ``modelyard serve`` worker, configured by ``ServeOptions.to_env``."""
+def app_from_environment() -> ASGIApp:
+    """The app of one ``modelyard serve`` worker, configured by ``ServeOptions.to_env``
+    (with the gRPC listener beside it when ``grpc_port`` is set)."""
     options = ServeOptions.from_env()
     ws = Workspace.from_config(options.root or None)
     if options.mlflow_compat:
         return create_mlflow_app(ws, options.endpoints[0], options.require_keys, limits=options)
-    return create_app(
+    app = create_app(
         ws,
         endpoints=options.endpoints or None,
         require_keys=options.require_keys,
         limits=options,
     )
+    if not options.grpc_port:
+        return app
+    settings = ws.settings
+    tls = (
+        Tls(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
+    )
+    runtime: Runtime = app.state.runtime
+
+    def make_server() -> tuple[Any, int]:
+        return grpc_server(runtime, settings.admin_key, options.require_keys, options, tls)
+
+    return GrpcListener(app, make_server, grace_s=options.timeout_s)

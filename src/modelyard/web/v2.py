@@ -7,8 +7,6 @@ required on ``/infer`` (tritonclient sends none).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -58,7 +56,7 @@ def router(
             current.version.version,
             current.version.flavour.value,
             current.signature,
-            _classes(current.model),
+            v2.classes_of(current.model),
         )
         return Response(dumps(document), media_type=JSON, headers=_headers(current))
 
@@ -104,9 +102,3 @@ def _check_version(name: str, asked: str | None, serving: int) -> None:
 def _headers(current: Loaded) -> dict[str, str]:
     return {"x-model-version": str(current.version.version), "x-model-name": current.version.name}
 
-
-def _classes(model: Any) -> list[Any] | None:
-    classes = getattr(model, "classes_", None)
-    if classes is None:
-        return None
-    return [c.item() if hasattr(c, "item") else c for c in classes]

@@ -132,10 +132,7 @@ def encode(
             f"unknown output {unknown[0]!r}: this model has one output, {output!r}",
             code="unknown_output",
         )
-    if predictions.dtype.kind == "f":
-        predictions = predictions.astype("float64")  # FP64, as model metadata says
-    elif predictions.dtype.kind not in "biu":
-        predictions = predictions.astype(str)
+    predictions = output_values(predictions)
     tensor = {
         "name": output,
         "datatype": datatype_of(predictions),
@@ -147,6 +144,24 @@ def encode(
         document["id"] = request.id
     document["outputs"] = [tensor]
     return document
+
+
+def output_values(predictions: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Predictions as the one output sends them: FP64 for any float (as model metadata
+    says), integers and booleans as they are, anything else as text (``BYTES``)."""
+    if predictions.dtype.kind == "f":
+        return predictions.astype("float64")
+    if predictions.dtype.kind not in "biu":
+        return predictions.astype(str)
+    return predictions
+
+
+def classes_of(model: Any) -> list[Any] | None:
+    """The classes a classifier answers (``classes_``) as plain values, or None."""
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return None
+    return [c.item() if hasattr(c, "item") else c for c in classes]
 
 
 def model_metadata(
