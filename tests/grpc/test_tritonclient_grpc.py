@@ -244,9 +244,7 @@ def test_unknown_models_and_versions_are_not_found(
         lambda: client.infer("immo", surfaces, model_version="7", headers=served.auth("immo"))
     )
     assert version.status() == "StatusCode.NOT_FOUND" and "'7'" in version.message()
-    by_alias = client.infer(
-        "immo", surfaces, model_version="champion", headers=served.auth("immo")
-    )
+    by_alias = client.infer("immo", surfaces, model_version="champion", headers=served.auth("immo"))
     assert by_alias.get_response().model_version == "1"
 
 
