@@ -79,7 +79,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def serving_over_grpc(root: Path, *, tls: bool = False, workers: int = 1) -> Iterator[GrpcServed]:
+def serving_over_grpc(root: Path, *, tls: bool = False) -> Iterator[GrpcServed]:
     """Register and promote the models, create the endpoints, and run ``modelyard serve
     --grpc-port`` (with ``[serve] tls_cert``/``tls_key`` if ``tls``) until the block ends."""
     serve = ""
@@ -108,8 +108,6 @@ def serving_over_grpc(root: Path, *, tls: bool = False, workers: int = 1) -> Ite
     }
     port, grpc_port = free_port(), free_port()
     args = ["serve", "--port", str(port), "--grpc-port", str(grpc_port), "--drain-seconds", "0"]
-    if workers > 1:
-        args += ["--workers", str(workers)]
     scheme = "https" if tls else "http"
     try:
         with started(root, *args) as process:
