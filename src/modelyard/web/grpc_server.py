@@ -22,9 +22,10 @@ from typing import Any
 import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.config import Secret, ServeOptions
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import ConfigError
-from modelyard.serving import Runtime
+from modelyard.serving.runtime import Runtime
 from modelyard.web.grpc_service import InferenceService, handler
 
 

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import grpc
 
 from modelyard import __version__
-from modelyard.config import Secret, ServeOptions
+from modelyard.config.secret import Secret
+from modelyard.config.serve import ServeOptions
 from modelyard.errors import (
     InvalidInput,
     ModelUnavailable,
@@ -27,9 +28,11 @@ from modelyard.errors import (
     Unauthorized,
     VersionNotFound,
 )
-from modelyard.serving import Loaded, Runtime, Scorer
+from modelyard.serving.loading import Loaded
 from modelyard.serving.protocols import v2, v2_grpc
 from modelyard.serving.protocols.oip import open_inference_grpc_pb2 as pb
+from modelyard.serving.runtime import Runtime
+from modelyard.serving.scorer import Scorer
 from modelyard.storage.endpoints import EndpointRecord
 from modelyard.web.auth import bearer_token, keys_required, opens
 from modelyard.web.grpc_status import CODE_TRAILER, code_of
