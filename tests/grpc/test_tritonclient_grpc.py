@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tritonclient.grpc as triton
+from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
@@ -199,7 +200,7 @@ def test_a_wrong_or_missing_key_is_unauthenticated(
     assert "the key is not valid for endpoint immo" in wrong.message()
     missing = _failure(lambda: client.infer("immo", surfaces))
     assert missing.status() == "StatusCode.UNAUTHENTICATED"
-    assert "authorization: Bearer <key>" in missing.message()
+    assert "Authorization: Bearer <key>" in missing.message()  # the HTTP message
     other = _failure(lambda: client.infer("immo", surfaces, headers=served.auth("churn")))
     assert other.status() == "StatusCode.UNAUTHENTICATED"
     admin = client.infer("immo", surfaces, headers={"authorization": "Bearer grpc-admin-secret"})
@@ -262,3 +263,29 @@ def test_serve_grpc_port_is_refused_beside_mlflow_compat(tmp_path: Path) -> None
         check=False,
     )
     assert refused.returncode != 0 and "--grpc-port" in refused.stdout + refused.stderr
+
+
+def test_grpc_calls_are_counted_in_the_replicas_metrics(
+    served: GrpcServed, client: triton.InferenceServerClient
+) -> None:
+    def count(status: str) -> float:
+        text = httpx.get(f"{served.base}/metrics").text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = sample.labels
+                if (
+                    sample.name == "modelyard_requests_total"
+                    and labels.get("protocol") == "v2-grpc"
+                    and labels.get("endpoint") == "immo"
+                    and labels.get("status") == status
+                ):
+                    total += sample.value
+        return total
+
+    ok, refused = count("200"), count("401")
+    surfaces = [_tensor("input-0", np.array([[25.0]]), "FP64")]
+    for _ in range(3):
+        client.infer("immo", surfaces, headers=served.auth("immo"))
+    _failure(lambda: client.infer("immo", surfaces, headers={"authorization": "Bearer no"}))
+    assert count("200") == ok + 3 and count("401") == refused + 1

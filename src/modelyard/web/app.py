@@ -72,6 +72,7 @@ def create_app(
     plane = data_plane(runtime, ws.settings.admin_key, require_keys, limits)
     app = _replica(runtime, limits, plane if fast_route else None, ws.settings.cors_origins)
     app.state.intake = intake
+    app.state.plane = plane  # the gRPC listener serves over the same pipeline
     app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
 
     @app.get("/v2/health/live", tags=["health"])
@@ -189,9 +190,9 @@ def app_from_environment() -> ASGIApp:
     tls = (
         Tls(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
     )
-    runtime: Runtime = app.state.runtime
+    plane: DataPlane = app.state.plane
 
     def make_server() -> tuple[Any, int]:
-        return grpc_server(runtime, settings.admin_key, options.require_keys, options, tls)
+        return grpc_server(plane, options, tls)
 
     return GrpcListener(app, make_server, grace_s=options.timeout_s)

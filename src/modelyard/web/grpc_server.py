@@ -2,8 +2,8 @@
 
 ``serve --grpc-port N`` wraps each worker's app in :class:`GrpcListener`: once the app
 has started (its runtime loaded and following the registry), a ``grpc.aio`` server
-starts on the same event loop and serves :mod:`modelyard.web.grpc_service` from the same
-runtime, so both listeners share the loaded models and every hot swap. With
+starts on the same event loop and serves :mod:`modelyard.web.grpc_service` over the same
+data plane, so both listeners share the loaded models, keys, hooks and every hot swap. With
 ``--workers N`` each worker binds the port with ``SO_REUSEPORT`` (gRPC's default on
 Linux) and the kernel spreads connections over them, as it does for HTTP. On shutdown
 the gRPC server stops first, finishing calls in flight within the request timeout.
@@ -22,10 +22,9 @@ from typing import Any
 import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions
 from modelyard.errors import ConfigError
-from modelyard.serving.runtime import Runtime
+from modelyard.serving.dataplane import DataPlane
 from modelyard.web.grpc_service import InferenceService, handler
 
 
@@ -48,13 +47,7 @@ class Tls:
         return grpc.ssl_server_credentials([(key, chain)])
 
 
-def grpc_server(
-    runtime: Runtime,
-    admin_key: Secret | None,
-    require_keys: bool,
-    limits: ServeOptions,
-    tls: Tls | None = None,
-) -> tuple[Any, int]:
+def grpc_server(plane: DataPlane, limits: ServeOptions, tls: Tls | None = None) -> tuple[Any, int]:
     """A ``grpc.aio`` server (not started) bound to ``limits.host:limits.grpc_port``;
     returns it and the port bound (the one asked, or a free one for port 0)."""
     server = grpc.aio.server(
@@ -64,9 +57,7 @@ def grpc_server(
         ],
         maximum_concurrent_rpcs=limits.max_in_flight,
     )
-    server.add_generic_rpc_handlers(
-        (handler(InferenceService(runtime, admin_key, require_keys, limits)),)
-    )
+    server.add_generic_rpc_handlers((handler(InferenceService(plane)),))
     address = f"{limits.host}:{limits.grpc_port}"
     try:
         if tls is None:

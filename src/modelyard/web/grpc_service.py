@@ -1,9 +1,12 @@
 """The Open Inference Protocol's ``inference.GRPCInferenceService``: health, metadata and
-inference over gRPC, on the replica's runtime (its endpoints, loaded models, hot swap).
+inference over gRPC, one more transport over the replica's data plane
+(:mod:`modelyard.serving.dataplane`): ``ModelInfer`` goes through the same pipeline as
+``/v2/models/E/infer`` (endpoint table, key, decode, signature, route, score, encode,
+after hooks) with the codec :class:`~modelyard.serving.protocols.v2_grpc.InferCall`.
 
 A model is an endpoint, as on ``/v2/models/E``. The key travels in the call's metadata
-(``authorization: Bearer <key>``) and is checked by the rules of the HTTP routes
-(:mod:`modelyard.web.auth`), before the tensors are read. ``model_version`` is empty
+(``authorization: Bearer <key>``) and is checked by the data plane's key check, before
+the tensors are read. ``model_version`` is empty
 (the version the endpoint serves now), that version's number, or the alias the endpoint
 follows (``champion``). Errors are the one error table's, as gRPC codes
 (:mod:`modelyard.web.grpc_status`), with the same messages.
@@ -11,7 +14,9 @@ follows (``champion``). Errors are the one error table's, as gRPC codes
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -19,25 +24,24 @@ from typing import Any, TypeVar
 import grpc
 
 from modelyard import __version__
-from modelyard.config.secret import Secret
-from modelyard.config.serve import ServeOptions
-from modelyard.errors import (
-    InvalidInput,
-    ModelUnavailable,
-    ModelyardError,
-    Unauthorized,
-    VersionNotFound,
+from modelyard.errors import InternalError, ModelUnavailable, ModelyardError, VersionNotFound
+from modelyard.monitoring.prometheus import (
+    IN_FLIGHT,
+    LATENCY,
+    REQUEST_BYTES,
+    REQUESTS,
+    RESPONSE_BYTES,
+    UNKNOWN,
 )
+from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.loading import Loaded
-from modelyard.serving.protocols import v2, v2_grpc
+from modelyard.serving.protocols import v2
+from modelyard.serving.protocols.codec import Head
 from modelyard.serving.protocols.oip import open_inference_grpc_pb2 as pb
-from modelyard.serving.runtime import Runtime
-from modelyard.serving.scorer import Scorer
-from modelyard.storage.endpoints import EndpointRecord
-from modelyard.web.auth import bearer_token, keys_required, opens
+from modelyard.serving.protocols.v2_grpc import InferCall
 from modelyard.web.grpc_status import CODE_TRAILER, code_of
-from modelyard.web.scoring import score_decoded
 
+PROTOCOL = "v2-grpc"  # the protocol label of gRPC calls in /metrics
 SERVICE = "inference.GRPCInferenceService"
 log = logging.getLogger("modelyard.web")
 
@@ -47,19 +51,11 @@ Context = Any  # grpc.aio.ServicerContext (grpcio ships no type hints)
 
 
 class InferenceService:
-    """The six calls of ``GRPCInferenceService`` for one replica's runtime."""
+    """The six calls of ``GRPCInferenceService`` over one replica's data plane."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        admin_key: Secret | None,
-        require_keys: bool,
-        limits: ServeOptions,
-    ) -> None:
-        self.runtime = runtime
-        self.admin_key = admin_key
-        self.require_keys = require_keys
-        self.limits = limits
+    def __init__(self, plane: DataPlane) -> None:
+        self.plane = plane
+        self.runtime = plane.runtime
 
     async def server_live(self, request: pb.ServerLiveRequest, context: Context) -> Any:
         """Always live while it answers."""
@@ -70,17 +66,14 @@ class InferenceService:
         return pb.ServerReadyResponse(ready=self.runtime.ready)
 
     async def server_metadata(self, request: pb.ServerMetadataRequest, context: Context) -> Any:
-        """Name, version and extensions, as ``GET /v2``."""
+        """Name and version, as ``GET /v2`` (whose extension is HTTP's own)."""
         document = v2.server_metadata(__version__)
-        return pb.ServerMetadataResponse(
-            name=document["name"], version=document["version"], extensions=[]
-        )
+        return pb.ServerMetadataResponse(name=document["name"], version=document["version"])
 
     async def model_ready(self, request: pb.ModelReadyRequest, context: Context) -> Any:
         """Whether the endpoint serves (the asked version): false while its model loads."""
-        record, scorer = self._opened(request.name, context)
         try:
-            self._serving(record, scorer, request.version)
+            self._serving(request.name, request.version, context)
         except ModelUnavailable:
             return pb.ModelReadyResponse(ready=False)
         return pb.ModelReadyResponse(ready=True)
@@ -88,8 +81,7 @@ class InferenceService:
     async def model_metadata(self, request: pb.ModelMetadataRequest, context: Context) -> Any:
         """Inputs and outputs, as ``GET /v2/models/E``; the pandas convention (one input
         per column) is announced as the property ``content_type = pd``."""
-        record, scorer = self._opened(request.name, context)
-        current = self._serving(record, scorer, request.version)
+        current = self._serving(request.name, request.version, context)
         document = v2.model_metadata(
             request.name,
             current.version.version,
@@ -107,72 +99,77 @@ class InferenceService:
         answer.properties.update(document.get("parameters", {}))
         return answer
 
-    async def model_infer(self, request: pb.ModelInferRequest, context: Context) -> Any:
-        """Score the request's tensors with the endpoint's model, as ``/infer`` does."""
+    async def model_infer(self, request: pb.ModelInferRequest, context: Context) -> bytes:
+        """Score the call's tensors through the data plane, as ``/infer`` does; returns the
+        serialized ``ModelInferResponse``. Counted in the same metrics as HTTP requests."""
+        started = time.perf_counter()
         name = request.model_name
-        record, scorer = self._opened(name, context)
-        self._serving(record, scorer, request.model_version)
-        parsed: list[v2.InferRequest] = []
-
-        def decode() -> Any:
-            parsed.append(v2_grpc.infer_request(request))
-            return v2.to_frame(parsed[0], scorer.signature)
-
-        scored = await score_decoded(
-            self.runtime,
-            record,
-            scorer,
-            decode,
-            request_id=_request_id(context),
-            timeout_s=self.limits.timeout_s,
-        )
-        _check_version(record, scorer, request.model_version, scored.version.version)
-        raw = bool(request.raw_input_contents)
-        return v2_grpc.infer_response(
-            parsed[0], raw, name, scored.version.version, scored.predictions
-        )
-
-    def _opened(self, name: str, context: Context) -> tuple[EndpointRecord, Scorer]:
-        """The endpoint ``name`` once the call's key opens it (as the HTTP routes decide)."""
-        if not name:
-            raise InvalidInput("name the model: the endpoint to call", code="bad_shape")
-        record, scorer = self.runtime.endpoint(name)
-        if not keys_required(record, self.require_keys, self.limits):
-            return record, scorer
-        token = bearer_token(_metadata(context).get("authorization", ""))
-        if token is None:
-            raise Unauthorized(
-                f"endpoint {record.name} needs the metadata 'authorization: Bearer <key>': "
-                f"`modelyard endpoints keys {record.name}` shows how to get one"
+        endpoint = name if self._serves(name) else UNKNOWN
+        head = Head(_metadata(context), {}, self._version_params(name, request.model_version))
+        in_flight = IN_FLIGHT.labels(PROTOCOL)
+        in_flight.inc()
+        try:
+            answer = await self.plane.handle(
+                name, InferCall(request), head, _no_body, _request_id(context)
             )
-        if not opens(record, token, self.admin_key):
-            raise Unauthorized(f"the key is not valid for endpoint {record.name}")
-        return record, scorer
+        finally:
+            in_flight.dec()
+        exchange = answer.exchange
+        scored = exchange.scored if exchange is not None else None
+        version = str(scored.version.version) if scored is not None else ""
+        REQUESTS.labels(endpoint, version, PROTOCOL, str(answer.status)).inc()
+        LATENCY.labels(endpoint, PROTOCOL).observe(time.perf_counter() - started)
+        REQUEST_BYTES.labels(PROTOCOL).observe(request.ByteSize())
+        asyncio.get_running_loop().call_soon(answer.done)  # the after hooks, once answered
+        if answer.status != 200:
+            error = exchange.error if exchange is not None else None
+            raise error or InternalError("internal error: a refusal without its error")
+        RESPONSE_BYTES.labels(PROTOCOL).observe(len(answer.body))
+        return answer.body
 
-    def _serving(self, record: EndpointRecord, scorer: Scorer, asked: str) -> Loaded:
-        current = scorer.current
-        if current is None:
-            raise ModelUnavailable(
-                f"model {record.name} is not ready"
-                + (f": {scorer.last_error}" if scorer.last_error else "")
+    def _serves(self, name: str) -> bool:
+        try:
+            self.runtime.lookup(name)
+        except ModelyardError:
+            return False
+        return True
+
+    def _version_params(self, name: str, asked: str) -> dict[str, str]:
+        """The path parameters HTTP would have: none for an empty ``model_version`` or the
+        alias the endpoint follows (the version it serves now), else ``version``."""
+        if not asked:
+            return {}
+        try:
+            _, scorer = self.runtime.lookup(name)
+        except ModelyardError:
+            return {}  # the pipeline answers the unknown name
+        if scorer is not None and asked == scorer.target.alias:
+            return {}
+        return {"version": asked}
+
+    def _serving(self, name: str, asked: str, context: Context) -> Loaded:
+        """The version endpoint ``name`` serves, once the call's key opens it (the data
+        plane's own check) and the asked version is that one."""
+        record, scorer = self.runtime.lookup(name)
+        self.plane.keys(record, Head(_metadata(context)))
+        current = scorer.current if scorer is not None else None
+        if scorer is None or current is None:
+            error = scorer.last_error if scorer is not None else "loading"
+            raise ModelUnavailable(f"model {name} is not ready" + (f": {error}" if error else ""))
+        if asked and asked != str(current.version.version) and asked != scorer.target.alias:
+            alias = f" or {scorer.target.alias!r}" if scorer.target.alias else ""
+            raise VersionNotFound(
+                f"model {name} serves version {current.version.version} only, not {asked!r}: "
+                f"leave model_version empty, or send {str(current.version.version)!r}{alias}",
+                endpoint=name,
+                version=asked,
+                serving=current.version.version,
             )
-        _check_version(record, scorer, asked, current.version.version)
         return current
 
 
-def _check_version(record: EndpointRecord, scorer: Scorer, asked: str, serving: int) -> None:
-    """An asked ``model_version`` must be the number of the version that answers, or the
-    alias the endpoint follows."""
-    if not asked or asked == str(serving) or asked == scorer.target.alias:
-        return
-    alias = f" or {scorer.target.alias!r}" if scorer.target.alias else ""
-    raise VersionNotFound(
-        f"model {record.name} serves version {serving} only, not {asked!r}: leave "
-        f"model_version empty, or send {str(serving)!r}{alias}",
-        endpoint=record.name,
-        version=asked,
-        serving=serving,
-    )
+async def _no_body() -> bytes:
+    return b""  # gRPC has read and parsed the message already
 
 
 def _metadata(context: Context) -> dict[str, str]:
@@ -224,7 +221,7 @@ def handler(service: InferenceService) -> Any:
             pb.ModelMetadataRequest,
             pb.ModelMetadataResponse,
         ),
-        "ModelInfer": (service.model_infer, pb.ModelInferRequest, pb.ModelInferResponse),
+        "ModelInfer": (service.model_infer, pb.ModelInferRequest, None),  # serialized already
     }
     return grpc.method_handlers_generic_handler(
         SERVICE,
@@ -232,7 +229,7 @@ def handler(service: InferenceService) -> Any:
             method: grpc.unary_unary_rpc_method_handler(
                 _answering(call),
                 request_deserializer=request.FromString,
-                response_serializer=response.SerializeToString,
+                response_serializer=response.SerializeToString if response else None,
             )
             for method, (call, request, response) in calls.items()
         },

@@ -101,4 +101,3 @@ def _check_version(name: str, asked: str | None, serving: int) -> None:
 
 def _headers(current: Loaded) -> dict[str, str]:
     return {"x-model-version": str(current.version.version), "x-model-name": current.version.name}
-

@@ -11,20 +11,29 @@ valid over gRPC exactly when it is valid over HTTP. The answer mirrors the reque
 Request and tensor ``parameters`` become plain values, so MLServer's pandas convention
 (``parameters.content_type = "pd"``, one ``BYTES`` input per string column) selects the
 dataframe mode as over HTTP.
+
+On the data plane, :class:`InferCall` is the codec of one ``ModelInfer`` call: gRPC has
+parsed the message before the pipeline starts (it needs the model's name to find the
+endpoint), so the codec is bound to that message and reads no body of its own.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, ModelyardError, VersionNotFound
 from modelyard.serving.protocols import v2
+from modelyard.serving.protocols.codec import Columns, Encoded, Head, Result
 from modelyard.serving.protocols.oip import open_inference_grpc_pb2 as pb
 from modelyard.serving.protocols.v2_tensors import BYTES, Tensor, datatype_of, read_tensor
+from modelyard.types import Signature
+
+GRPC = "application/grpc"
 
 # the field of InferTensorContents that holds each datatype (FP16 and BF16 travel raw only)
 CONTENTS: dict[str, str] = {
@@ -43,6 +52,49 @@ CONTENTS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class InferCall:
+    """The codec of one ``ModelInfer`` call (see the module docstring)."""
+
+    message: pb.ModelInferRequest
+    name: str = "v2-grpc"
+
+    def media(self, head: Head) -> str:
+        """gRPC's own framing: nothing to check."""
+        return GRPC
+
+    def decode(self, body: bytes, head: Head, signature: Signature | None) -> tuple[Columns, Any]:
+        """Checked columns of the call's tensors, by the REST codec's rules; the context is
+        the V2 request and the version asked (``head.params``)."""
+        request = infer_request(self.message)
+        return v2.to_frame(request, signature), (request, head.params.get("version"))
+
+    def encode(self, context: Any, result: Result) -> Encoded:
+        """The serialized ``ModelInferResponse``, raw when the request was."""
+        request, asked = context
+        if asked is not None and asked != str(result.version):  # a swap while scoring
+            raise VersionNotFound(
+                f"model {result.endpoint} serves version {result.version} now, not {asked!r}",
+                endpoint=result.endpoint,
+                version=asked,
+                serving=result.version,
+            )
+        output = result.output_names[0] if result.output_names else v2.OUTPUT
+        answer = infer_response(
+            request,
+            bool(self.message.raw_input_contents),
+            result.endpoint,
+            result.version,
+            result.predictions,
+            output,
+        )
+        return Encoded(answer.SerializeToString(), GRPC)
+
+    def error_body(self, error: ModelyardError, status: int) -> dict[str, Any] | None:
+        """modelyard's ``{code, message}`` (gRPC sends the message as the status detail)."""
+        return None
+
+
 def infer_request(message: pb.ModelInferRequest) -> v2.InferRequest:
     """The V2 request a ``ModelInferRequest`` carries; ``InvalidInput`` when its tensors do
     not hold what their datatype and shape say."""
@@ -56,14 +108,7 @@ def infer_request(message: pb.ModelInferRequest) -> v2.InferRequest:
             code="bad_tensor",
         )
     inputs = [_tensor(spec, raw[i] if raw else None) for i, spec in enumerate(message.inputs)]
-    outputs = [o.name for o in message.outputs] or None
-    if outputs is not None:
-        unknown = [n for n in outputs if n != v2.OUTPUT]
-        if unknown:
-            raise InvalidInput(
-                f"unknown output {unknown[0]!r}: this model has one output, {v2.OUTPUT!r}",
-                code="unknown_output",
-            )
+    outputs = [o.name for o in message.outputs] or None  # checked by the encoder
     return v2.InferRequest(message.id or None, parameters(message.parameters), inputs, outputs)
 
 
@@ -73,12 +118,20 @@ def infer_response(
     name: str,
     version: int,
     predictions: np.ndarray[Any, Any],
+    output_name: str = v2.OUTPUT,
 ) -> pb.ModelInferResponse:
-    """The answer: one output ``output-0``, ``id`` echoed, raw when the request was."""
+    """The answer: one output (``output-0`` unless the endpoint names it), ``id`` echoed,
+    raw when the request was."""
+    unknown = [n for n in request.outputs or () if n != output_name]
+    if unknown:
+        raise InvalidInput(
+            f"unknown output {unknown[0]!r}: this model has one output, {output_name!r}",
+            code="unknown_output",
+        )
     values = v2.output_values(predictions)
     datatype = datatype_of(values)
     answer = pb.ModelInferResponse(model_name=name, model_version=str(version), id=request.id or "")
-    output = answer.outputs.add(name=v2.OUTPUT, datatype=datatype, shape=list(values.shape))
+    output = answer.outputs.add(name=output_name, datatype=datatype, shape=list(values.shape))
     if raw:
         answer.raw_output_contents.append(_raw(values, datatype))
     elif datatype == BYTES:
