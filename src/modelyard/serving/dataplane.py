@@ -12,11 +12,14 @@
       │                   whose model is still loading, which is not loaded for it
     media type .......... codec.media(head): 415, before the body is read
     body ................ read under the size limit (413 while reading)
-    decode + validate ... codec.decode(body, head, signature) -> (columns, context):
+    decode + validate ... codec.decode(body, head, signature) -> (columns, context), against
+      │                   the signature of the version that answers:
       │                   checked numpy columns; a DataFrame only for a model without a
       │                   compiled scorer (built by the scorer when it needs one)
-    route ............... ``DataPlane.route`` picks the scorer that answers: the endpoint's
-      │                   target today; canary splits and versions by URL plug in here
+    route ............... ``DataPlane.route`` picks the scorer that answers (serving.routing):
+      │                   a version or alias asked for by URL (``/versions/V/``, ``E@alias``),
+      │                   else one alias of a canary split drawn by weight, else the target;
+      │                   a version's first use loads it here, in a worker thread
     score ............... inline (compiled, few rows), worker thread, or micro-batcher
     encode .............. codec.encode(context, result) -> body, media type, headers
       ▼
@@ -37,9 +40,12 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from modelyard.errors import InternalError, ModelUnavailable, ModelyardError, VersionNotFound
+from starlette.concurrency import run_in_threadpool
+
+from modelyard.errors import InternalError, ModelUnavailable, ModelyardError
 from modelyard.serving.dispatch import dispatch
 from modelyard.serving.protocols.codec import Codec, Columns, Head, Result
+from modelyard.serving.routing import Router
 from modelyard.serving.runtime import Runtime
 from modelyard.serving.scorer import Scored, Scorer
 from modelyard.storage.endpoints import EndpointRecord
@@ -85,6 +91,8 @@ class Exchange:
     status: int = 200
     decoding: bool = False  # the request got as far as its body being decoded
     source: str = "model"  # "model", or "script" for an entry script's answer
+    pinned: bool = False  # a version or alias was asked for by URL (never mirrored)
+    score_ms: float = 0.0  # how long scoring took
 
 
 Hook = Callable[[Exchange], None]
@@ -137,27 +145,23 @@ class Routing:
     record: EndpointRecord
     scorer: Scorer
     head: Head
+    alias: str | None = None  # of ``/endpoints/E@alias/score``
 
 
 Route = Callable[[Routing], Scorer]
-"""Picks the scorer that answers a request; raises a ``ModelyardError`` to refuse it."""
+"""Picks the scorer that answers a request; raises a ``ModelyardError`` to refuse it. The
+scorer may not be loaded yet (a version's first use): the pipeline loads it off the loop."""
 
 
-def champion(routing: Routing) -> Scorer:
-    """The endpoint's own target answers; a version asked by URL must be the one it serves."""
-    asked = routing.head.params.get("version")
-    current = routing.scorer.current
-    if asked is not None and current is not None and asked != str(current.version.version):
-        serving = current.version.version
-        name = routing.record.name
-        raise VersionNotFound(
-            f"model {name} serves version {serving} only, not {asked!r}: "
-            f"call /v2/models/{name}/infer or /v2/models/{name}/versions/{serving}/infer",
-            endpoint=name,
-            version=asked,
-            serving=serving,
-        )
-    return routing.scorer
+def routed(routing: Routing, router: Router) -> Scorer:
+    """The scorer ``router`` picks: the version (``params["version"]``) or alias asked for
+    by URL, else one alias of the endpoint's canary split, else its target."""
+    return router.answering(
+        routing.record,
+        routing.scorer,
+        version=routing.head.params.get("version"),
+        alias=routing.alias,
+    )
 
 
 @dataclass
@@ -169,8 +173,13 @@ class DataPlane:
     keys: Keys
     errors: ErrorTable
     timeout_s: float
-    route: Route = champion
+    route: Route | None = None  # None: :func:`routed` by the runtime's router
     after: list[Hook] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.route is None:
+            router = self.runtime.router
+            self.route = lambda routing: routed(routing, router)
 
     async def handle(
         self,
@@ -201,21 +210,33 @@ class DataPlane:
         head: Head,
         read: Callable[[], Awaitable[bytes]],
     ) -> Answer:
-        record, scorer = self.runtime.lookup(exchange.endpoint)
+        name, _, alias = exchange.endpoint.partition("@")  # /endpoints/E@challenger/score
+        exchange.endpoint = name
+        record, scorer = self.runtime.lookup(name)
         exchange.record = record
         self.keys(record, head)
         codec.media(head)
         body = await read()
         if scorer is None:
             raise ModelUnavailable(f"endpoint {record.name} is loading its model: retry shortly")
-        exchange.scorer = scorer
-        signature = scorer.signature
+        assert self.route is not None
+        chosen = self.route(Routing(record, scorer, head, alias or None))
+        exchange.pinned = bool(alias) or "version" in head.params
+        if chosen.current is None:  # a version asked for by URL, used for the first time
+            await run_in_threadpool(chosen.refresh)
+            if chosen.current is None:
+                raise ModelUnavailable(
+                    f"{chosen.target} cannot score"
+                    + (f": {chosen.last_error}" if chosen.last_error else "")
+                )
+        exchange.scorer = chosen
         exchange.decoding = True
-        columns, context = codec.decode(body, head, signature)
+        columns, context = codec.decode(body, head, chosen.signature)
         exchange.columns = columns
-        chosen = self.route(Routing(record, scorer, head))
         batcher = self.runtime.batcher(record.name) if chosen is scorer else None
+        began = time.perf_counter()
         scored = await dispatch(chosen, batcher, columns, self.timeout_s)
+        exchange.score_ms = (time.perf_counter() - began) * 1000
         exchange.scored = scored
         elapsed_ms = round((time.perf_counter() - exchange.started) * 1000)
         result = Result(

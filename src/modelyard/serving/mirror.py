@@ -16,14 +16,19 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import ModelyardError
 from modelyard.monitoring.prometheus import MIRROR
 from modelyard.serving.comparing import compare
+from modelyard.serving.routing import Router
 from modelyard.serving.scorer import Scored, Scorer
 from modelyard.storage.comparisons import CLASSES, NUMBERS, ComparisonStore, Tally
+
+if TYPE_CHECKING:  # the pipeline imports the runtime, which imports the router
+    from modelyard.serving.dataplane import Exchange
 
 log = logging.getLogger("modelyard.serving")
 QUEUE_SIZE = 1000
@@ -171,3 +176,23 @@ def _kind(answered: Scored) -> str:
     """What a comparison of ``answered`` would be: of classes or of numbers."""
     numbers = answered.classes is None and answered.predictions.dtype.kind in "fc"
     return NUMBERS if numbers else CLASSES
+
+
+def mirroring(router: Router, mirrors: Mirrors) -> Callable[[Exchange], None]:
+    """The data plane's after hook: offer an answered request (not one that asked for a
+    version or alias by URL) to ``mirrors`` if its endpoint mirrors and it is sampled."""
+
+    def hook(exchange: Exchange) -> None:
+        record, answered, scored = exchange.record, exchange.scorer, exchange.scored
+        if exchange.pinned or exchange.error is not None or exchange.columns is None:
+            return
+        if record is None or answered is None or scored is None:
+            return
+        target = router.mirror(record, answered)
+        if target is not None:
+            alias, scorer = target
+            mirrors.offer(
+                Copy(record.name, alias, scorer, exchange.columns, scored, exchange.score_ms)
+            )
+
+    return hook

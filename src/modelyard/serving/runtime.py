@@ -22,13 +22,17 @@ from modelyard.errors import EndpointNotFound, ModelUnavailable, ModelyardError
 from modelyard.monitoring.collector import Collector
 from modelyard.registry.registry import Registry
 from modelyard.serving.batcher import BatchOptions, MicroBatcher
+from modelyard.serving.mirror import Mirrors
 from modelyard.serving.notices import Notices
+from modelyard.serving.routing import Router
 from modelyard.serving.scorer import Scorer
+from modelyard.storage.comparisons import ComparisonStore
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.storage.notifications import AliasMove
 from modelyard.types import EndpointState, ModelRef
 
 GC_THRESHOLDS = (50_000, 50, 100)
+DEFAULT_VERSION_CACHE_BYTES = 1024 * 1024 * 1024
 
 log = logging.getLogger("modelyard.serving")
 
@@ -45,9 +49,13 @@ class Runtime:
         interval: float = 1.0,
         scripts: ScriptEndpoints | None = None,
         collector: Collector | None = None,
+        version_cache_bytes: int = DEFAULT_VERSION_CACHE_BYTES,
     ) -> None:
         self._registry = registry
         self.collector = collector  # scored rows of endpoints that collect go to it
+        # the route step: splits, mirrors' aliases, versions and aliases asked for by URL
+        self.router = Router(registry, budget_bytes=version_cache_bytes)
+        self.mirrors = Mirrors(ComparisonStore(registry.db))  # copies scored after answering
         self._store = store
         self._only = set(only) if only else None
         self.interval = interval
@@ -108,9 +116,10 @@ class Runtime:
         return self.endpoint(name)
 
     def script(self, name: str) -> ScriptDeployment | None:
-        """The entry-script deployment answering for ``name``, or None for a model endpoint."""
-        record = self.record(name)
-        if record.kind != "script" or self._scripts is None:
+        """The entry-script deployment answering for ``name``, or None for a model endpoint
+        (or a name not served here, which the data plane refuses)."""
+        record = self._records.get(name)
+        if record is None or record.kind != "script" or self._scripts is None:
             return None
         return self._scripts.get(name)
 
@@ -161,6 +170,7 @@ class Runtime:
                 self._records.setdefault(record.name, record)
         for record in records.values():
             self._install(record)
+        self.router.sync(records.values())  # the aliases splits and mirrors name, loaded
         self.ready = True
 
     def _sync_one(self, name: str) -> None:
@@ -203,6 +213,7 @@ class Runtime:
         returns meanwhile would otherwise leave this replica on the old version).
         """
         self._notices.start()
+        self.mirrors.start()
         self.refresh()
         self._started = True
         gc.collect()
@@ -259,5 +270,6 @@ class Runtime:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._notices.close()
+        self.mirrors.stop()  # what is queued is compared and written first
         if self._scripts is not None:
             self._scripts.stop()

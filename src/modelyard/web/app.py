@@ -25,6 +25,7 @@ from modelyard.config.serve import ServeOptions
 from modelyard.deployments.entry.manager import ScriptEndpoints
 from modelyard.serving.collection import collection
 from modelyard.serving.dataplane import DataPlane
+from modelyard.serving.mirror import mirroring
 from modelyard.serving.runtime import Runtime
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.web import classic, errors, metrics, mlflow, scoring, v2
@@ -68,6 +69,7 @@ def create_app(
         interval=follow_interval,
         scripts=scripts,
         collector=collector,
+        version_cache_bytes=int(ws.settings.version_cache_mb * 1024 * 1024),
     )
     plane = data_plane(runtime, ws.settings.admin_key, require_keys, limits)
     app = _replica(runtime, limits, plane if fast_route else None, ws.settings.cors_origins)
@@ -98,10 +100,12 @@ def data_plane(
     runtime: Runtime, admin_key: Secret | None, require_keys: bool, limits: ServeOptions
 ) -> DataPlane:
     """The pipeline of a replica: its key check, the one error table, the server's
-    timeout, and the collection hook when the workspace collects."""
+    timeout, the route step of the runtime's router, the collection hook when the
+    workspace collects and the mirror's."""
     plane = DataPlane(runtime, ScoreKeys(admin_key, require_keys), TABLE, limits.timeout_s)
     if runtime.collector is not None:
         plane.after.append(collection(runtime.collector))
+    plane.after.append(mirroring(runtime.router, runtime.mirrors))
     return plane
 
 
@@ -117,7 +121,13 @@ def create_mlflow_app(
     ``endpoint`` alone: what ``mlflow.pyfunc.scoring_server.client.ScoringServerClient``
     (which sends no key and no path prefix) can call."""
     limits = limits or ServeOptions()
-    runtime = Runtime(ws.registry, EndpointStore(ws.db), only=[endpoint], interval=follow_interval)
+    runtime = Runtime(
+        ws.registry,
+        EndpointStore(ws.db),
+        only=[endpoint],
+        interval=follow_interval,
+        version_cache_bytes=int(ws.settings.version_cache_mb * 1024 * 1024),
+    )
     app = _replica(runtime, limits, cors=ws.settings.cors_origins)
     app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
     plane = data_plane(runtime, ws.settings.admin_key, require_keys, limits)

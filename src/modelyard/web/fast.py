@@ -1,6 +1,7 @@
 """The hot routes without the framework: plain ASGI in front of the FastAPI app.
 
-A scoring request of a model endpoint (``POST /endpoints/E/score``, ``/invocations``,
+A scoring request of a model endpoint (``POST /endpoints/E[@alias][/versions/V]/score``,
+``/invocations``,
 ``/execute``, ``/v2/models/E[/versions/V]/infer``) goes straight to the data plane's
 pipeline with the same codec the FastAPI route uses; routing, dependency
 solving and the request and response objects, most of a one-row request's cost once the
@@ -31,6 +32,10 @@ def routes(max_body_bytes: int) -> Routes:
     v2 = V2Codec(max_body_bytes)
     return [
         (re.compile(r"^/endpoints/(?P<name>[^/]+)/score$"), azureml.CODEC),
+        (
+            re.compile(r"^/endpoints/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/score$"),
+            azureml.CODEC,
+        ),
         (re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$"), mlflow.CODEC),
         (re.compile(r"^/endpoints/(?P<name>[^/]+)/execute$"), classic.CODEC),
         (re.compile(r"^/v2/models/(?P<name>[^/]+)/infer$"), v2),

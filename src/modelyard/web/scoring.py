@@ -95,6 +95,11 @@ def router(
             return forwarded
         return await through(plane, CODEC, name, request)
 
+    @api.post("/endpoints/{name}/versions/{version}/score")
+    async def score_version(name: str, version: str, request: Request) -> Response:
+        """Score on version ``version`` of the endpoint's model (loaded on first use)."""
+        return await through(plane, CODEC, name, request)
+
     @api.get("/endpoints/{name}/score", include_in_schema=False)
     async def score_get(name: str, request: Request) -> Response:
         """GET /score: entry scripts get the query string as JSON, as azmlinfsrv does."""
