@@ -274,14 +274,14 @@ def test_malformed_binary_requests_are_400(
     assert words in answer.json()["error"]
 
 
-def test_a_version_other_than_the_serving_one_is_404(served: Served) -> None:
+def test_a_version_the_model_does_not_have_is_404(served: Served) -> None:
     answer = httpx.post(
         f"{served.base}/v2/models/immo/versions/2/infer",
         json=_tensor([1, 1], [25.0]),
         headers=served.auth("immo"),
     )
     assert answer.status_code == 404
-    assert "serves version 1 only" in answer.json()["error"]
+    assert "has no version '2' (versions: 1)" in answer.json()["error"]
 
 
 def test_a_model_that_raises_is_400(served: Served) -> None:
