@@ -1,4 +1,4 @@
-"""A child process of tests/registry/test_concurrency.py: moves or reads one model's champion.
+"""A child process of tests/reliability/test_promotion_race.py: moves or reads one model's champion.
 
     python alias_worker.py writer DB_URL ARTIFACTS ROOT NAME CONTROL_DIR INDEX --ops N --seed S
     python alias_worker.py reader DB_URL ARTIFACTS ROOT NAME CONTROL_DIR INDEX

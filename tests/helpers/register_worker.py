@@ -1,4 +1,5 @@
-"""A child process of tests/registry/test_crash.py: registers one large file, maybe to be killed.
+"""A child process of tests/reliability/test_kill_registration.py: registers one large
+file, maybe to be killed.
 
     python register_worker.py WORKSPACE_DIR FILE NAME
 
