@@ -30,12 +30,9 @@ def prediction_columns(
     """The prediction columns of one chunk's predictions."""
     if kind is OutputKind.PROBABILITIES and predictions.ndim == 2:
         labels = classes if classes is not None else list(range(predictions.shape[1]))
-        best = (
-            np.asarray(labels, dtype=object)[np.argmax(predictions, axis=1)]
-            if len(predictions)
-            else np.asarray([], dtype=object)
-        )
-        columns: dict[str, pa.Array] = {"prediction": pa.array(best.tolist())}
+        choices = np.asarray(labels)
+        best = choices[np.argmax(predictions, axis=1)] if len(predictions) else choices[:0]
+        columns: dict[str, pa.Array] = {"prediction": pa.array(best)}
         for index, label in enumerate(labels):
             columns[f"proba_{_safe(label)}"] = pa.array(predictions[:, index], pa.float64())
         return columns
@@ -56,7 +53,10 @@ def output_table(
     count = len(keys)
     columns: dict[str, Any] = {key_name: keys, **predictions}
     columns["model_version"] = pa.array(np.full(count, version, dtype="int64"))
-    columns["job_id"] = pa.array([job_id] * count, pa.string())
-    stamp = pa.scalar(scored_at, pa.timestamp("us", tz="UTC"))
-    columns["scored_at"] = pa.array([stamp.as_py()] * count, pa.timestamp("us", tz="UTC"))
+    columns["job_id"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(count, dtype="int32")), pa.array([job_id], pa.string())
+    ).cast(pa.string())
+    micros = int(scored_at.timestamp() * 1_000_000)
+    stamps = pa.array(np.full(count, micros, dtype="int64"))
+    columns["scored_at"] = stamps.cast(pa.timestamp("us", tz="UTC"))
     return pa.table(columns)

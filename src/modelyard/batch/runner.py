@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ import pyarrow as pa
 from modelyard.batch.files import ChunkFiles
 from modelyard.batch.inputs import check_columns, checked
 from modelyard.batch.outputs import output_table, prediction_columns
+from modelyard.batch.overlap import Stopped, overlapped
 from modelyard.batch.sinks import FileSink, Position, Sink, TableSink
 from modelyard.batch.spec import BatchSpec, check_job_id
 from modelyard.config.settings import Settings
@@ -215,28 +216,39 @@ class BatchRunner:
         context = context or self._context(row)
         after, upto = self._ranges(row, context)[part]
         spec = context.spec
-        position = context.sink.position(part) or Position(0, after, 0, 0)
-        written = 0
-        while True:
-            if stopped():
-                raise RunCancelled(f"batch job {job_id} was cancelled")
-            page = context.pages.page(spec.chunk_rows, after=position.last_key, upto=upto)
-            if page.num_rows == 0:
-                break
+        start = context.sink.position(part) or Position(0, after, 0, 0)
+        positions = [start]
+
+        def pages() -> Iterator[pa.Table]:
+            last = start.last_key
+            while True:
+                page = context.pages.page(spec.chunk_rows, after=last, upto=upto)
+                if page.num_rows == 0:
+                    return
+                yield page
+                if page.num_rows < spec.chunk_rows:
+                    return
+                last = page.column(spec.key)[-1].as_py()
+
+        def score(page: pa.Table) -> tuple[pa.Table, list[dict[str, Any]], Any]:
             out, malformed = self._score(context, page)
-            last_key = page.column(spec.key)[-1].as_py()
+            return out, malformed, page.column(spec.key)[-1].as_py()
+
+        def commit(scored: tuple[pa.Table, list[dict[str, Any]], Any]) -> None:
+            out, malformed, last_key = scored
+            now = positions[-1]
             position = Position(
-                position.seq + 1,
-                last_key,
-                position.rows + out.num_rows,
-                position.skipped + len(malformed),
+                now.seq + 1, last_key, now.rows + out.num_rows, now.skipped + len(malformed)
             )
             context.sink.commit(part, out, position)
+            positions.append(position)
             self.store.advance(job_id, out.num_rows, malformed)
-            written += out.num_rows
-            if page.num_rows < spec.chunk_rows:
-                break
-        return written
+
+        try:
+            overlapped(pages(), score, commit, stopped)
+        except Stopped:
+            raise RunCancelled(f"batch job {job_id} was cancelled") from None
+        return positions[-1].rows - start.rows
 
     def _score(self, context: _Context, page: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
         spec = context.spec
