@@ -11,6 +11,8 @@ last committed chunk of each partition: every key is written exactly once.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -114,13 +116,11 @@ class BatchRunner:
         ref = ModelRef.parse(spec.model)
         version = self._registry.resolve(ref)
         stored, created = self.store.create(job_id, ref.name, version.version, spec.to_dict())
-        if not created:
-            mine = {k: v for k, v in stored.spec.items() if k != "ranges"}
-            if BatchSpec.from_dict(mine) != spec:
-                raise Conflict(
-                    f"batch job {job_id} exists with another spec: give another --job-id, or "
-                    "the same options to resume it"
-                )
+        if not created and BatchSpec.from_dict(stored.spec) != spec:
+            raise Conflict(
+                f"batch job {job_id} exists with another spec: give another --job-id, or "
+                "the same options to resume it"
+            )
         return stored, created
 
     # -- run ---------------------------------------------------------------------------
@@ -212,6 +212,7 @@ class BatchRunner:
         context: _Context | None = None,
     ) -> int:
         """Score partition ``part`` from its watermark to its end; returns rows written."""
+        self.store.note_runner(job_id, part, f"{socket.gethostname()}:{os.getpid()}")
         row = self.store.get(job_id)
         context = context or self._context(row)
         after, upto = self._ranges(row, context)[part]
@@ -278,7 +279,7 @@ class BatchRunner:
     # -- building ----------------------------------------------------------------------
 
     def _context(self, row: BatchRow) -> _Context:
-        spec = BatchSpec.from_dict({k: v for k, v in row.spec.items() if k != "ranges"})
+        spec = BatchSpec.from_dict(row.spec)
         source = self._sql_source(spec.source)
         pages = KeyPages(source, spec.key, query=spec.query, table=spec.table)
         input_schema = pages.schema()

@@ -156,13 +156,17 @@ def show(job_id: Annotated[str, typer.Argument(help="The batch job's id.")]) -> 
     with state.open() as ws:
         row = ws.batch.store.get(job_id)
         outputs = ws.batch.outputs(job_id)
-    spec = {k: v for k, v in row.spec.items() if v is not None and k != "ranges"}
+    spec = {k: v for k, v in row.spec.items() if v is not None and k not in ("ranges", "runners")}
     console.print(f"batch job {row.id}: [bold]{row.state}[/]")
     console.print(f"  model    {row.model}:{row.version} (pinned at submit)")
     for name, value in spec.items():
         console.print(f"  {name:<8} {escape(str(value))}")
     total = row.rows_total if row.rows_total is not None else "?"
     console.print(f"  rows     {row.rows_done} of {total} scored, {row.rows_skipped} skipped")
+    runners = row.spec.get("runners") or {}
+    for part, (after, upto) in enumerate(row.spec.get("ranges") or []):
+        where = runners.get(str(part), "-")
+        console.print(f"  part {part}   {row.spec['key']} in ({after}, {upto}] on {where}")
     if row.error:
         console.print(f"  [red]error[/]    {escape(row.error)}")
     for path in outputs[:20]:

@@ -211,6 +211,23 @@ class BatchStore:
 
         self._db.write(save)
 
+    def note_runner(self, job_id: str, part: int, where: str) -> None:
+        """Record where partition ``part`` runs now (``host:pid``), shown with the job."""
+
+        def save(conn: Connection) -> None:
+            spec = conn.execute(
+                sa.select(b.c.spec).where(b.c.job_id == job_id).with_for_update()
+            ).scalar()
+            current = dict(spec or {})
+            runners = {**dict(current.get("runners") or {}), str(part): where}
+            conn.execute(
+                sa.update(b)
+                .where(b.c.job_id == job_id)
+                .values(spec={**current, "runners": runners})
+            )
+
+        self._db.write(save)
+
     def get(self, job_id: str) -> BatchRow:
         """The batch job ``job_id``; JobNotFound if there is none."""
 

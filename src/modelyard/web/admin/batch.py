@@ -41,7 +41,7 @@ class BatchBody(BaseModel):
 
 def batch_view(request: Request, row: BatchRow, outputs: list[str]) -> dict[str, Any]:
     """A batch job: state, pinned version, progress, outputs, skipped rows, error."""
-    spec = {k: v for k, v in row.spec.items() if k != "ranges"}
+    spec = {k: v for k, v in row.spec.items() if k not in ("ranges", "runners")}
     return {
         "id": row.id,
         "state": row.state,
