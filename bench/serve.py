@@ -3,7 +3,13 @@ instead, `mlflow models serve` and MLServer (mlserver-sklearn), on the same mode
 over loopback, in one run. It prints figures and asserts nothing.
 
     .venv/bin/python bench/serve.py [--duration 10] [--connections 16] [--skip-peers]
-        [--only immo|churn] [--workers 1,2] [--warmup 2] [--loadgen auto|wrk|python]
+        [--skip-bare] [--baseline REF] [--only immo|churn] [--workers 1,2] [--rows 100]
+        [--warmup 2] [--loadgen auto|wrk|python]
+
+The issue-14 figures (single row, 2 workers, against the ceiling and the commit before):
+
+    .venv/bin/python bench/serve.py --skip-peers --skip-bare --workers 2 --rows 1 \
+        --baseline eab97eb
 
 What it does:
 
@@ -23,8 +29,13 @@ What it does:
    best configuration: ``parallel_workers`` = N in settings.json (the model-level field is
    deprecated in 1.7), OMP_NUM_THREADS=1, debug (access logs) and the metrics server off;
    requests are Open Inference Protocol V2 with the pandas codec;
-5. the ceiling: bench/bare_app.py, a bare Starlette app that parses JSON, builds a
-   DataFrame and calls predict in the event loop (uvicorn --workers N).
+5. bench/bare_app.py, a bare Starlette app that parses JSON, builds a DataFrame and calls
+   predict in the event loop (uvicorn --workers N);
+6. the ceiling of the HTTP stack: bench/hello_app.py, a bare ASGI callable under the same
+   uvicorn settings as ``modelyard serve``, sent the same requests as modelyard and
+   answering a constant JSON; single-row figures are quoted as a share of it;
+7. with ``--baseline REF``: modelyard at commit REF (a git worktree, the same venv, a
+   workspace of its own), so that CPU per request is compared within one run.
 
 Every server binds 127.0.0.1 and gets OMP/OpenBLAS/MKL_NUM_THREADS=1. Each one's answer is
 first compared with ``predict``/``predict_proba`` run here on the same rows. Then each
@@ -74,7 +85,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.linear_model import LinearRegression  # noqa: E402
 
-from modelyard import Workspace  # noqa: E402
 from modelyard.training.demo_data import churn, churn_training, immo  # noqa: E402
 from modelyard.training.estimators import build_estimator  # noqa: E402
 from modelyard.training.spec import TrainingSpec  # noqa: E402
@@ -88,6 +98,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT_S = 180.0
 
 MODELYARD, BARE, MLFLOW, MLSERVER = "modelyard", "bare starlette", "mlflow", "mlserver"
+HELLO, BASELINE = "hello (ceiling)", "modelyard@base"
 
 
 def say(message: str) -> None:
@@ -367,6 +378,7 @@ class Target:
     """One kind of server: how to start it with N workers, and what to send it."""
 
     label: str
+    verified = True  # its answers are predictions, compared with the local ones
 
     def servers(self, workers: int) -> list[tuple[list[str], Callable[[], Server]]]:
         """(the models it serves, how to start it) for N workers."""
@@ -379,38 +391,94 @@ class Target:
         return np.asarray(document["predictions"], dtype=float)
 
 
+BASELINE_SETUP = """
+import json, sys
+import joblib, pandas as pd
+from modelyard import Workspace
+from modelyard.types import OutputKind
+root, plan = sys.argv[1], json.loads(sys.argv[2])
+keys = {}
+with Workspace.init(root) as ws:
+    for name, (path, example, kind) in plan.items():
+        version = ws.models.register(
+            name, joblib.load(path), input_example=pd.DataFrame(example),
+            output_kind=OutputKind(kind),
+        )
+        ws.models.promote(name, version.version, reason="bench")
+        keys[name] = ws.endpoints.create(name, model=name + "@champion").keys["primary"]
+print(json.dumps(keys))
+"""
+
+
+# The baseline commit predates `serve`'s 60 s worker health check: on a loaded machine its
+# workers, slower than uvicorn's 5 s default to answer the supervisor's first ping, were
+# killed and restarted endlessly. It is served with the same settings as this checkout.
+SERVE_WITH_HEALTHCHECK = """
+import sys, uvicorn
+run = uvicorn.run
+def patient(*args, **kwargs):
+    kwargs.setdefault("timeout_worker_healthcheck", 60)
+    return run(*args, **kwargs)
+uvicorn.run = patient
+from modelyard.cli.main import run as cli
+sys.argv[0] = "modelyard"
+cli()
+"""
+
+
 class Modelyard(Target):
+    """``modelyard serve`` from this checkout, or (``source``, a checkout's ``src`` folder)
+    from another commit, with its own workspace, in the same venv."""
+
     label = MODELYARD
 
-    def __init__(self, models: dict[str, Model], folder: Path) -> None:
-        self.root = folder / "workspace"
+    def __init__(self, models: dict[str, Model], folder: Path, source: Path | None = None) -> None:
+        self.source = source
+        if source is not None:
+            self.label = BASELINE
+        self.root = folder / ("baseline" if source else "workspace")
         self.keys: dict[str, str] = {}
-        with Workspace.init(self.root) as ws:
-            for model in models.values():
-                kind = (
-                    OutputKind.PROBABILITIES
-                    if model.method == "predict_proba"
-                    else OutputKind.REGRESSION
-                )
-                example = model.requests.head(20)
-                version = ws.models.register(
-                    model.name, model.estimator, input_example=example, output_kind=kind
-                )
-                ws.models.promote(model.name, version.version, reason="bench")
-                endpoint = ws.endpoints.create(model.name, model=f"{model.name}@champion")
-                self.keys[model.name] = (endpoint.keys or {})["primary"]
+        plan = {}
+        for model in models.values():
+            kind = (
+                OutputKind.PROBABILITIES
+                if model.method == "predict_proba"
+                else OutputKind.REGRESSION
+            )
+            plan[model.name] = (
+                str(folder / "joblib" / f"{model.name}.joblib"),
+                model.requests.head(20).to_dict(orient="list"),
+                kind.value,
+            )
+        setup = subprocess.run(
+            [sys.executable, "-c", BASELINE_SETUP, str(self.root), json.dumps(plan)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env()},
+            check=False,
+        )
+        if setup.returncode != 0:
+            raise RuntimeError(f"{self.label}: setting up the workspace failed: {setup.stderr}")
+        self.keys = json.loads(setup.stdout.strip().splitlines()[-1])
         self.models = list(models)
         self.folder = folder
+
+    def env(self) -> dict[str, str]:
+        """PYTHONPATH naming the other commit's sources first, when there is one."""
+        return {"PYTHONPATH": str(self.source)} if self.source is not None else {}
 
     def servers(self, workers: int) -> list[tuple[list[str], Callable[[], Server]]]:
         def start() -> Server:
             port = free_port()
+            entry = ["-m", "modelyard"] if self.source is None else ["-c", SERVE_WITH_HEALTHCHECK]
             command = [
-                str(BIN / "modelyard"), "--workspace", str(self.root), "serve",
+                sys.executable, *entry, "--workspace", str(self.root), "serve",
                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                 "--drain-seconds", "0",
             ]  # fmt: skip
-            server = launch(self.label, workers, command, port, "/v2/health/ready", self.folder)
+            server = launch(
+                self.label, workers, command, port, "/v2/health/ready", self.folder, self.env()
+            )
             for name in self.models:  # which path scores: compiled or the original model
                 with contextlib.suppress(Exception):
                     call = urllib.request.Request(
@@ -428,6 +496,31 @@ class Modelyard(Target):
         body = json.dumps({"data": records(model.requests.head(rows))}).encode()
         headers = {"Authorization": f"Bearer {self.keys[model.name]}"}
         return Request(f"/endpoints/{model.name}/score", body, headers)
+
+
+class Hello(Target):
+    """bench/hello_app.py: a bare ASGI callable answering a constant JSON, the ceiling."""
+
+    label = HELLO
+    verified = False
+
+    def __init__(self, modelyard: Modelyard) -> None:
+        self.modelyard = modelyard  # the same requests, byte for byte
+
+    def servers(self, workers: int) -> list[tuple[list[str], Callable[[], Server]]]:
+        def start() -> Server:
+            port = free_port()
+            command = [
+                sys.executable, str(BENCH / "hello_app.py"), "--port", str(port),
+                "--workers", str(workers),
+            ]  # fmt: skip
+            env = {"PYTHONPATH": str(BENCH)}
+            return launch(self.label, workers, command, port, "/", self.modelyard.folder, env)
+
+        return [(self.modelyard.models, start)]
+
+    def request(self, model: Model, rows: int) -> Request:
+        return self.modelyard.request(model, rows)
 
 
 class Bare(Target):
@@ -608,7 +701,10 @@ def measure(plan: Plan, target: Target, server: Server, model: Model, rows: int)
     """Check one answer, warm up, then load for ``plan.duration`` s, reading CPU around it."""
     request = target.request(model, rows)
     url = server.base + request.path
-    problem = check(server, request, lambda d: target.parse(model, d), model.reference(rows))
+    problem = ""
+    if target.verified:
+        parse = lambda d: target.parse(model, d)  # noqa: E731
+        problem = check(server, request, parse, model.reference(rows))
     if problem:
         say(f"  {model.name} x{rows}: wrong answer: {problem}")
     shots = (plan.loadgen, url, request, plan.body_file, plan.connections)
@@ -675,6 +771,48 @@ def table(cells: list[Cell]) -> str:
             f"{c.others_cores:>6.2f}  {note}"
         )
     return "\n".join(lines)
+
+
+CEILING_TARGETS = {"immo": 0.50, "churn": 0.25}  # single-row requests/s, share of hello's
+
+
+def ceiling(cells: list[Cell], workers: list[int]) -> str:
+    """Single-row requests/s as a share of the hello row (the ceiling of the HTTP stack),
+    and CPU per request against the baseline commit, per worker count."""
+    lines = ["", "Against the ceiling (bench/hello_app.py, same uvicorn settings, same body):"]
+    for model, goal in CEILING_TARGETS.items():
+        for n in workers:
+            found = {c.server: c for c in cells if (c.model, c.rows, c.workers) == (model, 1, n)}
+            hello, ours = found.get(HELLO), found.get(MODELYARD)
+            if hello is None or ours is None or hello.rps == 0:
+                continue
+            share = ours.rps / hello.rps
+            verdict = "met" if share >= goal else "MISSED"
+            parts = [f"modelyard {share:.0%} of hello ({verdict}, >= {goal:.0%})"]
+            base = found.get(BASELINE)
+            if base is not None:
+                parts.append(f"baseline {base.rps / hello.rps:.0%}")
+                if base.cpu_ms:
+                    cpu = ours.cpu_ms / base.cpu_ms
+                    parts.append(
+                        f"CPU ms/req {ours.cpu_ms:.2f} vs baseline {base.cpu_ms:.2f} "
+                        f"({cpu:.2f}x, {'met' if cpu <= 1.0 else 'MISSED'}, <= 1x)"
+                    )
+            lines.append(
+                f"  {model:<6} 1 row, {n} worker{'s' if n != 1 else ''}: " + "; ".join(parts)
+            )
+    return "\n".join(lines)
+
+
+def baseline_sources(ref: str, folder: Path) -> Path:
+    """A detached git worktree of ``ref`` in ``folder``; its ``src``."""
+    tree = folder / "baseline-src"
+    subprocess.run(
+        ["git", "-C", str(BENCH.parent), "worktree", "add", "--detach", str(tree), ref],
+        check=True,
+        capture_output=True,
+    )
+    return tree / "src"
 
 
 def ratios(cells: list[Cell], workers: list[int]) -> str:
@@ -754,7 +892,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--rows", type=int, default=100, help="rows of the batch requests")
-    parser.add_argument("--skip-peers", action="store_true", help="modelyard and bare only")
+    parser.add_argument("--skip-peers", action="store_true", help="no MLflow, no MLServer")
+    parser.add_argument("--skip-bare", action="store_true", help="no bare starlette row")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also serve modelyard at this commit (a git worktree, same venv): CPU per request "
+        "is compared with it",
+    )
     parser.add_argument("--only", choices=("immo", "churn"), help="one model only")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     args = parser.parse_args()
@@ -778,7 +923,12 @@ def main() -> None:
         for model in models.values():
             joblib.dump(model.estimator, folder / "joblib" / f"{model.name}.joblib")
         say("preparing modelyard, bare, peers…")
-        targets: list[Target] = [Modelyard(models, folder), Bare(models, folder)]
+        ours = Modelyard(models, folder)
+        targets: list[Target] = [ours, Hello(ours)]
+        if args.baseline:
+            targets.append(Modelyard(models, folder, baseline_sources(args.baseline, folder)))
+        if not args.skip_bare:
+            targets.append(Bare(models, folder))
         if MLFLOW in peers:
             targets.append(MLflow(models, folder, peers[MLFLOW]))
         if MLSERVER in peers:
@@ -813,7 +963,7 @@ def main() -> None:
                     server.stop()
         elapsed = time.monotonic() - began
 
-        order = {MODELYARD: 0, BARE: 1, MLFLOW: 2, MLSERVER: 3}
+        order = {MODELYARD: 0, BASELINE: 1, HELLO: 2, BARE: 3, MLFLOW: 4, MLSERVER: 5}
         cells.sort(key=lambda c: (names.index(c.model), c.rows, order[c.server], c.workers))
         print()
         print(
@@ -833,7 +983,10 @@ def main() -> None:
         )
         print()
         print(table(cells))
-        print(ratios(cells, workers))
+        print(ceiling(cells, workers))
+        if not args.skip_peers:
+            print(ratios(cells, workers))
+    subprocess.run(["git", "-C", str(BENCH.parent), "worktree", "prune"], check=False)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
+from modelyard.cli.serving import split_names
 from modelyard.storage.comparisons import Comparison
 from modelyard.storage.rollout import parse_mirror, parse_traffic
 
@@ -34,11 +35,26 @@ def update(
             "compare: challenger=20 (percent); off turns the mirror off."
         ),
     ] = None,
+    output_names: Annotated[
+        str | None,
+        typer.Option(
+            help="Name the outputs, comma-separated (e.g. result); off: the defaults again."
+        ),
+    ] = None,
 ) -> None:
-    """Retarget an endpoint, split its traffic between aliases, or mirror it."""
+    """Retarget an endpoint, split its traffic between aliases, mirror it, or name its
+    outputs."""
     split = parse_traffic(traffic) if traffic is not None else None
     copy = parse_mirror(mirror) if mirror is not None else None
     with state.open() as ws:
+        if output_names is not None:
+            names = [] if output_names.strip() == "off" else split_names(output_names)
+            item = ws.endpoints.name_outputs(name, names)
+            console.print(
+                f"[bold]{item.name}[/] outputs: {', '.join(item.output_names) or 'defaults'}"
+            )
+            if model is None and traffic is None and mirror is None:
+                return
         item = ws.endpoints.update(
             name,
             model=model,

@@ -47,6 +47,13 @@ def create(
             help="Serve versions trained with another scikit-learn/xgboost/numpy minor.",
         ),
     ] = False,
+    output_names: Annotated[
+        str,
+        typer.Option(
+            help="Name the outputs, comma-separated (e.g. result): classic's label column, "
+            "V2's output, records in Azure ML and MLflow answers."
+        ),
+    ] = "",
 ) -> None:
     """Create an endpoint; prints its keys this once."""
     with state.open() as ws:
@@ -59,8 +66,14 @@ def create(
             batch_max_rows=batch_max_rows,
             batch_max_wait_ms=batch_max_wait_ms,
             check_packages=not skip_package_check,
+            output_names=split_names(output_names),
         )
     print_created(endpoint, "serving")
+
+
+def split_names(text: str) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]``; ``""`` -> ``[]``."""
+    return [part.strip() for part in text.split(",")] if text.strip() else []
 
 
 @endpoints_app.command("list")

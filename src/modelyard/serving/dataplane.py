@@ -49,6 +49,7 @@ from modelyard.serving.routing import Router
 from modelyard.serving.runtime import Runtime
 from modelyard.serving.scorer import Scored, Scorer
 from modelyard.storage.endpoints import EndpointRecord
+from modelyard.types import Signature
 
 log = logging.getLogger("modelyard.serving")
 
@@ -246,7 +247,7 @@ class DataPlane:
             scored.version.name,
             scored.classes,
             chosen.signature,
-            output_names(record),
+            output_names(record, chosen.signature),
             elapsed_ms,
         )
         encoded = codec.encode(context, result)
@@ -269,7 +270,12 @@ class DataPlane:
         Answer(exchange.status, [], b"", self.after, exchange).done()
 
 
-def output_names(record: EndpointRecord) -> list[str] | None:
-    """The names the endpoint gives its outputs (``--output-names``), if any."""
+def output_names(record: EndpointRecord, signature: Signature | None) -> list[str] | None:
+    """The names the endpoint gives its outputs (``--output-names``), else those of the
+    version's signature outputs, else None (each wire format's own names)."""
     names: Any = record.options.get("output_names")
-    return [str(n) for n in names] if names else None
+    if names:
+        return [str(n) for n in names]
+    if signature is not None and signature.outputs:
+        return [c.name for c in signature.outputs]
+    return None

@@ -91,6 +91,17 @@ def check_rate(rate: float) -> None:
         )
 
 
+def check_output_names(names: Sequence[str]) -> list[str]:
+    """``names`` as a list, refused (``InvalidInput``) when one is blank or repeated."""
+    cleaned = [str(n).strip() for n in names]
+    if any(not n for n in cleaned) or len(set(cleaned)) != len(cleaned):
+        raise InvalidInput(
+            f"output names must be distinct and non-blank, got {list(names)!r}",
+            code="bad_output_names",
+        )
+    return cleaned
+
+
 def _not_found(name: str) -> EndpointNotFound:
     return EndpointNotFound(
         f"no endpoint named {name!r}: `modelyard endpoints list` shows them", endpoint=name
@@ -276,6 +287,25 @@ class EndpointStore:
                 sa.update(e)
                 .where(e.c.name == name)
                 .values(collect=collect, options=options, updated_at=utcnow())
+            )
+
+        self._db.write(update)
+        return self.get(name)
+
+    def set_output_names(self, name: str, names: Sequence[str]) -> EndpointRecord:
+        """Name the endpoint's outputs (``[]``: the wire formats' defaults again); replicas
+        follow within a second."""
+        checked = check_output_names(names)
+
+        def update(conn: Connection) -> None:
+            row = conn.execute(sa.select(e.c.options).where(e.c.name == name)).first()
+            if row is None:
+                raise _not_found(name)
+            options = {k: v for k, v in (row.options or {}).items() if k != "output_names"}
+            if checked:
+                options["output_names"] = checked
+            conn.execute(
+                sa.update(e).where(e.c.name == name).values(options=options, updated_at=utcnow())
             )
 
         self._db.write(update)

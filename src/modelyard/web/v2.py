@@ -14,7 +14,7 @@ from modelyard import __version__
 from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelUnavailable, NotFound, VersionNotFound
-from modelyard.serving.dataplane import DataPlane
+from modelyard.serving.dataplane import DataPlane, output_names
 from modelyard.serving.loading import Loaded
 from modelyard.serving.protocols import v2
 from modelyard.serving.protocols.common import JSON, dumps
@@ -51,12 +51,14 @@ def router(
     async def model_metadata(name: str, request: Request) -> Response:
         version = request.path_params.get("version")
         current = serving(name, request, version)
+        names = output_names(runtime.record(name), current.signature)
         document = v2.model_metadata(
             name,
             current.version.version,
             current.version.flavour.value,
             current.signature,
             v2.classes_of(current.model),
+            names[0] if names else v2.OUTPUT,
         )
         return Response(dumps(document), media_type=JSON, headers=_headers(current))
 

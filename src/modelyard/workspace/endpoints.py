@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,12 @@ from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.registry.registry import Registry
 from modelyard.storage.audit import AuditLog
 from modelyard.storage.comparisons import Comparison, ComparisonStore
-from modelyard.storage.endpoints import EndpointRecord, EndpointStore, check_rate
+from modelyard.storage.endpoints import (
+    EndpointRecord,
+    EndpointStore,
+    check_output_names,
+    check_rate,
+)
 from modelyard.storage.rollout import Mirror, check_mirror, check_traffic
 from modelyard.types import ModelRef
 from modelyard.workspace.scripts import ScriptDeployments
@@ -41,6 +46,7 @@ class Endpoint:
     sampling_rate: float = 1.0  # the share of requests collected
     traffic: Mapping[str, int] | None = None  # canary weights by alias; None: the target alone
     mirror: Mapping[str, Any] | None = None  # {"alias", "percent"} scored after answering
+    output_names: tuple[str, ...] = ()  # what the wire formats call the outputs; () defaults
 
     def predict(
         self, rows: builtins.list[Any], *, key: str | None = None, timeout: float = 30.0
@@ -90,6 +96,7 @@ class Endpoints:
             models=tuple(record.options.get("models") or ()),
             collect=record.collect,
             sampling_rate=record.sampling_rate,
+            output_names=tuple(record.options.get("output_names") or ()),
             traffic=dict(record.rollout.traffic) or None,
             mirror=record.rollout.mirror.to_dict() if record.rollout.mirror else None,
             name=record.name,
@@ -113,6 +120,7 @@ class Endpoints:
         batch_max_rows: int = 0,
         batch_max_wait_ms: float = 2.0,
         check_packages: bool = True,
+        output_names: Sequence[str] = (),
         actor: str | None = None,
     ) -> Endpoint:
         """Create an endpoint serving ``model`` (``immo``, ``immo@champion``, ``immo:3``);
@@ -121,9 +129,14 @@ class Endpoints:
         ``batch_max_rows > 0`` turns on adaptive micro-batching of concurrent requests
         (batches of up to that many rows, each request waiting at most
         ``batch_max_wait_ms``). ``check_packages=False`` serves a version trained with
-        another major or minor scikit-learn, xgboost or numpy."""
+        another major or minor scikit-learn, xgboost or numpy. ``output_names`` name the
+        outputs in every wire format that names them (classic's ``Scored Labels`` column,
+        V2's ``output-0``, records in Azure ML and MLflow answers); by default the
+        version's signature outputs if it has any, else each format's own names."""
         check_rate(sampling_rate)
         options: dict[str, Any] = {} if check_packages else {"check_packages": False}
+        if output_names:
+            options["output_names"] = check_output_names(output_names)
         if sampling_rate != 1.0:
             options["sampling_rate"] = sampling_rate
         if batch_max_rows > 0:
@@ -218,6 +231,16 @@ class Endpoints:
         rate = record.sampling_rate if sampling_rate is None else sampling_rate
         updated = self._store.set_collection(name, on, rate)
         self._record(actor, "endpoint.collection", name, {"collect": on, "sampling_rate": rate})
+        return self._view(updated)
+
+    def name_outputs(
+        self, name: str, output_names: Sequence[str], *, actor: str | None = None
+    ) -> Endpoint:
+        """Name the outputs of ``name`` in every wire format that names them (``()``: the
+        defaults again); replicas follow within a second."""
+        updated = self._store.set_output_names(name, output_names)
+        names = list(updated.options.get("output_names") or [])
+        self._record(actor, "endpoint.output_names", name, {"output_names": names})
         return self._view(updated)
 
     def delete(self, name: str, *, actor: str | None = None) -> None:

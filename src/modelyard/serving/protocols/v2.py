@@ -170,8 +170,10 @@ def model_metadata(
     platform: str,
     signature: Signature | None,
     classes: Sequence[Any] | None,
+    output: str = OUTPUT,
 ) -> dict[str, Any]:
-    """What a client needs to build a request: inputs and outputs with datatype and shape."""
+    """What a client needs to build a request: inputs and outputs with datatype and shape
+    (the one output named ``output``)."""
     document: dict[str, Any] = {"name": name, "versions": [str(version)], "platform": platform}
     if signature is None:
         document["inputs"] = [{"name": INPUT, "datatype": "FP64", "shape": [-1, -1]}]
@@ -184,7 +186,7 @@ def model_metadata(
             for c in signature.inputs
         ]
         document["parameters"] = {"content_type": "pd"}
-    document["outputs"] = [_output_metadata(signature, classes)]
+    document["outputs"] = [{"name": output, **_output_metadata(signature, classes)}]
     return document
 
 
@@ -201,10 +203,10 @@ def error_body(error: ModelyardError, status: int) -> dict[str, Any]:
 def _output_metadata(signature: Signature | None, classes: Sequence[Any] | None) -> dict[str, Any]:
     kind = signature.output_kind if signature else OutputKind.RAW
     if kind is OutputKind.PROBABILITIES:
-        return {"name": OUTPUT, "datatype": "FP64", "shape": [-1, len(classes) if classes else -1]}
+        return {"datatype": "FP64", "shape": [-1, len(classes) if classes else -1]}
     if kind is not OutputKind.REGRESSION and classes:
-        return {"name": OUTPUT, "datatype": datatype_of(np.asarray(classes)), "shape": [-1]}
-    return {"name": OUTPUT, "datatype": "FP64", "shape": [-1]}
+        return {"datatype": datatype_of(np.asarray(classes)), "shape": [-1]}
+    return {"datatype": "FP64", "shape": [-1]}
 
 
 def _dataframe_mode(request: InferRequest, signature: Signature | None) -> bool:

@@ -30,6 +30,10 @@ class EndpointCreate(BaseModel):
     check_packages: bool = Field(
         True, description="Refuse versions trained with another scikit-learn/xgboost/numpy."
     )
+    output_names: list[str] = Field(
+        default_factory=list,
+        description="Names of the outputs in every wire format that names them.",
+    )
 
 
 class EndpointUpdate(BaseModel):
@@ -49,6 +53,9 @@ class EndpointUpdate(BaseModel):
     )
     collect: bool | None = Field(None, description="Turn collection on or off.")
     sampling_rate: float | None = Field(None, ge=0, le=1, description="Share collected.")
+    output_names: list[str] | None = Field(
+        None, description="Names of the outputs; [] restores each wire format's defaults."
+    )
 
 
 class Regenerate(BaseModel):
@@ -94,6 +101,7 @@ def router(ws: Workspace) -> APIRouter:
             batch_max_rows=body.batch_max_rows,
             batch_max_wait_ms=body.batch_max_wait_ms,
             check_packages=body.check_packages,
+            output_names=body.output_names,
             actor=person_of(request).name,
         )
         response.headers["Location"] = url(request, f"/api/v1/endpoints/{endpoint.name}")
@@ -114,9 +122,10 @@ def router(ws: Workspace) -> APIRouter:
         """Serve another model reference and/or change data collection; keys stay,
         replicas follow within a second."""
         rollout = (body.model, body.traffic, body.mirror)
-        if all(v is None for v in (*rollout, body.collect, body.sampling_rate)):
+        if all(v is None for v in (*rollout, body.collect, body.sampling_rate, body.output_names)):
             raise InvalidInput(
-                "give model, traffic, mirror, collect or sampling_rate", code="nothing_to_update"
+                "give model, traffic, mirror, collect, sampling_rate or output_names",
+                code="nothing_to_update",
             )
         who = person_of(request).name
         endpoint = ws.endpoints.get(name)
@@ -129,6 +138,8 @@ def router(ws: Workspace) -> APIRouter:
             endpoint = ws.endpoints.collect(
                 name, on=on, sampling_rate=body.sampling_rate, actor=who
             )
+        if body.output_names is not None:
+            endpoint = ws.endpoints.name_outputs(name, body.output_names, actor=who)
         return endpoint_view(request, endpoint)
 
     @api.get("/{name}/comparison")

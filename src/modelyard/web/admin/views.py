@@ -137,6 +137,7 @@ def endpoint_view(request: Request, endpoint: Endpoint) -> dict[str, Any]:
         "auth_enabled": endpoint.auth_enabled,
         "collect": endpoint.collect,
         "sampling_rate": endpoint.sampling_rate,
+        "output_names": list(endpoint.output_names),
         "traffic": dict(endpoint.traffic) if endpoint.traffic else None,
         "mirror": dict(endpoint.mirror) if endpoint.mirror else None,
         "comparison_url": url(request, f"{API}/endpoints/{endpoint.name}/comparison"),
