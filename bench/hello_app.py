@@ -16,9 +16,9 @@ import argparse
 import os
 
 import uvicorn
+from modelyard.cli.nodelay import NoDelayHTTPProtocol
 from starlette.types import Receive, Scope, Send
 
-from modelyard.cli.nodelay import NoDelayHTTPProtocol
 from modelyard.cli.serving import WORKER_HEALTHCHECK_S
 
 BODY = b'{"predictions":[1.0]}'
