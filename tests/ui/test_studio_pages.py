@@ -104,3 +104,23 @@ def test_the_endpoint_page_shows_the_split_the_mirror_and_what_it_found(studio: 
     finally:
         studio.ws.endpoints.update("immo", traffic={}, mirror={})
         store.clear("immo")
+
+
+def test_the_schedules_page_lists_batch_jobs_with_their_progress(
+    studio: Studio, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("batch-out")
+    job = studio.ws.batch.score(
+        "immo@champion",
+        source="immo_db",
+        key="id",
+        query="SELECT rowid AS id, surface FROM immo",
+        output=str(folder),
+        chunk_rows=100,
+    )
+    assert job.progress.done == 300
+    html = studio.client("viewer").get("/studio/schedules").text
+    row = _text(html.split(f"<code>{job.id}</code>", 1)[1].split("</tr>", 1)[0])
+    assert f"immo :{job.row.version}" in row or f"immo:{job.row.version}" in row, row
+    assert job.status in row and "300 / 300 rows" in row, row
+    assert f'<progress max="300" value="300" aria-label="rows of job {job.id}"' in html

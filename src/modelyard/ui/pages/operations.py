@@ -24,6 +24,7 @@ def router(studio: Studio) -> APIRouter:
             visitor,
             section="schedules",
             schedules=ws.queue.schedules.list(),
+            batch_jobs=ws.batch.list(limit=50),
             notice=notice,
         )
 
