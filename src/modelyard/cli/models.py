@@ -1,16 +1,20 @@
-"""``modelyard models …``: list, show, register, promote, rollback, history, download, archive."""
+"""``modelyard models …``: list, show, register, promote, rollback, history, download, archive,
+reproduce."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelyard.cli.context import console, state
 from modelyard.cli.render import events_table, models_table, version_table, versions_table
-from modelyard.errors import InvalidInput
+from modelyard.errors import Conflict, InvalidInput
 from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef
+
+if TYPE_CHECKING:
+    from modelyard.training.reproduce import Reproduction
 
 app = typer.Typer(
     help="Register, inspect, promote and roll back model versions.", no_args_is_help=True
@@ -187,3 +191,59 @@ def archive(ref: Annotated[str, typer.Argument(help="NAME or NAME:VERSION.")]) -
     with state.open() as ws:
         ws.models.archive(parsed.name, parsed.version)
     console.print(f"archived {parsed if parsed.version else parsed.name}")
+
+
+@app.command("reproduce")
+def reproduce(
+    ref: Annotated[str, typer.Argument(help="NAME:VERSION of a trained version.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Refit even if the code or the packages differ."),
+    ] = False,
+    tolerance: Annotated[
+        float, typer.Option(help="Largest difference of a metric that still reproduces.")
+    ] = 1e-9,
+) -> None:
+    """Refit a version from its recorded lineage and set its metrics beside the recorded
+    ones; exits 1 unless every metric reproduces."""
+    name, version = _versioned(ref)
+    with state.open() as ws:
+        found = ws.models.reproduce(f"{name}:{version}", force=force, tolerance=tolerance)
+    _print_reproduction(found)
+    if not found.reproduced:
+        raise Conflict(found.summary())
+
+
+def _print_reproduction(found: Reproduction) -> None:
+    from rich.markup import escape  # what only this command draws
+    from rich.table import Table
+
+    console.print(
+        f"{found.ref}: refitted from training {found.training} on source {found.source}",
+        soft_wrap=True,
+    )
+    for difference in found.forced:
+        console.print(f"[yellow]forced over[/]: {escape(difference)}", soft_wrap=True)
+    recorded = f"{found.rows_recorded} rows, fingerprint {str(found.fingerprint_recorded)[:12]}"
+    now = f"{found.rows_now} rows, fingerprint {found.fingerprint_now[:12]}"
+    if found.data_changed:
+        console.print(
+            f"[yellow]data fingerprint changed[/]: the source's rows changed since {found.ref} "
+            f"was trained ({recorded}; now {now})",
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"data fingerprint unchanged ({now})", soft_wrap=True)
+    table = Table("metric", "recorded", "reproduced", "difference", "")
+    for pair in found.metrics:
+        delta = pair.difference
+        table.add_row(
+            pair.name,
+            "-" if pair.recorded is None else f"{pair.recorded:.12g}",
+            "-" if pair.reproduced is None else f"{pair.reproduced:.12g}",
+            "-" if delta is None else f"{delta:.3g}",
+            "ok" if pair.within(found.tolerance) else "differs",
+        )
+    console.print(table)
+    if found.reproduced:
+        console.print(f"[green]{found.summary()}[/]", soft_wrap=True)

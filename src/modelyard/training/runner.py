@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
 
 from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, InvalidInput, ModelyardError, RunCancelled
@@ -23,18 +22,15 @@ from modelyard.jobs.executors.local import LocalExecutor
 from modelyard.monitoring.metrics import get_metric
 from modelyard.monitoring.profile import output_profile, profile_frame
 from modelyard.promotion import decide
+from modelyard.registry.records import ModelVersion
 from modelyard.registry.registry import Registry, VersionInfo
 from modelyard.registry.signature import infer_signature
-from modelyard.sources.arrow import to_frame
-from modelyard.sources.declared import open_source
 from modelyard.storage.runs import Run, RunStore
-from modelyard.training import lineage
-from modelyard.training.evaluation import Split, cross_validate, holdout
-from modelyard.training.fitting import fit_model
+from modelyard.training import lineage, steps
+from modelyard.training.evaluation import Split
 from modelyard.training.gate import apply_decision, current_champion
 from modelyard.training.journal import Journal, OnStage
-from modelyard.training.metrics import metric_names, score
-from modelyard.training.scripts import code_hash
+from modelyard.training.reproduce import TOLERANCE, Reproduction, reproduce
 from modelyard.training.search import TrialData, search
 from modelyard.training.spec import TrainingSpec
 from modelyard.types import Decision, OutputKind
@@ -77,6 +73,25 @@ class TrainingRunner:
                 f"add a [trainings.{name}] table"
             )
         return TrainingSpec.parse(name, self._settings.trainings[name], self._settings.root)
+
+    def reproduce(
+        self,
+        version: ModelVersion,
+        *,
+        force: bool = False,
+        tolerance: float = TOLERANCE,
+        on_stage: OnStage | None = None,
+    ) -> Reproduction:
+        """Refit ``version`` from its recorded lineage on this runner's executor and set
+        its metrics beside the recorded ones; see :func:`training.reproduce.reproduce`."""
+        return reproduce(
+            self._settings,
+            self.executor,
+            version,
+            force=force,
+            tolerance=tolerance,
+            on_stage=on_stage,
+        )
 
     def run(
         self,
@@ -167,55 +182,25 @@ class TrainingRunner:
         actor: str,
     ) -> tuple[int, Decision]:
         # -- load
-        journal.begin("load", f"source {spec.source}")
-        if spec.source not in self._settings.sources:
-            known = ", ".join(sorted(self._settings.sources)) or "none"
-            raise ConfigError(
-                f"training {spec.name}: no source named {spec.source!r} (declared: {known})"
-            )
-        source = open_source(spec.source, self._settings.sources[spec.source], self._settings.root)
-        try:
-            frame = to_frame(source.read(spec.query, table=spec.table, params=spec.query_params))
-        finally:
-            source.close()
-        journal.rows = len(frame)
-        journal.end(f"{len(frame)} rows")
-        journal.log(f"loaded {len(frame)} rows x {len(frame.columns)} columns")
-        if frame.empty:
-            raise InvalidInput(
-                f"source {spec.source} returned no rows for {spec.query or spec.table}: "
-                "nothing to train on",
-                code="empty_result",
-            )
-        x, y = _features_and_target(spec, frame)
+        loaded = steps.load(spec, self._settings, journal)
+        frame = loaded.frame
+        x, y = steps.features_and_target(spec, frame)
 
         # -- (search +) fit + evaluate
         merged = {**spec.params, **params}
-        classification_hint = spec.task == "classification" or (
-            spec.promotion.metric is not None
-            and get_metric(spec.promotion.metric).task == "classification"
-        )
-        split = None
-        if spec.evaluation.cv is None:
-            split = holdout(x, y, spec.evaluation, classification_hint)
+        classification_hint = steps.classification_hint(spec)
+        split = steps.split(spec, x, y, classification_hint)
         if spec.search is not None:  # the trials pick the parameters fitted below
             metric = spec.search.metric or spec.promotion.metric or ""
             hint = classification_hint or get_metric(metric).task == "classification"
             data = TrialData(spec, merged, x, y, split, hint, metric)
             merged = search(spec, params, data, self.executor, journal)
-        journal.begin("fit", f"{len(x)} rows")
         if self.executor.kind != "local":
             journal.log(f"fit runs on {self.executor.describe()}")
-        fit = self._fitter(spec, merged, journal)
-        model = fit(split.x_train, split.y_train) if split is not None else fit(x, y)
-        classification = is_classifier(model) or classification_hint
-        names = metric_names(spec.metrics, classification, spec.promotion.metric)
-        journal.begin("evaluate", ", ".join(names))
-        if split is not None:
-            metrics.update(score(model, split.x_test, split.y_test, names))
-        else:
-            metrics.update(cross_validate(fit, x, y, spec.evaluation, classification, names))
-        journal.log("metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in metrics.items()))
+        fit = steps.fitter(self.executor, spec, merged, journal)
+        evaluated = steps.fit_and_evaluate(spec, fit, x, y, split, classification_hint, journal)
+        model, classification, names = evaluated.model, evaluated.classification, evaluated.names
+        metrics.update(evaluated.metrics)
         gate_metric = spec.promotion.metric
         if gate_metric is not None:
             value = metrics.get(gate_metric)
@@ -240,7 +225,7 @@ class TrainingRunner:
             signature=infer_signature(x, output_kind),
             metrics=metrics,
             params=_jsonable(merged),
-            lineage=self._lineage(spec, frame, source.describe()),
+            lineage=self._lineage(spec, frame, loaded.where),
             profile=profile,
             description=spec.description,
         )
@@ -262,17 +247,6 @@ class TrainingRunner:
         journal.log(f"decision: {decision.reason}")
         return version.version, decision
 
-    def _fitter(
-        self, spec: TrainingSpec, params: dict[str, Any], journal: Journal
-    ) -> Callable[[pd.DataFrame, pd.Series[Any]], Any]:
-        def fit(x: pd.DataFrame, y: pd.Series[Any]) -> Any:
-            fitted = self.executor.submit(fit_model, spec, params, x, y)
-            if fitted.output:
-                journal.log(fitted.output.rstrip("\n"))
-            return fitted.model
-
-        return fit
-
     def _lineage(self, spec: TrainingSpec, frame: pd.DataFrame, where: str) -> dict[str, Any]:
         declaration = self._settings.trainings[spec.name]
         return {
@@ -284,25 +258,10 @@ class TrainingRunner:
             "query_params": _jsonable(spec.query_params),
             "rows": len(frame),
             "data_fingerprint": lineage.fingerprint(frame),
-            "code_hash": code_hash(spec.script) if spec.script else lineage.spec_hash(declaration),
+            "code_hash": steps.code_of(spec, declaration),
             "script": spec.script.name if spec.script else None,
             "packages": lineage.package_versions(),
         }
-
-
-def _features_and_target(spec: TrainingSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
-    columns = [str(c) for c in frame.columns]
-    wanted = [spec.target, *(spec.features or ())]
-    missing = [c for c in wanted if c not in columns]
-    if missing:
-        raise InvalidInput(
-            f"column {', '.join(missing)} not in the data of training {spec.name}; "
-            f"the columns are: {', '.join(columns)}",
-            code="missing_column",
-            column=missing[0],
-        )
-    features = list(spec.features) if spec.features else [c for c in columns if c != spec.target]
-    return frame[features], frame[spec.target]
 
 
 def _output_profile(model: Any, split: Split, kind: OutputKind) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from modelyard.registry.records import Event, Model, ModelVersion
 from modelyard.registry.registry import Registry, VersionInfo
 from modelyard.registry.signature import infer_signature
 from modelyard.training.lineage import package_versions
+from modelyard.training.reproduce import TOLERANCE, Reproduction
+from modelyard.training.runner import TrainingRunner
 from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signature
 
 
@@ -25,10 +27,15 @@ class Models:
     """``ws.models``: register, find, promote, roll back and load model versions."""
 
     def __init__(
-        self, registry: Registry, trainings: Mapping[str, Mapping[str, Any]] | None = None
+        self,
+        registry: Registry,
+        trainings: Mapping[str, Mapping[str, Any]] | None = None,
+        runner: TrainingRunner | None = None,
     ) -> None:
+        """``runner`` refits versions for :meth:`reproduce` (a workspace gives its own)."""
         self._registry = registry
         self._trainings = trainings or {}
+        self._runner = runner
 
     def register(
         self,
@@ -126,6 +133,19 @@ class Models:
     def history(self, name: str, *, alias: str | None = None) -> builtins.list[Event]:
         """The model's event log, oldest first."""
         return self._registry.history(name, alias=alias)
+
+    def reproduce(
+        self, ref: str | ModelRef, *, force: bool = False, tolerance: float = TOLERANCE
+    ) -> Reproduction:
+        """Refit the version ``ref`` names from its recorded lineage (query, parameters,
+        code, packages) and set its metrics beside the recorded ones; ``.reproduced`` is
+        True when each is within ``tolerance``, ``.data_changed`` when the source's rows
+        changed since. Raises ``Conflict`` listing the differences when the code or the
+        packages differ from those recorded, unless ``force``; registers nothing."""
+        if self._runner is None:
+            raise ConfigError("this Models has no training runner: use a Workspace's ws.models")
+        version = self._registry.resolve(ref)
+        return self._runner.reproduce(version, force=force, tolerance=tolerance)
 
     def load(self, ref: str | ModelRef) -> object:
         """Load a version through the one safe loader (hash, allow-list and pickle checks)."""

@@ -66,9 +66,9 @@ class Workspace:
             settings.skops_trusted,
             actor=self.person.name if self.person else None,
         )
-        self.models = Models(self.registry, settings.trainings)
         self.executor = build_executor(settings.executor)
         runner = TrainingRunner(settings, self.registry, RunStore(self.db), self.executor)
+        self.models = Models(self.registry, settings.trainings, runner)
         self.queue = RunQueue(settings, self.db, runner, RunStore(self.db))
         self.trainings = Trainings(runner, self.queue)
         self.runs = Runs(RunStore(self.db), self.queue)
