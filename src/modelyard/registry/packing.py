@@ -11,7 +11,12 @@ from pathlib import Path
 
 from modelyard.errors import InvalidInput, PickleNotAllowed, UnsupportedFormat, UntrustedTypes
 from modelyard.registry.flavours.codecs import codec, flavour_of, skops_untrusted
-from modelyard.registry.flavours.formats import PICKLE_FORMATS, detect, looks_like_pickle
+from modelyard.registry.flavours.formats import (
+    PICKLE_FORMATS,
+    detect,
+    looks_like_pickle,
+    pickled_flavour,
+)
 from modelyard.registry.records import FileEntry, Manifest
 from modelyard.storage.artifacts import ArtifactStore
 from modelyard.storage.names import collect_folder, safe_relative_name
@@ -89,16 +94,19 @@ def pack_path(
             )
     if main is not None and flavour is not Flavour.FILES:
         detected_flavour, fmt = detect(main)
-        flavour = flavour or detected_flavour
-        if flavour is Flavour.XGBOOST and fmt not in (
-            ArtifactFormat.XGBOOST_JSON,
-            ArtifactFormat.XGBOOST_UBJ,
-        ):
-            raise UnsupportedFormat(f"{main} is not an XGBoost .json or .ubj file")
         _check_pickle(fmt, main, allow_pickle)
         main_path = dict(listed).get(main)
         if main_path is None:
             raise InvalidInput(f"{main!r} is not a file of {path}", code="main_not_found")
+        if fmt in PICKLE_FORMATS:  # the class inside tells, not the file name
+            detected_flavour = pickled_flavour(main_path.read_bytes())
+        flavour = flavour or detected_flavour
+        if flavour is Flavour.XGBOOST and fmt not in (
+            ArtifactFormat.XGBOOST_JSON,
+            ArtifactFormat.XGBOOST_UBJ,
+            *PICKLE_FORMATS,
+        ):
+            raise UnsupportedFormat(f"{main} is not an XGBoost .json or .ubj file")
         with main_path.open("rb") as handle:
             if looks_like_pickle(handle.read(2)) and fmt not in PICKLE_FORMATS:
                 raise PickleNotAllowed(

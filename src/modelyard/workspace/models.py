@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from modelyard.errors import ConfigError
+from modelyard.errors import ConfigError, UnsupportedFormat
 from modelyard.promotion import PromotionRule
 from modelyard.registry.aliases import UNSET
+from modelyard.registry.flavours.formats import PICKLE_FORMATS, detect
 from modelyard.registry.records import Event, Model, ModelVersion
 from modelyard.registry.registry import Registry, VersionInfo
 from modelyard.registry.signature import infer_signature
@@ -71,6 +72,10 @@ class Models:
             description=description,
         )
         if isinstance(model, str | os.PathLike):
+            if _pickled(Path(model), main) and "packages" not in info.lineage:
+                # a pickle runs only with the packages that made it; the registering
+                # process's are the best record of them (the deployments' pre-flight check)
+                info = replace(info, lineage={**info.lineage, "packages": package_versions()})
             return self._registry.register_path(
                 name,
                 Path(model),
@@ -186,3 +191,13 @@ class Models:
         if not isinstance(rule, Mapping):
             return False
         return PromotionRule.from_mapping(rule, f"trainings.{training}.promotion").four_eyes
+
+
+def _pickled(path: Path, main: str | None) -> bool:
+    """Whether the model file registered from ``path`` (``main`` in a folder) is a pickle
+    or joblib file, by its name."""
+    name = main or (path.name if path.is_file() else "")
+    try:
+        return detect(name)[1] in PICKLE_FORMATS
+    except UnsupportedFormat:
+        return False

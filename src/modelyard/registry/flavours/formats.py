@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import pickletools
+
 from modelyard.errors import UnsupportedFormat
 from modelyard.types import ArtifactFormat, Flavour
 
@@ -33,3 +36,30 @@ def detect(filename: str) -> tuple[Flavour, ArtifactFormat]:
 def looks_like_pickle(head: bytes) -> bool:
     """True if the bytes start like a pickle stream (protocol 2 or newer)."""
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def pickled_class(data: bytes) -> str | None:
+    """``module.Class`` of the object a pickle (or an uncompressed joblib file) holds,
+    read from its opcodes without unpickling anything (None if it cannot be told)."""
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if opcode.name in ("GLOBAL", "INST"):  # "module name" in one argument
+                module, _, name = str(arg).partition(" ")
+                return f"{module}.{name}"
+            if opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return f"{strings[-2]}.{strings[-1]}"
+            if isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # not a pickle stream, or joblib's raw array bytes: nothing to tell
+        return None
+    return None
+
+
+def pickled_flavour(data: bytes) -> Flavour:
+    """The flavour of a pickled model, told by its top-level class (no code runs):
+    ``xgboost`` for XGBoost's Booster and scikit-learn wrappers, else ``sklearn``."""
+    found = pickled_class(data)
+    if found is not None and found.split(".")[0] == "xgboost":
+        return Flavour.XGBOOST
+    return Flavour.SKLEARN

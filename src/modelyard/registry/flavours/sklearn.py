@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
-import io
-import pickle  # only reached for admin-approved, hash-checked bytes
 import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import joblib
 import skops.io as sio
 
 from modelyard.errors import UnsupportedFormat, UntrustedTypes
 from modelyard.registry.flavours.base import LoadContext, Serialized
+from modelyard.registry.flavours.formats import PICKLE_FORMATS
+from modelyard.registry.flavours.pickled import load_pickled
 from modelyard.types import ArtifactFormat, Flavour
 
 
@@ -59,8 +58,6 @@ class SklearnFlavour:
         """Load skops with the allow-list; pickle and joblib only reach here once approved."""
         if fmt is ArtifactFormat.SKOPS:
             return load_skops(data, ctx.skops_trusted, where=str(options.get("file", "")))
-        if fmt is ArtifactFormat.JOBLIB:
-            return joblib.load(io.BytesIO(data))
-        if fmt is ArtifactFormat.PICKLE:
-            return pickle.loads(data)  # noqa: S301  # admin-approved and sha256-checked
+        if fmt in PICKLE_FORMATS:
+            return load_pickled(data, fmt)
         raise UnsupportedFormat(f"the sklearn flavour cannot load format {fmt.value}")

@@ -9,6 +9,8 @@ import xgboost as xgb
 
 from modelyard.errors import UnsupportedFormat
 from modelyard.registry.flavours.base import LoadContext, Serialized
+from modelyard.registry.flavours.formats import PICKLE_FORMATS
+from modelyard.registry.flavours.pickled import load_pickled
 from modelyard.types import ArtifactFormat, Flavour
 
 # The classes a stored XGBoost model may be rebuilt as; never an arbitrary import path.
@@ -47,7 +49,10 @@ class XGBoostFlavour:
     def load(
         self, data: bytes, fmt: ArtifactFormat, options: Mapping[str, Any], ctx: LoadContext
     ) -> object:
-        """Rebuild the recorded class from the verified bytes."""
+        """Rebuild the recorded class from the verified bytes (or unpickle an approved
+        pickle of one)."""
+        if fmt in PICKLE_FORMATS:
+            return load_pickled(data, fmt)
         if fmt not in (ArtifactFormat.XGBOOST_JSON, ArtifactFormat.XGBOOST_UBJ):
             raise UnsupportedFormat(f"the xgboost flavour cannot load format {fmt.value}")
         name = str(options.get("class", "Booster"))
