@@ -64,6 +64,9 @@ def test_serve_scores_over_http_and_exits_cleanly_on_sigterm(tmp_path: Path) -> 
         # uvicorn shuts down gracefully, then re-raises the signal so the exit says why.
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
         assert "Traceback" not in (server.stderr.read() if server.stderr else "")
+        printed = server.stdout.read() if server.stdout else ""
+        # the init template's [serve] url says 8080: the URI names the port it listens on
+        assert f"immo: {base}/endpoints/immo/score" in printed, printed
     finally:
         if server.poll() is None:
             os.kill(server.pid, signal.SIGKILL)
@@ -81,3 +84,37 @@ def test_serve_refuses_to_listen_beyond_loopback_without_keys(tmp_path: Path) ->
     )
     assert refused.returncode == 1
     assert "refusing to serve without keys on 0.0.0.0" in refused.stderr
+
+
+def test_serve_names_an_explicit_url_in_the_scoring_uris(tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "modelyard", "--workspace", str(tmp_path)]
+    subprocess.run([*run, "init", str(tmp_path)], check=True, capture_output=True)
+    config = tmp_path / "modelyard.toml"
+    config.write_text(
+        config.read_text().replace(
+            'url = "http://127.0.0.1:8080"', 'url = "https://models.example.com"'
+        )
+    )
+    sio.dump(fitted_immo()[0], tmp_path / "model.skops")
+    subprocess.run(
+        [*run, "models", "register", str(tmp_path / "model.skops"), "-n", "notes", "--promote"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*run, "endpoints", "create", "notes", "--model", "notes"], check=True, capture_output=True
+    )
+    out = tmp_path / "serve.out"
+    with out.open("w") as handle:
+        server = subprocess.Popen(
+            [*run, "serve", "--port", str(free_port())], stdout=handle, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "notes:" not in out.read_text():
+            assert time.monotonic() < deadline and server.poll() is None, out.read_text()
+            time.sleep(0.2)
+        assert "notes: https://models.example.com/endpoints/notes/score" in out.read_text()
+    finally:
+        server.kill()
+        server.wait(timeout=10)

@@ -197,10 +197,16 @@ def serve(
     with state.open() as ws:  # fail here, once, if the workspace cannot be opened
         root = str(ws.settings.root)
         tls = (ws.settings.tls_cert, ws.settings.tls_key)
+        scheme = "https" if tls[0] else "http"
+        listening = f"{scheme}://{_reachable(host)}:{port}"
+        base = ws.settings.serve_url if ws.settings.serve_url_explicit else listening
+        served = [e.name for e in ws.endpoints.list() if not endpoint or e.name in endpoint]
     if grpc_port and mlflow_compat:
         raise ConfigError("--grpc-port serves the Open Inference Protocol: drop --mlflow-compat")
     if grpc_port == port:
         raise ConfigError(f"--grpc-port {grpc_port} is the HTTP --port: choose another")
+    if not ws.settings.serve_url_explicit:  # URIs this server's processes give name its port
+        os.environ["MODELYARD_URL"] = listening
     options = ServeOptions(
         root=root,
         endpoints=tuple(endpoint or ()),
@@ -214,11 +220,13 @@ def serve(
         grpc_port=grpc_port,
     )
     os.environ.update(options.to_env())
-    scheme = "https" if tls[0] else "http"
     console.print(f"modelyard serving on {scheme}://{host}:{port} (Ctrl+C stops)")
     if grpc_port:
         secure = "TLS" if tls[0] else "plaintext"
         console.print(f"  gRPC (Open Inference Protocol, {secure}) on {host}:{grpc_port}")
+    where = " (from [serve] url / MODELYARD_URL)" if ws.settings.serve_url_explicit else ""
+    for name in served:
+        console.print(f"  {name}: {base}/endpoints/{name}/score{where}", soft_wrap=True)
     # SIGTERM: not-ready for drain_s while still serving, then uvicorn's graceful shutdown
     # finishes what is in flight (up to the request timeout and a margin) and exits.
     with metrics_folder(workers):
@@ -256,3 +264,12 @@ def metrics_folder(workers: int) -> Iterator[None]:
     finally:
         os.environ.pop(MULTIPROC_ENV, None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reachable(host: str) -> str:
+    """The address a client on this machine reaches a server bound to ``host`` at."""
+    if host in ("0.0.0.0", ""):  # noqa: S104  # every interface: loopback is one of them
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

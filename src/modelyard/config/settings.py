@@ -29,6 +29,10 @@ from modelyard.errors import ConfigError
 DEFAULT_SKOPS_TRUSTED = ("sklearn.*", "xgboost.*", "numpy.*", "scipy.sparse.*")
 
 
+# What `modelyard init` writes as [serve] url: `serve --port` overrides it in scoring URIs.
+DEFAULT_SERVE_URL = "http://127.0.0.1:8080"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a workspace needs, typed and resolved.
@@ -44,7 +48,10 @@ class Settings:
     token: Secret | None = None  # MODELYARD_TOKEN: the person the CLI and SDK act as
     skops_trusted: tuple[str, ...] = DEFAULT_SKOPS_TRUSTED
     sqlite_busy_timeout_s: float = 60.0
-    serve_url: str = "http://127.0.0.1:8080"
+    serve_url: str = DEFAULT_SERVE_URL
+    # MODELYARD_URL, or a [serve] url other than the default: scoring URIs name it (a proxy,
+    # a load balancer) even where `serve --port` listens elsewhere
+    serve_url_explicit: bool = False
     env_cache: Path | None = None  # built entry-script environments (default .modelyard/envs)
     cors_origins: tuple[str, ...] = ()  # [serve] origins browsers may score from; () = no CORS
     metrics_public: bool = False  # [serve] /metrics without a key from anywhere, not only loopback
@@ -109,7 +116,11 @@ class Settings:
         if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
             raise ConfigError("security.skops_trusted must be a list of type patterns")
         serve = _section(doc, "serve")
-        serve_url = env.get("MODELYARD_URL") or serve.get("url", "http://127.0.0.1:8080")
+        serve_url = env.get("MODELYARD_URL") or serve.get("url", DEFAULT_SERVE_URL)
+        explicit = bool(env.get("MODELYARD_URL")) or serve.get("url", DEFAULT_SERVE_URL) not in (
+            DEFAULT_SERVE_URL,
+            DEFAULT_SERVE_URL + "/",
+        )
         env_cache = env.get("MODELYARD_ENV_CACHE") or serve.get("env_cache")
         blob_cache = env.get("MODELYARD_ARTIFACT_CACHE") or registry.get("artifact_cache")
         cors_env = env.get("MODELYARD_CORS_ORIGINS")
@@ -137,6 +148,7 @@ class Settings:
             skops_trusted=tuple(trusted),
             sqlite_busy_timeout_s=float(timeout),
             serve_url=str(serve_url).rstrip("/"),
+            serve_url_explicit=explicit,
             env_cache=(root / Path(str(env_cache)).expanduser()) if env_cache else None,
             cors_origins=tuple(o.strip() for o in cors if o.strip()),
             metrics_public=metrics_public,
