@@ -73,6 +73,15 @@ class Flavour(StrEnum):
     FILES = "files"
 
 
+def files_refusal(ref: str) -> str:
+    """Why a model endpoint cannot serve the ``files``-flavour version ``ref``."""
+    return (
+        f"{ref} is a files-flavour version (a folder of files, no model object): a model "
+        f"endpoint cannot score it; deploy it behind an entry script "
+        f"(`modelyard endpoints deploy NAME --entry-script score.py --model {ref}`)"
+    )
+
+
 class ArtifactFormat(StrEnum):
     """The serialisation of a version's main file."""
 

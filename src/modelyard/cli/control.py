@@ -46,6 +46,9 @@ def up(
     max_body_mb: Annotated[float, typer.Option(help="Largest request body.")] = 16.0,
     max_in_flight: Annotated[int, typer.Option(help="Requests in flight before 429.")] = 64,
     timeout: Annotated[float, typer.Option(help="Seconds before a request gets 504.")] = 30.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds a request's body may take to arrive before 408.")
+    ] = 10.0,
     drain_seconds: Annotated[
         float, typer.Option(help="On SIGTERM: seconds to report not-ready while still serving.")
     ] = 5.0,
@@ -60,6 +63,7 @@ def up(
             max_body_bytes=body_bytes(max_body_mb),
             max_in_flight=max_in_flight,
             timeout_s=timeout,
+            body_timeout_s=body_timeout,
             drain_s=drain_seconds,
             host=host,
             allowed_hosts=tuple(allow_host or ()),

@@ -36,6 +36,7 @@ class ServeOptions:
     host: str = "127.0.0.1"  # the interface bound: the admin API answers to it as a Host name
     allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers to (a proxy's)
     grpc_port: int = 0  # the Open Inference Protocol over gRPC on this port too (0: off)
+    body_timeout_s: float = 10.0  # an admitted request's body must arrive whole within it
 
     def __post_init__(self) -> None:
         """Refuse values that would lock every request out or never time out."""
@@ -49,6 +50,10 @@ class ServeOptions:
             (
                 0 < self.timeout_s < 86400,
                 f"--timeout must be above 0 s and below a day, not {self.timeout_s:g}",
+            ),
+            (
+                0 < self.body_timeout_s <= 3600,
+                f"--body-timeout must be above 0 and at most 3600 s, not {self.body_timeout_s:g}",
             ),
             (0 <= self.drain_s <= 3600, f"--drain-seconds must be 0 to 3600, not {self.drain_s:g}"),
         )
@@ -70,6 +75,7 @@ class ServeOptions:
             "MODELYARD_SERVE_HOST": self.host,
             "MODELYARD_SERVE_ALLOWED_HOSTS": ",".join(self.allowed_hosts),
             "MODELYARD_SERVE_GRPC_PORT": str(self.grpc_port),
+            "MODELYARD_SERVE_BODY_TIMEOUT": str(self.body_timeout_s),
         }
 
     @classmethod
@@ -94,6 +100,9 @@ class ServeOptions:
                     h for h in env.get("MODELYARD_SERVE_ALLOWED_HOSTS", "").split(",") if h
                 ),
                 grpc_port=int(env.get("MODELYARD_SERVE_GRPC_PORT", default.grpc_port)),
+                body_timeout_s=float(
+                    env.get("MODELYARD_SERVE_BODY_TIMEOUT", default.body_timeout_s)
+                ),
             )
         except ValueError as exc:
             raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None

@@ -32,7 +32,7 @@ from modelyard.serving.compile.base import Compiled, Fallback
 from modelyard.serving.compile.compiler import method_for, try_compile
 from modelyard.serving.frame import example_frame
 from modelyard.serving.samples import sample_frame
-from modelyard.types import EventKind, OutputKind, Signature
+from modelyard.types import EventKind, Flavour, OutputKind, Signature, files_refusal
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,10 @@ def load_version(
     check_packages: bool = True,
 ) -> Loaded | str:
     """The version loaded, warmed up and compiled, or why it cannot score (recorded)."""
+    if wanted.flavour is Flavour.FILES:
+        message = files_refusal(wanted.ref)
+        _record_failure(registry, wanted, message)
+        return message
     differences = package_mismatches(trained_packages(wanted), serving_packages())
     if differences and check_packages:
         message = (

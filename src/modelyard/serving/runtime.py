@@ -141,6 +141,26 @@ class Runtime:
         """Whether endpoint ``name`` is served here, from memory (no database read)."""
         return name in self._records
 
+    def unloaded(self) -> dict[str, str]:
+        """The endpoints served here that cannot answer yet, each with why (from memory):
+        a model endpoint with no version loaded, an entry script with no worker ready.
+        Readiness is 503 until this is empty."""
+        waiting: dict[str, str] = {}
+        for name, record in list(self._records.items()):
+            if record.kind == "script":
+                try:
+                    ready = self._scripts is not None and self._scripts.get(name).ready
+                except ModelyardError:
+                    ready = False
+                if not ready:
+                    waiting[name] = record.state_reason or "its entry script is starting"
+                continue
+            scorer = self._scorers.get(name)
+            if scorer is None or scorer.current is None:
+                reason = scorer.last_error if scorer is not None else None
+                waiting[name] = reason or f"loading {record.target}"
+        return waiting
+
     def names(self) -> list[str]:
         """The endpoints served."""
         return sorted(self._records)

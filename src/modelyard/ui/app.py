@@ -36,6 +36,7 @@ def install_studio(app: FastAPI, ws: Workspace) -> None:
     guard: AdminGuard = app.state.admin_guard
     studio = Studio(ws, Sessions(ws.people, ws.settings.admin_key, guard))
     app.state.studio = studio
+    app.state.admission.open(PREFIX)  # its login is keyless: no in-flight slot, read deadline
     app.add_exception_handler(LoginNeeded, to_login)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="studio-static")
     for module in PAGES:

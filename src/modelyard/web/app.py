@@ -1,7 +1,8 @@
 """``create_app()``: the whole request path of a scoring replica in one place.
 
 request -> ScoringCors (only when ``[serve] cors_origins`` is set: preflights, CORS headers)
-        -> LimitsMiddleware (request id, body limit, in-flight cap)
+        -> LimitsMiddleware (request id; admission from the headers alone: health free,
+           a body's key checked before it is read; in-flight cap; body size and deadline)
         -> FastScore (plain ASGI) or a FastAPI route: both hand a scoring request to the
            data plane's pipeline (``serving.dataplane``: resolve, key, media type, body,
            decode, route, score, encode, after hooks) with their wire format's codec
@@ -29,6 +30,7 @@ from modelyard.serving.mirror import mirroring
 from modelyard.serving.runtime import Runtime
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.web import classic, errors, metrics, mlflow, scoring, v2
+from modelyard.web.admission import Admission
 from modelyard.web.auth import ScoreKeys
 from modelyard.web.cors import ScoringCors
 from modelyard.web.errors import TABLE
@@ -72,7 +74,10 @@ def create_app(
         version_cache_bytes=int(ws.settings.version_cache_mb * 1024 * 1024),
     )
     plane = data_plane(runtime, ws.settings.admin_key, require_keys, limits)
-    app = _replica(runtime, limits, plane if fast_route else None, ws.settings.cors_origins)
+    admission = Admission(runtime, ScoreKeys(ws.settings.admin_key, require_keys))
+    app = _replica(
+        runtime, limits, admission, plane if fast_route else None, ws.settings.cors_origins
+    )
     app.state.intake = intake
     app.state.plane = plane  # the gRPC listener serves over the same pipeline
     app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
@@ -83,10 +88,14 @@ def create_app(
 
     @app.get("/v2/health/ready", tags=["health"])
     async def ready() -> JSONResponse:
-        answer: dict[str, object] = {"ready": runtime.ready}
+        waiting = runtime.unloaded() if runtime.ready else {}
+        is_ready = runtime.ready and not waiting
+        answer: dict[str, object] = {"ready": is_ready}
+        if waiting:  # 503 until every endpoint is loaded, saying which is not and why
+            answer["unloaded"] = waiting
         if runtime.degraded is not None:  # still ready: the loaded versions answer
             answer["degraded"] = runtime.degraded
-        return JSONResponse(answer, status_code=200 if runtime.ready else 503)
+        return JSONResponse(answer, status_code=200 if is_ready else 503)
 
     keys = (plane, ws.settings.admin_key, require_keys, limits)
     app.include_router(scoring.router(*keys))
@@ -128,7 +137,8 @@ def create_mlflow_app(
         interval=follow_interval,
         version_cache_bytes=int(ws.settings.version_cache_mb * 1024 * 1024),
     )
-    app = _replica(runtime, limits, cors=ws.settings.cors_origins)
+    admission = Admission(runtime, ScoreKeys(ws.settings.admin_key, require_keys), endpoint)
+    app = _replica(runtime, limits, admission, cors=ws.settings.cors_origins)
     app.include_router(metrics.router(ws.settings.admin_key, ws.settings.metrics_public))
     plane = data_plane(runtime, ws.settings.admin_key, require_keys, limits)
     app.include_router(
@@ -140,6 +150,7 @@ def create_mlflow_app(
 def _replica(
     runtime: Runtime,
     limits: ServeOptions,
+    admission: Admission,
     fast: DataPlane | None = None,
     cors: Sequence[str] = (),
 ) -> FastAPI:
@@ -171,10 +182,11 @@ def _replica(
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.admission = admission  # the control app adds the admin API's rule
     errors.install(app)
     if fast is not None:
         app.add_middleware(FastScore, plane=fast, max_body_bytes=limits.max_body_bytes)
-    app.add_middleware(LimitsMiddleware, limits=limits)  # ids and limits first
+    app.add_middleware(LimitsMiddleware, limits=limits, admission=admission)  # before routes
     app.add_middleware(RequestMetrics, serves=runtime.serves)  # counts refusals too
     if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers
         app.add_middleware(ScoringCors, origins=cors)

@@ -70,7 +70,7 @@ class ScriptProxy:
                 url,
                 params=list(request.query_params.multi_items()),
                 headers=headers,
-                content=await request.body(),
+                content=b"" if anonymous else await request.body(),  # no key: body unread
                 timeout=min(timeout_s, self._limits.timeout_s + 5),
             )
         except httpx.TimeoutException:

@@ -1,43 +1,38 @@
-"""ASGI middleware: a request id on every answer, a body size limit checked before
-buffering, and a cap on requests in flight (429 with Retry-After past it)."""
+"""ASGI middleware: a request id on every answer, then the limits, before any route code.
+
+request -> request id -> declared length over the limit? 413
+        -> admission (``web.admission``): free (health), refused from the headers (401,
+           403, 404: the body is never read), or admitted
+        -> an admitted request takes an in-flight slot (429 with Retry-After if none)
+        -> the body is read under the size limit and the read deadline (``web.body``):
+           413 or 408, and the slot is given back
+Every refusal is answered from the one error table (``web.errors``).
+"""
 
 from __future__ import annotations
 
 import uuid
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.config.serve import ServeOptions
-from modelyard.errors import PayloadTooLarge
-
-
-async def _reject(
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    request_id: str,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    body = orjson.dumps({"code": code, "message": message})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode()),
-        *(extra or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+from modelyard.errors import ModelyardError, PayloadTooLarge
+from modelyard.web.admission import Admission
+from modelyard.web.body import BodyReader
+from modelyard.web.errors import error_answer
+from modelyard.web.slots import Slots
 
 
 class LimitsMiddleware:
-    """Request ids, body limit and in-flight cap, before any route code runs."""
+    """Request ids, body limits, admission and the in-flight cap."""
 
-    def __init__(self, app: ASGIApp, limits: ServeOptions) -> None:
+    def __init__(
+        self, app: ASGIApp, limits: ServeOptions, admission: Admission | None = None
+    ) -> None:
         self.app = app
         self.limits = limits
-        self.in_flight = 0
+        self.admission = admission
+        self.slots = Slots(limits.max_in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,48 +43,52 @@ class LimitsMiddleware:
         scope["headers"] = [
             (k, v) for k, v in scope.get("headers") or [] if k != b"x-request-id"
         ] + [(b"x-request-id", request_id.encode())]
+        tag = (b"x-request-id", request_id.encode())
         length = headers.get(b"content-length")
         limit = self.limits.max_body_bytes
-        if length is not None and length.isdigit() and int(length) > limit:
-            await _reject(
-                send,
-                413,
-                "payload_too_large",
-                f"the body is {int(length)} bytes; the limit is {limit}",
-                request_id,
-            )
+        counts = True
+        try:
+            if length is not None and length.isdigit() and int(length) > limit:
+                raise PayloadTooLarge(f"the body is {int(length)} bytes; the limit is {limit}")
+            if self.admission is not None:
+                counts = await self.admission.counts(scope)
+            if counts:
+                self.slots.take()
+        except ModelyardError as error:
+            await _answer(send, error, tag)
             return
-        if self.in_flight >= self.limits.max_in_flight:
-            await _reject(
-                send,
-                429,
-                "overloaded",
-                f"{self.in_flight} requests in flight: retry shortly",
-                request_id,
-                [(b"retry-after", b"1")],
-            )
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-            return message
+        body = BodyReader(receive, limit, self.limits.body_timeout_s)
+        started = False
 
         async def tagged_send(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                if body.error is not None:  # answer what the body met, whatever was made of it
+                    started = True
+                    await _answer(send, body.error, tag)
+                    return
+                started = True
                 message["headers"] = [
                     *[(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"],
-                    (b"x-request-id", request_id.encode()),
+                    tag,
                 ]
+            elif body.error is not None:
+                return  # the body of the answer replaced above
             await send(message)
 
-        self.in_flight += 1
         try:
-            await self.app(scope, limited_receive, tagged_send)
+            await self.app(scope, body, tagged_send)
+        except ModelyardError as error:
+            if started:
+                raise
+            await _answer(send, error, tag)
         finally:
-            self.in_flight -= 1
+            if counts:
+                self.slots.give()
+
+
+async def _answer(send: Send, error: ModelyardError, tag: tuple[bytes, bytes]) -> None:
+    answer = error_answer(error)
+    headers = [*[(k, v) for k, v in answer.headers if k != b"x-request-id"], tag]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})

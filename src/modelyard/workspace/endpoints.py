@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from modelyard.config.settings import Settings
-from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.errors import InvalidInput, ModelyardError, NotFound
 from modelyard.registry.registry import Registry
 from modelyard.storage.audit import AuditLog
 from modelyard.storage.comparisons import Comparison, ComparisonStore
@@ -22,7 +22,7 @@ from modelyard.storage.endpoints import (
     check_rate,
 )
 from modelyard.storage.rollout import Mirror, check_mirror, check_traffic
-from modelyard.types import ModelRef
+from modelyard.types import Flavour, ModelRef, files_refusal
 from modelyard.workspace.scripts import ScriptDeployments
 
 
@@ -134,6 +134,7 @@ class Endpoints:
         V2's ``output-0``, records in Azure ML and MLflow answers); by default the
         version's signature outputs if it has any, else each format's own names."""
         check_rate(sampling_rate)
+        self._check_servable(model)
         options: dict[str, Any] = {} if check_packages else {"check_packages": False}
         if output_names:
             options["output_names"] = check_output_names(output_names)
@@ -177,6 +178,8 @@ class Endpoints:
             raise InvalidInput("give model, traffic or mirror", code="nothing_to_update")
         record = self._store.get(name)
         if model is not None:
+            if record.kind == "model":
+                self._check_servable(model)
             record = self._store.set_target(name, model)
             self._record(actor, "endpoint.retargeted", name, {"model": model})
         if traffic is not None or mirror is not None:
@@ -197,6 +200,16 @@ class Endpoints:
             details["mirror"] = record.rollout.mirror.to_dict() if record.rollout.mirror else {}
             self._record(actor, "endpoint.rollout", name, details)
         return self._view(record)
+
+    def _check_servable(self, model: str) -> None:
+        """Refuse a target that resolves to a ``files``-flavour version: a folder of files
+        that no model endpoint can score (an entry script loads it)."""
+        try:
+            version = self._registry.resolve(ModelRef.parse(model))
+        except NotFound:  # nothing promoted yet: the replicas say so until it is
+            return
+        if version.flavour is Flavour.FILES:
+            raise InvalidInput(files_refusal(version.ref), code="files_flavour")
 
     def _check_aliases(self, record: EndpointRecord, aliases: builtins.list[str]) -> None:
         """Each alias exists on the endpoint's model (``AliasNotFound`` otherwise)."""

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from modelyard.config.serve import ServeOptions
 from modelyard.errors import ConfigError
 from modelyard.web.admin.guard import AdminGuard
-from modelyard.web.admin.router import admin_router
+from modelyard.web.admin.router import PREFIX, admin_router
 from modelyard.web.app import create_app
 from modelyard.workspace.root import Workspace
 
@@ -44,4 +44,6 @@ def create_control_app(
     guard = AdminGuard(ws.people, (limits.host, *limits.allowed_hosts, *hosts))
     app.include_router(admin_router(ws, guard))
     app.state.admin_guard = guard  # the Studio (modelyard.ui) checks Host and Origin with it
+    # Host, Origin and key from the headers, before FastAPI reads and parses any body
+    app.state.admission.admin(PREFIX, guard.check)
     return app

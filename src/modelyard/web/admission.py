@@ -1,0 +1,103 @@
+"""Which requests take an in-flight slot, decided from the request line and headers alone,
+before any byte of a body is read.
+
+- Health and readiness (``/v2/health/live``, ``/v2/health/ready``, MLflow's ``/ping`` and
+  ``/health``) never take a slot: a full server still says it is alive.
+- A request with a body is authorised first: a scoring route checks the endpoint's key
+  (the data plane's own :class:`~modelyard.web.auth.ScoreKeys`), the admin API checks
+  Host, Origin and the admin key or a personal token (its
+  :class:`~modelyard.web.admin.guard.AdminGuard`). A refusal is answered at once from the
+  error table, its body never read, and it takes no slot.
+- A CORS preflight and the Studio's forms (whose login is keyless) take no slot either;
+  their bodies are still read under the deadline of :mod:`modelyard.web.body`.
+- Anything else takes a slot: it is answered without waiting for a client.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import Scope
+
+from modelyard.serving.protocols.codec import Head
+from modelyard.serving.runtime import Runtime
+from modelyard.web.auth import ScoreKeys, on_loopback
+
+FREE_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping", "/health"})
+SCORE_PATHS = (
+    re.compile(r"^/endpoints/(?P<name>[^/]+)/(?:score|invocations|execute)?$"),
+    re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer$"),
+)
+ROOT_SCORE_PATH = re.compile(r"^/invocations$")  # --mlflow-compat: the one endpoint
+
+
+def has_body(scope: Scope) -> bool:
+    """True if the request announces a body (a length above 0, or chunked)."""
+    for key, value in scope.get("headers") or ():
+        if key == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if key == b"transfer-encoding":
+            return True
+    return False
+
+
+@dataclass
+class Admission:
+    """The rules of one app; the control app adds the admin API's (:meth:`admin`)."""
+
+    runtime: Runtime
+    keys: ScoreKeys
+    endpoint: str | None = None  # the one endpoint of an --mlflow-compat server
+    admin_checks: list[tuple[str, Callable[[Request], object]]] = field(default_factory=list)
+    open_prefixes: list[str] = field(default_factory=list)
+
+    def admin(self, prefix: str, check: Callable[[Request], object]) -> None:
+        """Authorise requests under ``prefix`` with ``check`` (headers only; it raises)."""
+        self.admin_checks.append((prefix, check))
+
+    def open(self, prefix: str) -> None:
+        """Requests under ``prefix`` (the Studio's forms) take no slot."""
+        self.open_prefixes.append(prefix)
+
+    async def counts(self, scope: Scope) -> bool:
+        """Whether the request takes a slot; raises the ``ModelyardError`` of a refusal
+        (a missing or wrong key, a foreign Host or Origin, an unknown endpoint)."""
+        path: str = scope["path"]
+        if path in FREE_PATHS:
+            return False
+        if scope["method"] == "OPTIONS":
+            return False
+        if not has_body(scope):
+            return True
+        for prefix, check in self.admin_checks:
+            if path.startswith(prefix):
+                await run_in_threadpool(check, Request(scope))  # a token is a database read
+                return True
+        if any(path.startswith(prefix) for prefix in self.open_prefixes):
+            return False
+        name = self._endpoint(path)
+        if name is not None:
+            record = self.runtime.record(name)
+            head = Head(_headers(scope), loopback=on_loopback(scope))
+            self.keys(record, head)
+        return True
+
+    def _endpoint(self, path: str) -> str | None:
+        if self.endpoint is not None and ROOT_SCORE_PATH.match(path):
+            return self.endpoint
+        for pattern in SCORE_PATHS:
+            match = pattern.match(path)
+            if match is not None:
+                return match["name"]
+        return None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for key, value in scope.get("headers") or ():
+        headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+    return headers
