@@ -5,6 +5,14 @@ over loopback, in one run. It prints figures and asserts nothing.
     .venv/bin/python bench/serve.py [--duration 10] [--connections 16] [--skip-peers]
         [--skip-bare] [--baseline REF] [--only immo|churn] [--workers 1,2] [--rows 100]
         [--warmup 2] [--loadgen auto|wrk|python]
+    .venv/bin/python bench/serve.py --grpc [--workers 1,2] [--connections 16] ...
+
+``--grpc`` measures the Open Inference Protocol over gRPC instead: churn, one row per
+``ModelInfer`` call, ``modelyard serve --grpc-port`` against MLServer's gRPC server (the
+same joblib file; MLServer both with ``parallel_workers`` = N and inline, 0, and the
+better one compared), loaded by bench/grpc_loadgen.py with the same serialized request
+(MLServer's pandas convention: one input per column in typed contents, strings as BYTES);
+it prints calls/s, latency, CPU per call and the ratio (target >= 5x).
 
 The issue-14 figures (single row, 2 workers, against the ceiling and the commit before):
 
@@ -205,6 +213,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    grpc_port: int = 0  # its gRPC listener, when it has one (bench/serve.py --grpc)
 
     @property
     def base(self) -> str:
@@ -462,6 +471,7 @@ class Modelyard(Target):
         self.keys = json.loads(setup.stdout.strip().splitlines()[-1])
         self.models = list(models)
         self.folder = folder
+        self.grpc = False  # serve --grpc-port too (this checkout only)
 
     def env(self) -> dict[str, str]:
         """PYTHONPATH naming the other commit's sources first, when there is one."""
@@ -476,9 +486,13 @@ class Modelyard(Target):
                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                 "--drain-seconds", "0",
             ]  # fmt: skip
+            grpc_port = free_port() if self.grpc else 0
+            if grpc_port:
+                command += ["--grpc-port", str(grpc_port)]
             server = launch(
                 self.label, workers, command, port, "/v2/health/ready", self.folder, self.env()
             )
+            server.grpc_port = grpc_port
             for name in self.models:  # which path scores: compiled or the original model
                 with contextlib.suppress(Exception):
                     call = urllib.request.Request(
@@ -609,10 +623,19 @@ class MLflow(Target):
 class MLServer(Target):
     label = MLSERVER
 
-    def __init__(self, models: dict[str, Model], folder: Path, venv: Path) -> None:
+    def __init__(
+        self,
+        models: dict[str, Model],
+        folder: Path,
+        venv: Path,
+        parallel: int | None = None,
+        label: str = MLSERVER,
+    ) -> None:
         self.venv = venv
         self.folder = folder
-        self.repository = folder / "mlserver"
+        self.parallel = parallel  # parallel_workers; None: as many as the worker count
+        self.label = label
+        self.repository = folder / label.replace(" ", "_")
         self.models = list(models)
         for model in models.values():
             place = self.repository / model.name
@@ -638,7 +661,7 @@ class MLServer(Target):
                 "grpc_port": free_port(),
                 "metrics_port": free_port(),
                 "metrics_endpoint": None,
-                "parallel_workers": workers,
+                "parallel_workers": workers if self.parallel is None else self.parallel,
                 "debug": False,
             }
             (self.repository / "settings.json").write_text(json.dumps(settings, indent=2))
@@ -656,6 +679,7 @@ class MLServer(Target):
                             if answer.status == 200:
                                 break
                     time.sleep(0.25)
+            server.grpc_port = int(settings["grpc_port"])
             return server
 
         return [(self.models, start)]
@@ -882,6 +906,158 @@ def ratios(cells: list[Cell], workers: list[int]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- gRPC
+
+
+def grpc_request(model: Model, rows: int) -> bytes:
+    """A serialized ``ModelInferRequest`` in MLServer's pandas convention (one input per
+    column in typed contents, strings as BYTES with content_type str), sent to both."""
+    from modelyard.serving.protocols.oip import open_inference_grpc_pb2 as pb
+
+    frame = model.requests.head(rows)
+    request = pb.ModelInferRequest(model_name=model.name)
+    request.parameters["content_type"].string_param = "pd"
+    for column in frame.columns:
+        values = frame[column]
+        tensor = request.inputs.add(name=column, shape=[len(values)])
+        if pd.api.types.is_integer_dtype(values):
+            tensor.datatype = "INT64"
+            tensor.contents.int64_contents.extend(int(v) for v in values)
+        elif pd.api.types.is_float_dtype(values):
+            tensor.datatype = "FP64"
+            tensor.contents.fp64_contents.extend(float(v) for v in values)
+        else:
+            tensor.datatype = "BYTES"
+            tensor.parameters["content_type"].string_param = "str"
+            tensor.contents.bytes_contents.extend(str(v).encode() for v in values)
+    return request.SerializeToString()
+
+
+def grpc_check(address: str, body: bytes, metadata: list[tuple[str, str]], want: np.ndarray) -> str:
+    """One call: the answer's difference to the local prediction, or what went wrong."""
+    import grpc
+
+    from modelyard.serving.protocols.oip import open_inference_grpc_pb2 as pb
+
+    try:
+        with grpc.insecure_channel(address) as channel:
+            call = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+            answer = pb.ModelInferResponse.FromString(call(body, metadata=metadata, timeout=60))
+    except grpc.RpcError as exc:
+        return f"{exc.code()}: {exc.details()}"  # type: ignore[attr-defined]
+    output = answer.outputs[0]
+    if answer.raw_output_contents:
+        got = np.frombuffer(answer.raw_output_contents[0], dtype="<f8")
+    else:
+        got = np.asarray(output.contents.fp64_contents or output.contents.fp32_contents)
+    got = got.reshape(want.shape) if got.size == want.size else got
+    if got.shape != want.shape:
+        return f"shape {got.shape} != {want.shape}"
+    diff = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
+    return "" if diff <= 1e-5 else f"differs from local predict by {diff:.2g}"
+
+
+def grpc_measure(
+    plan: Plan, label: str, server: Server, model: Model, metadata: list[tuple[str, str]]
+) -> Cell:
+    """Check one call, then load the server's gRPC port for ``plan.duration`` s (after
+    ``plan.warmup`` s unmeasured, in the same generator run), reading CPU around it."""
+    body = grpc_request(model, 1)
+    address = f"127.0.0.1:{server.grpc_port}"
+    problem = grpc_check(address, body, metadata, model.reference(1))
+    if problem:
+        say(f"  {model.name} x1 {label}: wrong answer: {problem}")
+    plan.body_file.write_bytes(body)
+    command = [
+        sys.executable, str(BENCH / "grpc_loadgen.py"), address, str(plan.body_file),
+        "--concurrency", str(plan.connections), "--duration", str(plan.duration),
+        "--warmup", str(plan.warmup),
+        *[part for k, v in metadata for part in ("-H", f"{k}: {v}")],
+    ]  # fmt: skip
+    cpu, busy, generator = tree_cpu_s(server.process.pid), machine_busy_s(), children_cpu_s()
+    out = subprocess.run(command, capture_output=True, text=True, timeout=plan.duration + 300)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"grpc load generator failed: {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    # the warm-up is inside the generator's run: count CPU over the measured share only
+    share = result["duration_us"] / 1e6 / (plan.duration + plan.warmup)
+    cpu = (tree_cpu_s(server.process.pid) - cpu) * share
+    others = (machine_busy_s() - busy) * share - cpu - (children_cpu_s() - generator) * share
+    cell = Cell(model.name, 1, label, server.workers, result, cpu, problem[:40])
+    cell.others_cores = max(0.0, others) / (result["duration_us"] / 1e6)
+    say(
+        f"  {model.name} x1 {label} w{server.workers}: {cell.rps:.0f} calls/s, "
+        f"p50 {cell.p50_ms:.2f} ms, p99 {cell.p99_ms:.2f} ms, CPU {cell.cpu_ms:.2f} ms/call, "
+        f"others {cell.others_cores:.2f} cores"
+    )
+    return cell
+
+
+def grpc_main(args: argparse.Namespace) -> None:
+    """bench/serve.py --grpc: churn, one row per call, modelyard vs MLServer over gRPC."""
+    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    venv = None if args.skip_peers else peer_venv("mlserver", BENCH / "requirements-mlserver.txt")
+    with tempfile.TemporaryDirectory(prefix="modelyard-bench-grpc-") as scratch:
+        folder = Path(scratch)
+        say("fitting churn…")
+        models = fit_models(["churn"])
+        model = models["churn"]
+        (folder / "joblib").mkdir()
+        joblib.dump(model.estimator, folder / "joblib" / "churn.joblib")
+        ours = Modelyard(models, folder)
+        ours.grpc = True
+        targets: list[tuple[Target, list[tuple[str, str]]]] = [
+            (ours, [("authorization", f"Bearer {ours.keys['churn']}")])
+        ]
+        if venv is not None:
+            targets.append((MLServer(models, folder, venv), []))
+            inline = MLServer(models, folder, venv, parallel=0, label=f"{MLSERVER} inline")
+            targets.append((inline, []))
+        plan = Plan("grpc", args.connections, args.duration, args.warmup, folder / "body.bin")
+        cells: list[Cell] = []
+        began = time.monotonic()
+        for n in workers:
+            for target, metadata in targets:
+                for _, start in target.servers(n):
+                    say(f"{target.label}, {n} worker(s): starting")
+                    try:
+                        server = start()
+                    except RuntimeError as exc:
+                        say(f"  could not start: {exc}")
+                        continue
+                    try:
+                        cells.append(grpc_measure(plan, target.label, server, model, metadata))
+                    finally:
+                        server.stop()
+        elapsed = time.monotonic() - began
+    print()
+    print(
+        f"serve bench, gRPC: loopback, bench/grpc_loadgen.py ({args.connections} calls in "
+        f"flight), {args.duration} s per cell after {args.warmup} s warm-up, "
+        f"{os.cpu_count()} CPUs, {elapsed / 60:.1f} min; churn, 1 row per ModelInfer call"
+    )
+    print()
+    print(table(cells).replace("req/s", "calls/s").replace("CPU ms/req", "CPU ms/call"))
+    print()
+    print("Target: modelyard gRPC >= 5x MLServer gRPC calls/s (the better MLServer setting):")
+    for n in [*workers, None]:
+        mine = [c for c in cells if c.server == MODELYARD and (n is None or c.workers == n)]
+        theirs = [c for c in cells if c.server != MODELYARD and (n is None or c.workers == n)]
+        if not mine or not theirs:
+            continue
+        best_mine = max(mine, key=lambda c: c.rps)
+        best_theirs = max(theirs, key=lambda c: c.rps)
+        ratio = best_mine.rps / best_theirs.rps if best_theirs.rps else float("inf")
+        where = f"{n} worker{'s' if n != 1 else ''}" if n else "best vs best"
+        cpu = best_theirs.cpu_ms / best_mine.cpu_ms if best_mine.cpu_ms else float("nan")
+        print(
+            f"  {where:<13} {ratio:.1f}x ({'met' if ratio >= 5 else 'MISSED'}, >= 5x): "
+            f"{best_mine.rps:.0f} vs {best_theirs.rps:.0f} calls/s ({best_theirs.server}, "
+            f"w{best_theirs.workers}); CPU per call: {best_theirs.server} {cpu:.1f}x modelyard's"
+        )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -902,7 +1078,13 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=("immo", "churn"), help="one model only")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--grpc", action="store_true", help="churn single-row over gRPC vs MLServer's gRPC"
+    )
     args = parser.parse_args()
+    if args.grpc:
+        grpc_main(args)
+        return
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
     loadgen = args.loadgen
     if loadgen == "auto":
