@@ -91,3 +91,14 @@ def test_hot_swaps_under_grpc_load_fail_no_call(tmp_path: Path) -> None:
         for version, value in answers:
             assert value == CONSTANTS[int(version) - 1], (version, value)
         assert {v for v, _ in answers} == {"1", "2", "3"}
+
+
+def test_up_serves_grpc_beside_the_control_plane(tmp_path: Path) -> None:
+    with serving_over_grpc(tmp_path, command="up") as served:
+        client = triton.InferenceServerClient(served.address)
+        try:
+            assert client.is_server_ready()
+            result = client.infer("immo", [_x(25.0)], headers=served.auth("immo"))
+            assert result.get_response().model_version == "1"
+        finally:
+            client.close()

@@ -79,9 +79,12 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def serving_over_grpc(root: Path, *, tls: bool = False) -> Iterator[GrpcServed]:
+def serving_over_grpc(
+    root: Path, *, tls: bool = False, command: str = "serve"
+) -> Iterator[GrpcServed]:
     """Register and promote the models, create the endpoints, and run ``modelyard serve
-    --grpc-port`` (with ``[serve] tls_cert``/``tls_key`` if ``tls``) until the block ends."""
+    --grpc-port`` (or ``command``: ``up``), with ``[serve] tls_cert``/``tls_key`` if ``tls``,
+    until the block ends."""
     serve = ""
     cert: Path | None = None
     if tls:
@@ -107,7 +110,7 @@ def serving_over_grpc(root: Path, *, tls: bool = False) -> Iterator[GrpcServed]:
         for name in ("immo", "churn", "k")
     }
     port, grpc_port = free_port(), free_port()
-    args = ["serve", "--port", str(port), "--grpc-port", str(grpc_port), "--drain-seconds", "0"]
+    args = [command, "--port", str(port), "--grpc-port", str(grpc_port), "--drain-seconds", "0"]
     scheme = "https" if tls else "http"
     try:
         with started(root, *args) as process:

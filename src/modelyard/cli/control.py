@@ -36,6 +36,13 @@ NO_ADMIN_KEY = (
 def up(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    grpc_port: Annotated[
+        int,
+        typer.Option(
+            help="Also serve the Open Inference Protocol over gRPC on this port "
+            "(tritonclient.grpc; 0: off)."
+        ),
+    ] = 0,
     allow_host: Annotated[
         list[str] | None,
         typer.Option(help="Another Host name the admin API answers to (repeatable)."),
@@ -58,6 +65,9 @@ def up(
     with state.open() as ws:
         if not ws.settings.admin_key:
             raise ConfigError(NO_ADMIN_KEY)
+        if grpc_port == port:
+            raise ConfigError(f"--grpc-port {grpc_port} is the HTTP --port: choose another")
+        tls = (ws.settings.tls_cert, ws.settings.tls_key)
         options = ServeOptions(
             root=str(ws.settings.root),
             max_body_bytes=body_bytes(max_body_mb),
@@ -67,13 +77,17 @@ def up(
             drain_s=drain_seconds,
             host=host,
             allowed_hosts=tuple(allow_host or ()),
+            grpc_port=grpc_port,
         )
         schedules = ws.queue.sync_schedules()
         worker = ws.queue.worker(heartbeat_s=heartbeat)
         scheduler = ws.queue.scheduler()
         os.environ.update(options.to_env())
-        base = f"http://{host}:{port}"
+        base = f"{'https' if tls[0] else 'http'}://{host}:{port}"
         console.print(f"modelyard control plane on {base} (Ctrl+C stops)")
+        if grpc_port:
+            secure = "TLS" if tls[0] else "plaintext"
+            console.print(f"  gRPC:      {host}:{grpc_port} (Open Inference Protocol, {secure})")
         console.print(f"  Studio:    {base}/studio (log in with the admin key or a token)")
         console.print(f"  admin API: {base}/api/v1 (Authorization: Bearer <admin key>)")
         console.print(f"  API docs:  {base}/docs")
@@ -91,5 +105,7 @@ def up(
                 http=http_protocol(),
                 log_level="warning",
                 timeout_graceful_shutdown=math.ceil(timeout) + 5,
+                ssl_certfile=str(tls[0]) if tls[0] else None,
+                ssl_keyfile=str(tls[1]) if tls[1] else None,
             )
     console.print("modelyard control plane stopped")

@@ -21,6 +21,7 @@ from modelyard.ui.session import PREFIX, Sessions
 from modelyard.ui.studio import LoginNeeded, Studio, to_login
 from modelyard.web.admin.app import NO_ADMIN_KEY, create_control_app
 from modelyard.web.admin.guard import AdminGuard
+from modelyard.web.app import with_grpc
 from modelyard.web.lifecycle import DrainMiddleware, drain_on_sigterm
 from modelyard.workspace.root import Workspace
 
@@ -62,4 +63,5 @@ def control_app_from_environment() -> DrainMiddleware:
     gracefully on SIGTERM."""
     options = ServeOptions.from_env()
     ws = Workspace.from_config(options.root or None)
-    return drain_on_sigterm(create_studio_app(ws, limits=options), options.drain_s)
+    app = with_grpc(create_studio_app(ws, limits=options), ws, options)
+    return drain_on_sigterm(app, options.drain_s)

@@ -206,6 +206,12 @@ def app_from_environment() -> ASGIApp:
         require_keys=options.require_keys,
         limits=options,
     )
+    return with_grpc(app, ws, options)
+
+
+def with_grpc(app: FastAPI, ws: Workspace, options: ServeOptions) -> ASGIApp:
+    """``app`` (made by :func:`create_app`) with the gRPC listener beside it when
+    ``options.grpc_port`` is set, over the app's own data plane, with ``[serve]`` TLS."""
     if not options.grpc_port:
         return app
     settings = ws.settings
