@@ -14,9 +14,9 @@ from modelyard.registry.flavours.codecs import codec, flavour_of, skops_untruste
 from modelyard.registry.flavours.formats import (
     PICKLE_FORMATS,
     detect,
-    looks_like_pickle,
     pickled_flavour,
 )
+from modelyard.registry.flavours.pickles import find_pickle
 from modelyard.registry.records import FileEntry, Manifest
 from modelyard.storage.artifacts import ArtifactStore
 from modelyard.storage.names import collect_folder, safe_relative_name
@@ -107,12 +107,12 @@ def pack_path(
             *PICKLE_FORMATS,
         ):
             raise UnsupportedFormat(f"{main} is not an XGBoost .json or .ubj file")
-        with main_path.open("rb") as handle:
-            if looks_like_pickle(handle.read(2)) and fmt not in PICKLE_FORMATS:
-                raise PickleNotAllowed(
-                    f"{main} is named like {fmt.value} but holds pickle bytes: refusing it",
-                    file=main,
-                )
+        found = None if fmt in PICKLE_FORMATS else find_pickle(main_path.read_bytes(), main)
+        if found is not None:
+            raise PickleNotAllowed(
+                f"{main} is named like {fmt.value} but {found} is a pickle: refusing it",
+                file=main,
+            )
     else:
         flavour, fmt, main = Flavour.FILES, ArtifactFormat.FILES, None
     entries = tuple(FileEntry(name, *_stored(store, file)) for name, file in listed)

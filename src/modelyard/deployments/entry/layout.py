@@ -18,7 +18,7 @@ from pathlib import Path
 
 from modelyard.deployments.entry.spec import ScriptSpec
 from modelyard.errors import PickleNotAllowed
-from modelyard.registry.flavours.formats import looks_like_pickle
+from modelyard.registry.flavours.pickles import find_pickle
 from modelyard.registry.records import ModelVersion
 from modelyard.registry.registry import Registry
 from modelyard.storage.names import materialize_file, safe_relative_name
@@ -100,12 +100,15 @@ def _write(
 
 def _refuse_unregistered_pickle(version: ModelVersion, name: str, data: bytes) -> None:
     """The entry script will unpickle what it finds: only bytes an admin registered
-    with ``allow_pickle`` may be handed to it."""
+    with ``allow_pickle`` may be handed to it. Decided by content (compressed, archived,
+    any protocol), not by the first bytes."""
     if version.allow_pickle:
         return
-    if looks_like_pickle(data[:2]) or name.lower().endswith(PICKLE_SUFFIXES):
+    found = find_pickle(data, name)
+    if found is not None or name.lower().endswith(PICKLE_SUFFIXES):
         raise PickleNotAllowed(
-            f"{version.ref} file {name!r} is a pickle registered without allow_pickle: an entry "
-            "script would unpickle it; re-register it with --allow-pickle (admins only)",
+            f"{version.ref} file {found or name!r} is or holds a pickle registered without "
+            "allow_pickle: an entry script would unpickle it; re-register it with "
+            "--allow-pickle (admins only)",
             file=name,
         )

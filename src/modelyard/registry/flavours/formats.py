@@ -33,11 +33,6 @@ def detect(filename: str) -> tuple[Flavour, ArtifactFormat]:
     )
 
 
-def looks_like_pickle(head: bytes) -> bool:
-    """True if the bytes start like a pickle stream (protocol 2 or newer)."""
-    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-
-
 def pickled_class(data: bytes) -> str | None:
     """``module.Class`` of the object a pickle (or an uncompressed joblib file) holds,
     read from its opcodes without unpickling anything (None if it cannot be told)."""
