@@ -43,5 +43,8 @@ def test_no_module_re_exports_a_name_under_its_own_name() -> None:
 def test_the_public_surfaces_only_import_and_list() -> None:
     for name in PUBLIC:
         body = ast.parse((SRC / name).read_text(encoding="utf-8")).body
-        kinds = {type(n).__name__ for n in body}
-        assert kinds <= {"Expr", "ImportFrom", "Assign"}, (name, kinds)
+        # imports, __all__, and at most a PEP 562 __getattr__ that imports on first use
+        functions = {n.name for n in body if isinstance(n, ast.FunctionDef)}
+        kinds = {type(n).__name__ for n in body if not isinstance(n, ast.FunctionDef)}
+        assert kinds <= {"Expr", "ImportFrom", "Assign", "If"}, (name, kinds)
+        assert functions <= {"__getattr__"}, (name, functions)

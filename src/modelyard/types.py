@@ -16,6 +16,8 @@ _NAME_RE = re.compile(_NAME)
 _REF_RE = re.compile(rf"(?P<name>{_NAME})(?:@(?P<alias>{_NAME})|:(?P<version>[0-9]+))?")
 
 DEFAULT_ALIAS = "champion"
+# The kinds of the events feed (webhooks subscribe to them)
+FEED_KINDS = ("version_registered", "alias_moved", "run_finished", "drift_detected", "policy_fired")
 
 
 def check_name(name: str, what: str = "model name") -> str:

@@ -97,3 +97,16 @@ def test_bad_param_and_unknown_data_set(
     assert code == 1 and "must look like key=value" in err
     code, _, err = cli(capsys, *ws, "demo-data", "titanic", "--source", "immo_db")
     assert code == 1 and "choose one of immo, churn" in err
+
+
+def test_no_wait_queues_the_run_for_a_worker_and_prints_its_id(
+    capsys: pytest.CaptureFixture[str], ws: tuple[str, str]
+) -> None:
+    code, out, err = cli(capsys, *ws, "train", "immo", "--no-wait", "--param", "fit_intercept=true")
+    assert code == 0, err
+    run_id = out.splitlines()[0].strip()
+    assert "queued run" in out and "load rows" not in out  # nothing ran here
+    code, out, _ = cli(capsys, *ws, "runs", "show", run_id)
+    assert code == 0 and "queued" in out and "fit_intercept" in out
+    code, out, _ = cli(capsys, *ws, "models", "list")
+    assert "immo" not in out  # no version until a worker runs it

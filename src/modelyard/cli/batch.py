@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,8 +19,10 @@ from rich.table import Table
 from modelyard.batch.spec import DEFAULT_CHUNK_ROWS, BatchSpec
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
-from modelyard.storage.batch import BatchRow
-from modelyard.workspace.batch import Batch
+
+if TYPE_CHECKING:
+    from modelyard.storage.batch import BatchRow
+    from modelyard.workspace.batch import Batch
 
 batch_app = typer.Typer(
     help="Batch scoring: a model over a SQL query or table, into a table or files.",

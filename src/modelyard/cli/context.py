@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from modelyard.workspace.root import Workspace
+if TYPE_CHECKING:
+    from modelyard.workspace.root import Workspace
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -28,6 +30,10 @@ class CliState:
             if os.environ.get("MODELYARD_WORKSPACE")
             else None
         )
+        # imported here, not at the top: `modelyard --help` (and a command that fails
+        # before opening anything) starts without SQLAlchemy, scikit-learn or pandas
+        from modelyard.workspace.root import Workspace
+
         return Workspace.from_config(where)
 
 

@@ -15,7 +15,6 @@ import os
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal
 from modelyard.cli.context import console, state
@@ -61,6 +60,9 @@ def up(
     ] = 5.0,
 ) -> None:
     """Serve the admin API and every endpoint, with a worker and the scheduler."""
+    # imported here, not at the top: `modelyard --help` starts without it
+    import uvicorn
+
     show_job_logs()
     with state.open() as ws:
         if not ws.settings.admin_key:

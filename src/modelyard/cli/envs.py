@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -14,7 +14,9 @@ from modelyard.cli.context import console, state
 from modelyard.cli.render import when
 from modelyard.deployments.env.prune import age_text, parse_age
 from modelyard.errors import InvalidInput
-from modelyard.workspace.environments import Environment, PruneReport
+
+if TYPE_CHECKING:
+    from modelyard.workspace.environments import Environment, PruneReport
 
 envs_app = typer.Typer(
     help="Entry-script environments: where each lives (here, the store), prune unused ones.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,7 +11,9 @@ from rich.table import Table
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal, wait
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
-from modelyard.storage.schedules import Schedule
+
+if TYPE_CHECKING:
+    from modelyard.storage.schedules import Schedule
 
 schedules_app = typer.Typer(help="Scheduled trainings: list, pause, resume.", no_args_is_help=True)
 

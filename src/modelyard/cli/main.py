@@ -28,7 +28,6 @@ from modelyard.cli import (
 from modelyard.cli.context import console, err_console, state
 from modelyard.config.secret import redact, redact_url
 from modelyard.errors import ModelyardError
-from modelyard.workspace.root import Workspace
 
 app = typer.Typer(
     name="modelyard",
@@ -88,6 +87,9 @@ def init(
     folder: Annotated[Path, typer.Argument(help="Where to create the workspace.")] = Path("."),
 ) -> None:
     """Create modelyard.toml and .modelyard/ (SQLite registry, local artifact folder)."""
+    # imported here, not at the top: `modelyard --help` starts without it
+    from modelyard.workspace.root import Workspace
+
     existed = (folder / "modelyard.toml").exists()
     with Workspace.init(folder) as ws:
         verb = "Opened existing" if existed else "Created"
@@ -124,9 +126,13 @@ def run(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
+        # standalone_mode=False hands back the code of a ``typer.Exit`` instead of exiting
+        # (or the command's own return value): it is the process's status.
+        code = app(args=args, standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", debug)
     except ModelyardError as exc:
         _fail(f"error[{exc.code}]: {exc.message}", debug)
     except KeyboardInterrupt:
@@ -137,6 +143,9 @@ def run(argv: list[str] | None = None) -> None:
         _fail(
             f"error[internal]: {type(exc).__name__}: {redact(str(exc))} (rerun with --debug)", debug
         )
+    else:
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
 
 
 def _is_click_usage_error(exc: Exception) -> bool:

@@ -6,7 +6,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,8 +16,10 @@ from modelyard.cli.render import when
 from modelyard.config.monitoring import parse_duration
 from modelyard.errors import ConfigError, DeliveryFailed
 from modelyard.monitoring.html import render_html
-from modelyard.monitoring.report import Report
-from modelyard.storage.feed import KINDS
+from modelyard.types import FEED_KINDS
+
+if TYPE_CHECKING:
+    from modelyard.monitoring.report import Report
 
 webhooks_app = typer.Typer(
     help="Signed HTTP callbacks of registry, run and monitoring events.", no_args_is_help=True
@@ -158,7 +160,7 @@ def add(
     url: Annotated[str, typer.Argument(help="The receiver's URL.")],
     event: Annotated[
         list[str] | None,
-        typer.Option(help=f"Only this kind (repeatable): {', '.join(KINDS)}."),
+        typer.Option(help=f"Only this kind (repeatable): {', '.join(FEED_KINDS)}."),
     ] = None,
 ) -> None:
     """Send events to URL from now on; prints the signing secret this once."""

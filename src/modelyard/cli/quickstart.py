@@ -24,11 +24,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
-import uvicorn
 
 from modelyard.cli.context import console
 from modelyard.config.locations import CONFIG_FILE
@@ -36,8 +34,12 @@ from modelyard.config.serve import ServeOptions
 from modelyard.config.template import default_config_text
 from modelyard.errors import ConfigError, ModelyardError
 from modelyard.types import RunState
-from modelyard.workspace.endpoints import Endpoint
-from modelyard.workspace.root import Workspace
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from modelyard.workspace.endpoints import Endpoint
+    from modelyard.workspace.root import Workspace
 
 DEFAULT_PORT = 8080
 SURFACE = 25.0
@@ -83,6 +85,9 @@ def quickstart(
     ] = None,
 ) -> None:
     """Seed 000 end to end: workspace, demo data, training, endpoint, a prediction over HTTP."""
+    # imported here, not at the top: `modelyard --help` starts without it
+    import uvicorn
+
     began = time.monotonic()
     no_serve = no_serve or os.environ.get("QUICKSTART_NO_SERVE", "").lower() in (
         "1",
@@ -134,6 +139,9 @@ def quickstart(
 
 @contextlib.contextmanager
 def _workspace(root: Path, port: int) -> Iterator[Workspace]:
+    # imported here, not at the top: `modelyard --help` starts without it
+    from modelyard.workspace.root import Workspace
+
     text = default_config_text().replace(
         f'url = "http://127.0.0.1:{DEFAULT_PORT}"', f'url = "http://127.0.0.1:{port}"'
     )
@@ -178,6 +186,9 @@ def _free(port: int) -> bool:
 
 
 def _wait_until_ready(server: uvicorn.Server, thread: threading.Thread, base: str) -> None:
+    # imported here, not at the top: `modelyard --help` starts without it
+    import httpx
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if not thread.is_alive():

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from modelyard.cli.context import console
 from modelyard.registry.records import Event, Model, ModelVersion
-from modelyard.workspace.endpoints import Endpoint
+
+if TYPE_CHECKING:
+    from modelyard.workspace.endpoints import Endpoint
 
 
 def when(moment: datetime) -> str:

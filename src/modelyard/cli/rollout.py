@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,8 +12,10 @@ from rich.table import Table
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
 from modelyard.cli.serving import split_names
-from modelyard.storage.comparisons import Comparison
 from modelyard.storage.rollout import parse_mirror, parse_traffic
+
+if TYPE_CHECKING:
+    from modelyard.storage.comparisons import Comparison
 
 
 def update(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelyard.cli.context import console, state
 from modelyard.cli.render import print_created
 from modelyard.errors import InvalidInput, ModelUnavailable
-from modelyard.workspace.endpoints import Endpoints
+
+if TYPE_CHECKING:
+    from modelyard.workspace.endpoints import Endpoints
 
 ModelsOption = Annotated[
     list[str] | None,

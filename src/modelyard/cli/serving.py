@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.table import Table
 
 from modelyard.cli.context import console, state
@@ -124,13 +123,14 @@ def keys(
     ] = None,
 ) -> None:
     """Keys are shown once; regenerate one to get a new value."""
-    if regenerate is None:
-        console.print(
-            f"Keys of {name} are stored hashed and cannot be shown again: "
-            f"`modelyard endpoints keys {name} --regenerate primary` issues a new one."
-        )
-        return
     with state.open() as ws:
+        if regenerate is None:
+            ws.endpoints.get(name)  # an endpoint that does not exist is an error, not a hint
+            console.print(
+                f"Keys of {name} are stored hashed and cannot be shown again: "
+                f"`modelyard endpoints keys {name} --regenerate primary` issues a new one."
+            )
+            return
         key = ws.endpoints.regenerate_key(name, regenerate)
     console.print(f"new {regenerate} key of {name}: {key}")
 
@@ -182,6 +182,9 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the workspace's endpoints over HTTP, following every promotion."""
+    # imported here, not at the top: `modelyard --help` starts without it
+    import uvicorn
+
     if no_keys and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve without keys on {host}: bind 127.0.0.1, or drop --no-keys"

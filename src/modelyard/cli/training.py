@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,9 +13,11 @@ from rich.table import Table
 from modelyard.cli.context import console, state
 from modelyard.cli.render import when
 from modelyard.errors import InvalidInput, ModelyardError
-from modelyard.storage.runs import Run
 from modelyard.training.journal import STAGES
 from modelyard.types import RunState
+
+if TYPE_CHECKING:
+    from modelyard.storage.runs import Run
 
 runs_app = typer.Typer(help="Inspect training runs.", no_args_is_help=True)
 
@@ -52,12 +54,26 @@ def train(
         list[str] | None, typer.Option(help="Estimator parameter key=value (repeatable).")
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait/--no-wait", help="Wait for the run (runs in this process).")
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Run here and wait (default), or queue the run for a worker and print its id.",
+        ),
     ] = True,
 ) -> None:
     """Run a training: load, fit, evaluate, register, gate."""
-    del wait
     params = dict(_param(p) for p in param or [])
+    if not wait:
+        with state.open() as ws:
+            queued = ws.trainings.run(name, params=params, wait=False, trigger="cli")
+        console.print(queued.id, highlight=False)
+        console.print(
+            f"queued run {queued.id[:8]} of {name}: a worker (`modelyard worker` or "
+            f"`modelyard up`) runs it; `modelyard runs show {queued.id}` follows it",
+            highlight=False,
+            style="dim",
+        )
+        return
     with (
         state.open() as ws,
         Progress(

@@ -26,7 +26,6 @@ from modelyard.types import EventKind, RunState
 f = schema.feed
 ev = schema.events
 runs = schema.runs
-KINDS = ("version_registered", "alias_moved", "run_finished", "drift_detected", "policy_fired")
 RECENT_EVENTS = 500  # registry events looked at per sync (they commit nearly in id order)
 RECENT_RUNS = timedelta(days=1)  # finished runs looked at per sync
 _MOVES = {EventKind.PROMOTED.value, EventKind.ROLLED_BACK.value}

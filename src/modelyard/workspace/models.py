@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import ConfigError, UnsupportedFormat
 from modelyard.promotion import PromotionRule
@@ -17,11 +15,13 @@ from modelyard.registry.aliases import UNSET
 from modelyard.registry.flavours.formats import PICKLE_FORMATS, detect
 from modelyard.registry.records import Event, Model, ModelVersion
 from modelyard.registry.registry import Registry, VersionInfo
-from modelyard.registry.signature import infer_signature
-from modelyard.training.lineage import package_versions
-from modelyard.training.reproduce import TOLERANCE, Reproduction
-from modelyard.training.runner import TrainingRunner
 from modelyard.types import DEFAULT_ALIAS, Flavour, ModelRef, OutputKind, Signature
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.training.reproduce import Reproduction
+    from modelyard.training.runner import TrainingRunner
 
 
 class Models:
@@ -31,9 +31,10 @@ class Models:
         self,
         registry: Registry,
         trainings: Mapping[str, Mapping[str, Any]] | None = None,
-        runner: TrainingRunner | None = None,
+        runner: Callable[[], TrainingRunner] | None = None,
     ) -> None:
-        """``runner`` refits versions for :meth:`reproduce` (a workspace gives its own)."""
+        """``runner`` gives the runner that refits versions for :meth:`reproduce` (a
+        workspace gives its own, built on first use)."""
         self._registry = registry
         self._trainings = trainings or {}
         self._runner = runner
@@ -62,6 +63,9 @@ class Models:
         admin register a pickle/joblib file, which then loads only while its bytes match.
         """
         if signature is None and input_example is not None:
+            # pandas is imported by what reads a frame, not by `import` (the CLI starts at once)
+            from modelyard.registry.signature import infer_signature
+
             signature = infer_signature(input_example, output_kind)
         info = VersionInfo(
             signature=signature,
@@ -75,6 +79,8 @@ class Models:
             if _pickled(Path(model), main) and "packages" not in info.lineage:
                 # a pickle runs only with the packages that made it; the registering
                 # process's are the best record of them (the deployments' pre-flight check)
+                from modelyard.training.lineage import package_versions  # imports pandas
+
                 info = replace(info, lineage={**info.lineage, "packages": package_versions()})
             return self._registry.register_path(
                 name,
@@ -86,6 +92,8 @@ class Models:
                 actor=actor,
             )
         if "packages" not in info.lineage:  # this process serialises it: its packages made it
+            from modelyard.training.lineage import package_versions  # imports pandas
+
             info = replace(info, lineage={**info.lineage, "packages": package_versions()})
         return self._registry.register_object(name, model, info, actor=actor)
 
@@ -140,17 +148,21 @@ class Models:
         return self._registry.history(name, alias=alias)
 
     def reproduce(
-        self, ref: str | ModelRef, *, force: bool = False, tolerance: float = TOLERANCE
+        self, ref: str | ModelRef, *, force: bool = False, tolerance: float | None = None
     ) -> Reproduction:
         """Refit the version ``ref`` names from its recorded lineage (query, parameters,
         code, packages) and set its metrics beside the recorded ones; ``.reproduced`` is
         True when each is within ``tolerance``, ``.data_changed`` when the source's rows
-        changed since. Raises ``Conflict`` listing the differences when the code or the
-        packages differ from those recorded, unless ``force``; registers nothing."""
+        changed since (``tolerance`` None: ``training.reproduce.TOLERANCE``, 1e-9). Raises
+        ``Conflict`` listing the differences when the code or the packages differ from
+        those recorded, unless ``force``; registers nothing."""
+        from modelyard.training.reproduce import TOLERANCE  # scikit-learn: on first use
+
         if self._runner is None:
             raise ConfigError("this Models has no training runner: use a Workspace's ws.models")
         version = self._registry.resolve(ref)
-        return self._runner.reproduce(version, force=force, tolerance=tolerance)
+        within = TOLERANCE if tolerance is None else tolerance
+        return self._runner().reproduce(version, force=force, tolerance=within)
 
     def load(self, ref: str | ModelRef) -> object:
         """Load a version through the one safe loader (hash, allow-list and pickle checks)."""

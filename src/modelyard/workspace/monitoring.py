@@ -34,11 +34,11 @@ from modelyard.registry.registry import Registry
 from modelyard.storage.collection import CollectionStore
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
 from modelyard.storage.engine import Database
-from modelyard.storage.feed import KINDS, FeedEvent, FeedStore
+from modelyard.storage.feed import FeedEvent, FeedStore
 from modelyard.storage.policy_states import PolicyState, PolicyStateStore
 from modelyard.storage.schema import utcnow
 from modelyard.storage.webhooks import Delivery, Webhook, WebhookStore
-from modelyard.types import ModelRef
+from modelyard.types import FEED_KINDS, ModelRef
 from modelyard.workspace.jobs import RunQueue
 
 log = logging.getLogger("modelyard.monitoring")
@@ -58,9 +58,11 @@ class Webhooks:
         """A receiver of the events of ``events`` kinds (all when empty) that happen from
         now on; returns it with its signing secret (shown this once)."""
         kinds = list(dict.fromkeys(events))
-        unknown = [k for k in kinds if k not in KINDS]
+        unknown = [k for k in kinds if k not in FEED_KINDS]
         if unknown:
-            raise ConfigError(f"unknown event kind {unknown[0]!r}: choose among {', '.join(KINDS)}")
+            raise ConfigError(
+                f"unknown event kind {unknown[0]!r}: choose among {', '.join(FEED_KINDS)}"
+            )
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"webhook URL {url!r} must start with http:// or https://")
         secret_for(self._settings.admin_key, "probe")  # no admin key: refused before storing

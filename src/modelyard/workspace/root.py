@@ -5,39 +5,39 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelyard.config.locations import CONFIG_FILE, STATE_DIR, find_config
 from modelyard.config.settings import Settings
 from modelyard.config.template import default_config_text
-from modelyard.deployments.env.sharing import SharedEnvironments
 from modelyard.errors import Unauthorized
-from modelyard.jobs.executors.choice import build_executor
 from modelyard.registry.doctor import DoctorReport
 from modelyard.registry.doctor import check as doctor_check
 from modelyard.registry.flavours.loader import SafeLoader
 from modelyard.registry.registry import Registry
 from modelyard.storage.artifacts import ArtifactStore
 from modelyard.storage.audit import AuditLog
-from modelyard.storage.batch import BatchStore
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.storage.engine import Database
-from modelyard.storage.environments import EnvironmentLockStore
 from modelyard.storage.migrate import upgrade
 from modelyard.storage.people import PeopleStore
 from modelyard.storage.runs import RunStore
 from modelyard.storage.sessions import SessionStore
-from modelyard.training.runner import TrainingRunner
-from modelyard.workspace.batch import Batch, build_runner
-from modelyard.workspace.endpoints import Endpoints
-from modelyard.workspace.environments import (
-    Environments,
-)
-from modelyard.workspace.jobs import RunQueue
 from modelyard.workspace.models import Models
-from modelyard.workspace.monitoring import Monitoring
 from modelyard.workspace.people import People, Person
-from modelyard.workspace.trainings import Runs, Sources, Trainings
+
+if TYPE_CHECKING:
+    from modelyard.jobs.executors.base import Executor
+    from modelyard.training.runner import TrainingRunner
+    from modelyard.workspace.batch import Batch
+    from modelyard.workspace.endpoints import Endpoints
+    from modelyard.workspace.environments import Environments
+    from modelyard.workspace.jobs import RunQueue
+    from modelyard.workspace.monitoring import Monitoring
+    from modelyard.workspace.trainings import Runs, Sources, Trainings
 
 
 class Workspace:
@@ -66,32 +66,95 @@ class Workspace:
             settings.skops_trusted,
             actor=self.person.name if self.person else None,
         )
-        self.executor = build_executor(settings.executor)
-        runner = TrainingRunner(settings, self.registry, RunStore(self.db), self.executor)
-        self.models = Models(self.registry, settings.trainings, runner)
-        self.queue = RunQueue(settings, self.db, runner, RunStore(self.db))
-        self.trainings = Trainings(runner, self.queue)
-        self.runs = Runs(RunStore(self.db), self.queue)
-        self.sources = Sources(settings)
-        self.endpoints = Endpoints(
-            EndpointStore(self.db), settings, self.registry, self.people.audit
+        self.models = Models(self.registry, settings.trainings, lambda: self._jobs.runner)
+
+    # What follows is built on first use, with the modules it needs: `modelyard models
+    # list` opens a workspace without importing scikit-learn, pandas or the HTTP client.
+
+    @cached_property
+    def executor(self) -> Executor:
+        """Where training fits run (``[executor]``)."""
+        from modelyard.jobs.executors.choice import build_executor
+
+        return build_executor(self.settings.executor)
+
+    @cached_property
+    def _jobs(self) -> _Jobs:
+        """The run queue with every job kind's handler, and the collections over it."""
+        from modelyard.storage.batch import BatchStore
+        from modelyard.training.runner import TrainingRunner
+        from modelyard.workspace.batch import Batch, build_runner
+        from modelyard.workspace.jobs import RunQueue
+        from modelyard.workspace.monitoring import Monitoring
+        from modelyard.workspace.trainings import Runs, Trainings
+
+        settings, db = self.settings, self.db
+        runner = TrainingRunner(settings, self.registry, RunStore(db), self.executor)
+        queue = RunQueue(settings, db, runner, RunStore(db))
+        monitoring = Monitoring(settings, db, self.registry, EndpointStore(db), queue)
+        queue.periodic.extend(monitoring.periodic())
+        batch_store = BatchStore(db)
+        batch = Batch(
+            settings,
+            build_runner(settings, self.registry, batch_store, queue.jobs, self.executor),
+            batch_store,
         )
-        self.environments = Environments(
-            settings.environments,
+        queue.handlers["batch"] = batch.handle
+        return _Jobs(
+            runner, queue, Trainings(runner, queue), Runs(RunStore(db), queue), monitoring, batch
+        )
+
+    @property
+    def queue(self) -> RunQueue:
+        """The durable run queue, its worker and scheduler."""
+        return self._jobs.queue
+
+    @property
+    def trainings(self) -> Trainings:
+        """``ws.trainings``: the declared trainings, run here or queued."""
+        return self._jobs.trainings
+
+    @property
+    def runs(self) -> Runs:
+        """``ws.runs``: training runs."""
+        return self._jobs.runs
+
+    @property
+    def monitoring(self) -> Monitoring:
+        """``ws.monitoring``: drift, performance, reports, webhooks."""
+        return self._jobs.monitoring
+
+    @property
+    def batch(self) -> Batch:
+        """``ws.batch``: batch scoring jobs."""
+        return self._jobs.batch
+
+    @cached_property
+    def sources(self) -> Sources:
+        """``ws.sources``: the declared data sources."""
+        from modelyard.workspace.trainings import Sources
+
+        return Sources(self.settings)
+
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        """``ws.endpoints``: real-time endpoints."""
+        from modelyard.workspace.endpoints import Endpoints
+
+        return Endpoints(EndpointStore(self.db), self.settings, self.registry, self.people.audit)
+
+    @cached_property
+    def environments(self) -> Environments:
+        """``ws.environments``: entry-script environments, here and shared."""
+        from modelyard.deployments.env.sharing import SharedEnvironments
+        from modelyard.storage.environments import EnvironmentLockStore
+        from modelyard.workspace.environments import Environments
+
+        return Environments(
+            self.settings.environments,
             EndpointStore(self.db),
             SharedEnvironments(self.store, EnvironmentLockStore(self.db)),
         )
-        self.monitoring = Monitoring(
-            settings, self.db, self.registry, EndpointStore(self.db), self.queue
-        )
-        self.queue.periodic.extend(self.monitoring.periodic())
-        batch_store = BatchStore(self.db)
-        self.batch = Batch(
-            settings,
-            build_runner(settings, self.registry, batch_store, self.queue.jobs, self.executor),
-            batch_store,
-        )
-        self.queue.handlers["batch"] = self.batch.handle
 
     @classmethod
     def from_config(
@@ -137,8 +200,11 @@ class Workspace:
 
     def close(self) -> None:
         """Release database connections and the executor's."""
-        self.executor.close()
-        self.monitoring.close()
+        built = self.__dict__
+        if "executor" in built:
+            self.executor.close()
+        if "_jobs" in built:
+            self.monitoring.close()
         self.db.dispose()
 
     def __enter__(self) -> Workspace:
@@ -156,3 +222,13 @@ def _ensure_sqlite_folder(settings: Settings) -> None:
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix) and not url[len(prefix) :].startswith(":memory:"):
             Path(url[len(prefix) :].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class _Jobs:
+    runner: TrainingRunner
+    queue: RunQueue
+    trainings: Trainings
+    runs: Runs
+    monitoring: Monitoring
+    batch: Batch
