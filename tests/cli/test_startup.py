@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 HEAVY = {
     "sklearn", "xgboost", "scipy", "pandas", "pyarrow", "numpy", "sqlalchemy", "alembic",
-    "fastapi", "starlette", "uvicorn", "onnxruntime", "skops", "httpx", "fsspec", "jinja2",
+    "fastapi", "starlette", "uvicorn", "onnxruntime", "skops", "httpx", "jinja2",
 }  # fmt: skip
 # What --help may load beyond the standard library: the CLI framework and its terminal.
 CLI_FRAMEWORK = {"typer", "rich", "click", "shellingham", "annotated_doc", "pygments"}
@@ -56,3 +57,16 @@ def test_help_loads_only_the_cli_framework(argv: list[str]) -> None:
     loaded = loaded_by(code)
     assert loaded & HEAVY == set()
     assert loaded - {"modelyard"} <= CLI_FRAMEWORK
+
+
+def test_models_list_opens_the_registry_without_the_model_libraries(tmp_path: Path) -> None:
+    made = [sys.executable, "-m", "modelyard", "init", str(tmp_path)]
+    subprocess.run(made, capture_output=True, timeout=120, check=True)
+    code = (
+        "from modelyard.cli.main import run\n"
+        f"sys.argv = ['modelyard', '--workspace', {str(tmp_path)!r}, 'models', 'list']\n"
+        "run()\n"
+    )
+    loaded = loaded_by(code)
+    assert "sqlalchemy" in loaded  # it did open the registry
+    assert loaded & (HEAVY - {"sqlalchemy"}) == set()
