@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from modelyard.serving.runtime import Runtime
 from modelyard.web.app import create_app
@@ -62,6 +63,18 @@ def _until(check: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def _counted(served: Served, name: str) -> dict[tuple[str, ...], float]:
+    """The samples of counter ``name`` on the server's /metrics, by label values in the
+    order of the label names."""
+    text = httpx.get(f"{served.base}/metrics").text
+    return {
+        tuple(v for _, v in sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
 def _answers(
     served: Served, count: int, path: str = "/endpoints/k/score"
 ) -> list[tuple[str, float]]:
@@ -92,6 +105,8 @@ def test_a_90_10_split_answers_a_tenth_from_the_challenger(tmp_path: Path) -> No
         shares = Counter(version for version, _ in answers)
         assert set(shares) == {"1", "2"}
         assert 0.08 <= shares["2"] / len(answers) <= 0.12, shares
+        canary = _counted(served, "modelyard_canary_requests_total")
+        assert canary == {("champion", "k"): shares["1"], ("challenger", "k"): shares["2"]}
 
 
 def test_a_full_mirror_answers_from_the_champion_and_compares_every_request(
@@ -117,6 +132,9 @@ def test_a_full_mirror_answers_from_the_champion_and_compares_every_request(
         )
         assert found.mean_abs_diff == 1.0 and found.max_abs_diff == 1.0
         assert found.mirrored_ms_mean > 0 and found.answered_ms_mean > 0
+        assert _counted(served, "modelyard_mirror_requests_total") == {
+            ("challenger", "k", "compared"): 800
+        }
 
 
 def test_any_version_or_alias_by_url_loaded_on_first_use_within_the_budget(
