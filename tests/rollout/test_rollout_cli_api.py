@@ -47,6 +47,9 @@ def test_update_sets_traffic_and_mirror_and_compare_shows_the_findings(
     assert "traffic: champion=90, challenger=10" in out and "mirror: off" in out
     code, out, _ = cli(capsys, *ws, "endpoints", "update", "k", "--mirror", "challenger=20")
     assert code == 0 and "mirror: challenger=20" in out and "champion=90" in out
+    code, out, _ = cli(capsys, *ws, "endpoints", "show", "k")
+    assert code == 0 and "traffic: champion=90, challenger=10" in out
+    assert "mirror: challenger=20" in out
     code, _, err = cli(capsys, *ws, "endpoints", "update", "k", "--traffic", "champion=90")
     assert code == 1 and "error[bad_traffic]" in err and "sum to 100, not 90" in err
     code, _, err = cli(capsys, *ws, "endpoints", "update", "k", "--mirror", "nope=10")

@@ -16,6 +16,7 @@ from rich.table import Table
 from modelyard.cli.context import console, state
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.render import print_created, when
+from modelyard.cli.rollout import rollout_lines
 from modelyard.config.serve import ServeOptions, is_loopback
 from modelyard.errors import ConfigError
 
@@ -102,6 +103,9 @@ def show(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
     if item.kind == "script":
         console.print(f"  entry script with models: {', '.join(item.models) or 'none'}")
         console.print(f"  keys: {'required' if item.auth_enabled else 'none (loopback only)'}")
+    else:
+        for line in rollout_lines(item):
+            console.print(line, markup=False)
     console.print(f"  scoring URI: {item.scoring_uri}")
     console.print(f"  swagger URI: {item.swagger_uri}")
     console.print(f"  created {when(item.created_at)} UTC, updated {when(item.updated_at)} UTC")
