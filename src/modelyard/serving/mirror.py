@@ -14,7 +14,6 @@ are written to ``endpoint_comparisons`` every ``flush_s`` and when the replica s
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import queue
 import threading
@@ -28,7 +27,7 @@ import pandas as pd
 
 from modelyard.errors import ModelyardError
 from modelyard.monitoring.prometheus import MIRROR
-from modelyard.serving.comparing import compare
+from modelyard.serving.comparing import Difference, compare
 from modelyard.serving.routing import Router
 from modelyard.serving.scorer import Scored, Scorer
 from modelyard.storage.comparisons import CLASSES, NUMBERS, ComparisonStore, Tally
@@ -124,68 +123,71 @@ class Mirrors:
         return out
 
     def _score(self, copies: list[Copy]) -> None:
-        """Score ``copies`` (one scorer) in one call, or one by one if that fails."""
-        if len(copies) > 1:
-            started = time.perf_counter()
-            try:
-                mirrored = copies[0].scorer.score(_joined([c.columns for c in copies]))
-                parts = _split(mirrored, [len(c.answered.predictions) for c in copies])
-                differences = [compare(c.answered, m) for c, m in zip(copies, parts, strict=True)]
-            except Exception:  # one copy the mirrored alias refuses: find it, one by one
+        """Score ``copies`` (one scorer, one answering version) in one call and compare
+        them in one go; one by one if that fails, to find the copy that fails."""
+        started = time.perf_counter()
+        try:
+            columns = (
+                copies[0].columns if len(copies) == 1 else _joined([c.columns for c in copies])
+            )
+            mirrored = copies[0].scorer.score(columns)
+            answered = copies[0].answered
+            if len(copies) > 1:
+                joined = np.concatenate([c.answered.predictions for c in copies])
+                answered = Scored(joined, answered.version, answered.classes)
+            difference = compare(answered, mirrored)
+        except Exception as exc:
+            if len(copies) > 1:
                 for copy in copies:
                     self._score([copy])
                 return
-            share = (time.perf_counter() - started) * 1000 / len(copies)
-            for copy, part, difference in zip(copies, parts, differences, strict=True):
-                self._add(copy, part, difference, share)
-                MIRROR.labels(copy.endpoint, copy.alias, "compared").inc()
+            copy = copies[0]
+            if isinstance(exc, ModelyardError | ValueError):
+                log.info("mirror of %s on %s failed: %s", copy.endpoint, copy.alias, exc)
+            else:  # a bug in a model or here: logged, never the client's problem
+                log.exception("mirror of %s on %s failed", copy.endpoint, copy.alias)
+            self._add(copies, None, None, 0.0)
             return
-        copy = copies[0]
-        started = time.perf_counter()
-        try:
-            mirrored = copy.scorer.score(copy.columns)
-            difference = compare(copy.answered, mirrored)
-        except (ModelyardError, ValueError) as exc:
-            log.info("mirror of %s on %s failed: %s", copy.endpoint, copy.alias, exc)
-            self._add(copy, None, None, 0.0)
-            MIRROR.labels(copy.endpoint, copy.alias, "failed").inc()
-            return
-        except Exception:  # a bug in a model or here: logged, never the client's problem
-            log.exception("mirror of %s on %s failed", copy.endpoint, copy.alias)
-            self._add(copy, None, None, 0.0)
-            MIRROR.labels(copy.endpoint, copy.alias, "failed").inc()
-            return
-        mirrored_ms = (time.perf_counter() - started) * 1000
-        self._add(copy, mirrored, difference, mirrored_ms)
-        MIRROR.labels(copy.endpoint, copy.alias, "compared").inc()
+        each_ms = (time.perf_counter() - started) * 1000 / len(copies)
+        self._add(copies, mirrored, difference, each_ms)
 
     def _add(
-        self, copy: Copy, mirrored: Scored | None, difference: Any, mirrored_ms: float
+        self,
+        copies: list[Copy],
+        mirrored: Scored | None,
+        difference: Difference | None,
+        each_ms: float,
     ) -> None:
-        current = copy.scorer.current
+        """Add ``copies`` (one scorer, one answering version) to their tally: compared
+        (``difference`` of all their rows, ``each_ms`` of mirrored scoring each), or
+        failed (``difference`` None)."""
+        first = copies[0]
+        current = first.scorer.current
         version = (
             mirrored.version.version
             if mirrored is not None
             else (current.version.version if current is not None else None)
         )
-        kind = difference.kind if difference is not None else _kind(copy.answered)
-        key = (copy.endpoint, copy.answered.version.version, copy.alias, version, kind)
+        kind = difference.kind if difference is not None else _kind(first.answered)
+        key = (first.endpoint, first.answered.version.version, first.alias, version, kind)
+        outcome = "failed" if difference is None else "compared"
+        MIRROR.labels(first.endpoint, first.alias, outcome).inc(len(copies))
         with self._lock:
             tally = self._tallies.get(key)
             if tally is None:
                 tally = self._tallies[key] = Tally(*key)
-            tally.requests += 1
+            tally.requests += len(copies)
             if difference is None:
-                tally.failed += 1
+                tally.failed += len(copies)
                 return
             tally.rows += difference.rows
             tally.agreed += difference.agreed
             tally.abs_diff_sum += difference.abs_diff_sum
             tally.abs_diff_max = max(tally.abs_diff_max, difference.abs_diff_max)
-            tally.answered_ms_sum += copy.answered_ms
-            tally.answered_ms_max = max(tally.answered_ms_max, copy.answered_ms)
-            tally.mirrored_ms_sum += mirrored_ms
-            tally.mirrored_ms_max = max(tally.mirrored_ms_max, mirrored_ms)
+            tally.answered_ms_sum += sum(c.answered_ms for c in copies)
+            tally.answered_ms_max = max(tally.answered_ms_max, *(c.answered_ms for c in copies))
+            tally.mirrored_ms_sum += each_ms * len(copies)
+            tally.mirrored_ms_max = max(tally.mirrored_ms_max, each_ms)
 
     def flush(self) -> None:
         """Write the tallies added up since the last flush (kept for the next one if the
@@ -212,10 +214,11 @@ class Mirrors:
 
 
 def _by_scorer(copies: list[Copy]) -> list[list[Copy]]:
-    """``copies`` grouped by the scorer they go to, in order."""
-    groups: dict[int, list[Copy]] = {}
+    """``copies`` grouped by the scorer they go to and the version that answered them."""
+    groups: dict[tuple[int, str, int], list[Copy]] = {}
     for copy in copies:
-        groups.setdefault(id(copy.scorer), []).append(copy)
+        key = (id(copy.scorer), copy.endpoint, copy.answered.version.version)
+        groups.setdefault(key, []).append(copy)
     return list(groups.values())
 
 
@@ -228,17 +231,6 @@ def _joined(parts: list[Any]) -> Any:
         raise ValueError("copies decoded differently")
     names = list(parts[0])
     return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in names}
-
-
-def _split(scored: Scored, rows: list[int]) -> list[Scored]:
-    """``scored`` cut back into one answer per copy of ``rows`` rows each."""
-    if sum(rows) != len(scored.predictions):
-        raise ValueError(f"{len(scored.predictions)} predictions for {sum(rows)} rows")
-    bounds = np.cumsum([0, *rows])
-    return [
-        Scored(scored.predictions[a:b], scored.version, scored.classes)
-        for a, b in itertools.pairwise(bounds)
-    ]
 
 
 def _kind(answered: Scored) -> str:
