@@ -128,3 +128,13 @@ def print_created(endpoint: Endpoint, verb: str) -> None:
         console.print("[dim]Keys are stored hashed: copy them now.[/]")
     else:
         console.print("  no keys: served on loopback addresses only")
+
+
+def rollout_lines(item: Endpoint) -> list[str]:
+    """The endpoint's canary split and mirror, one line each."""
+    split_text = ", ".join(f"{a}={w}" for a, w in (item.traffic or {}).items())
+    shadow = item.mirror
+    return [
+        f"  traffic: {split_text or 'the target alone'}",
+        f"  mirror: {shadow['alias']}={shadow['percent']:g}" if shadow else "  mirror: off",
+    ]

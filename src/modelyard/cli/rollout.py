@@ -10,10 +10,9 @@ import typer
 from rich.table import Table
 
 from modelyard.cli.context import console, state
-from modelyard.cli.render import when
+from modelyard.cli.render import rollout_lines, when
 from modelyard.cli.serving import split_names
 from modelyard.storage.rollout import parse_mirror, parse_traffic
-from modelyard.workspace.endpoints import Endpoint
 
 if TYPE_CHECKING:
     from modelyard.storage.comparisons import Comparison
@@ -67,16 +66,6 @@ def update(
     console.print(f"[bold]{item.name}[/]: {item.target}")
     for line in rollout_lines(item):
         console.print(line, markup=False)
-
-
-def rollout_lines(item: Endpoint) -> list[str]:
-    """The endpoint's canary split and mirror, one line each."""
-    split_text = ", ".join(f"{a}={w}" for a, w in (item.traffic or {}).items())
-    shadow = item.mirror
-    return [
-        f"  traffic: {split_text or 'the target alone'}",
-        f"  mirror: {shadow['alias']}={shadow['percent']:g}" if shadow else "  mirror: off",
-    ]
 
 
 def compare(

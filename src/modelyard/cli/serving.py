@@ -15,8 +15,7 @@ from rich.table import Table
 
 from modelyard.cli.context import console, state
 from modelyard.cli.protocol import http_protocol
-from modelyard.cli.render import print_created, when
-from modelyard.cli.rollout import rollout_lines
+from modelyard.cli.render import print_created, rollout_lines, when
 from modelyard.config.serve import ServeOptions, is_loopback
 from modelyard.errors import ConfigError
 

@@ -29,7 +29,10 @@ from modelyard.web.auth import ScoreKeys, on_loopback
 
 FREE_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping", "/health"})
 SCORE_PATHS = (
-    re.compile(r"^/endpoints/(?P<name>[^/]+)/(?:score|invocations|execute)?$"),
+    # /endpoints/E[@alias][/versions/V]/score: the key is E's whatever version answers
+    re.compile(
+        r"^/endpoints/(?P<name>[^/@]+)(?:@[^/]+)?(?:/versions/[^/]+)?/(?:score|invocations|execute)?$"
+    ),
     re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer$"),
 )
 ROOT_SCORE_PATH = re.compile(r"^/invocations$")  # --mlflow-compat: the one endpoint
