@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -105,17 +105,27 @@ class BatchRunner:
 
     # -- submit ------------------------------------------------------------------------
 
-    def submit(self, spec: BatchSpec, job_id: str) -> tuple[BatchRow, bool]:
+    def submit(
+        self,
+        spec: BatchSpec,
+        job_id: str,
+        *,
+        held: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[BatchRow, bool]:
         """Store job ``job_id`` with the version ``spec.model`` points at now (pinned: a
-        promotion meanwhile changes nothing in it). The same id again returns the stored
-        job (created False); Conflict if it was submitted with another spec."""
+        promotion meanwhile changes nothing in it), held until released if ``held``,
+        ``extra`` stored beside the spec. The same id again returns the stored job
+        (created False); Conflict if it was submitted with another spec."""
         check_job_id(job_id)
         self._source_spec(spec.source)
         if spec.output_source is not None:
             self._source_spec(spec.output_source)
         ref = ModelRef.parse(spec.model)
         version = self._registry.resolve(ref)
-        stored, created = self.store.create(job_id, ref.name, version.version, spec.to_dict())
+        stored, created = self.store.create(
+            job_id, ref.name, version.version, {**spec.to_dict(), **(extra or {})}, held=held
+        )
         if not created and BatchSpec.from_dict(stored.spec) != spec:
             raise Conflict(
                 f"batch job {job_id} exists with another spec: give another --job-id, or "

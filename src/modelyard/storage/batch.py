@@ -27,6 +27,7 @@ j = schema.jobs
 b = schema.batch_jobs
 c = schema.batch_chunks
 KIND = "batch"
+HELD = "held"  # submitted, waiting for a start (Azure classic BES: NotStarted)
 SKIPPED_KEPT = 1000  # skipped rows listed on the job, at most (all are counted)
 
 
@@ -99,10 +100,17 @@ class BatchStore:
         self._db = db
 
     def create(
-        self, job_id: str, model: str, version: int, spec: Mapping[str, Any]
+        self,
+        job_id: str,
+        model: str,
+        version: int,
+        spec: Mapping[str, Any],
+        *,
+        held: bool = False,
     ) -> tuple[BatchRow, bool]:
-        """Queue batch job ``job_id`` (its ``jobs`` row and its batch row at once); returns
-        (job, True), or (the job already stored under that id, False)."""
+        """Queue batch job ``job_id`` (its ``jobs`` row and its batch row at once), or hold
+        it until :meth:`release` if ``held``; returns (job, True), or (the job already
+        stored under that id, False)."""
 
         def insert(conn: Connection) -> bool:
             if conn.execute(sa.select(j.c.id).where(j.c.id == job_id)).scalar() is not None:
@@ -111,7 +119,8 @@ class BatchStore:
             conn.execute(
                 sa.insert(j).values(
                     id=job_id, kind=KIND, subject=model, payload={"job_id": job_id},
-                    state=QUEUED, attempts=0, max_attempts=1, created_at=now,
+                    state=HELD if held else QUEUED, attempts=0, max_attempts=1,
+                    created_at=now,
                 )
             )  # fmt: skip
             conn.execute(
@@ -200,6 +209,36 @@ class BatchStore:
             conn.execute(sa.update(b).where(b.c.job_id == job_id).values(**values))
 
         self._db.write(save)
+
+    def release(self, job_id: str) -> BatchRow:
+        """Queue a held job for a worker (a job already released is left as it is)."""
+
+        def go(conn: Connection) -> None:
+            conn.execute(
+                sa.update(j).where(j.c.id == job_id, j.c.state == HELD).values(state=QUEUED)
+            )
+
+        self.get(job_id)
+        self._db.write(go)
+        return self.get(job_id)
+
+    def cancel(self, job_id: str) -> BatchRow:
+        """Cancel a held, queued or running job (a running one stops before its next
+        chunk); Conflict if it has ended."""
+
+        def stop(conn: Connection) -> int:
+            return int(
+                conn.execute(
+                    sa.update(j)
+                    .where(j.c.id == job_id, j.c.state.in_((HELD, QUEUED, RUNNING)))
+                    .values(state=CANCELLED, finished_at=utcnow())
+                ).rowcount
+            )
+
+        row = self.get(job_id)
+        if not self._db.write(stop):
+            raise Conflict(f"batch job {job_id} has ended ({row.state}): nothing to cancel")
+        return self.get(job_id)
 
     def set_ranges(self, job_id: str, ranges: Sequence[Sequence[Any]]) -> None:
         """Store the partitions' key ranges on the job (fixed at its first run)."""

@@ -19,12 +19,12 @@ from typing import Any
 from modelyard.batch.runner import BatchRunner
 from modelyard.batch.spec import BatchSpec, check_job_id
 from modelyard.config.settings import Settings
-from modelyard.errors import Conflict, ScoringTimeout
+from modelyard.errors import ModelyardError, ScoringTimeout
 from modelyard.jobs.executors.base import Executor
 from modelyard.jobs.worker import JobContext, worker_name
 from modelyard.registry.registry import Registry
 from modelyard.storage.batch import KIND, BatchRow, BatchStore
-from modelyard.storage.queue import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job, JobStore
+from modelyard.storage.queue import CANCELLED, FAILED, SUCCEEDED, Job, JobStore
 
 ENDED = (SUCCEEDED, FAILED, CANCELLED)
 
@@ -142,10 +142,19 @@ class Batch:
             self.run(job.id)
         return job
 
-    def submit(self, spec: BatchSpec, job_id: str | None = None) -> BatchJob:
-        """Store the job (queued; the model version pinned now) and return its handle."""
+    def submit(
+        self,
+        spec: BatchSpec,
+        job_id: str | None = None,
+        *,
+        held: bool = False,
+        endpoint: str | None = None,
+    ) -> BatchJob:
+        """Store the job (queued, or held until :meth:`start`; the model version pinned
+        now; ``endpoint`` the one whose BES submitted it) and return its handle."""
         chosen = check_job_id(job_id) if job_id else uuid.uuid4().hex
-        self.runner.submit(spec, chosen)
+        extra = {"endpoint": endpoint} if endpoint else {}
+        self.runner.submit(spec, chosen, held=held, extra=extra)
         return BatchJob(self, chosen)
 
     def run(self, job_id: str, *, stop: threading.Event | None = None) -> BatchJob:
@@ -165,13 +174,14 @@ class Batch:
         """The newest batch jobs first."""
         return self.store.list(limit=limit)
 
+    def start(self, job_id: str) -> BatchJob:
+        """Queue a held job for a worker (Azure classic BES's start)."""
+        self.store.release(job_id)
+        return BatchJob(self, job_id)
+
     def cancel(self, job_id: str) -> BatchRow:
-        """Cancel a queued or running job; Conflict if it has ended."""
-        row = self.store.get(job_id)
-        if row.state not in (QUEUED, RUNNING):
-            raise Conflict(f"batch job {job_id} has ended ({row.state}): nothing to cancel")
-        self.runner.jobs.cancel(job_id)
-        return self.store.get(job_id)
+        """Cancel a held, queued or running job; Conflict if it has ended."""
+        return self.store.cancel(job_id)
 
     def outputs(self, job_id: str) -> builtins.list[str]:
         """Where job ``job_id`` wrote: ``table:NAME`` or its chunk files."""
@@ -182,9 +192,12 @@ class Batch:
         return [c.path for c in self.store.chunks(job_id)]
 
     def handle(self, job: Job, context: JobContext) -> Mapping[str, Any]:
-        """The worker's handler for ``batch`` jobs (the worker claimed the job already)."""
+        """The worker's handler for ``batch`` jobs (the worker claimed the job already);
+        a failure is recorded as ``code: message``, as when a job runs here."""
         try:
             return self.runner.execute(job.id, context.cancelled)
+        except ModelyardError as exc:
+            return {"error": f"{exc.code}: {exc.message}"}
         finally:
             self.runner.close()
 
