@@ -51,7 +51,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Workspace, str, str, object]]:
 
 
 def test_the_classic_sample_scores_a_table_into_a_table(served: tuple) -> None:  # type: ignore[type-arg]
-    ws, base, key, (frame, model, url) = served
+    _, base, key, (frame, model, url) = served
     payload = {
         "Inputs": {"input1": {"ConnectionString": "", "RelativeLocation": "table:wh/customers"}},
         "Outputs": {"output1": {"ConnectionString": "", "RelativeLocation": "table:wh/bes_scores"}},
@@ -64,7 +64,7 @@ def test_the_classic_sample_scores_a_table_into_a_table(served: tuple) -> None: 
 
 
 def test_a_query_into_files_and_the_status_names_them(served: tuple, tmp_path: Path) -> None:  # type: ignore[type-arg]
-    ws, base, key, (frame, model, _) = served
+    _, base, key, (frame, model, _) = served
     payload = {
         "Inputs": {"input1": {"RelativeLocation": "table:wh"}},
         "Outputs": {"output1": {"RelativeLocation": str(tmp_path / "bes.csv")}},
@@ -78,7 +78,7 @@ def test_a_query_into_files_and_the_status_names_them(served: tuple, tmp_path: P
 
 
 def test_bes_needs_the_endpoints_key_and_reports_failures_and_cancels(served: tuple) -> None:  # type: ignore[type-arg]
-    ws, base, key, _ = served
+    _, base, key, _ = served
     jobs = f"{base}/endpoints/churn/jobs?api-version=2.0"
     body = {
         "Inputs": {"input1": {"RelativeLocation": "table:wh"}},

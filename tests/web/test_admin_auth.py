@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from modelyard import Workspace
+from modelyard.batch.spec import BatchSpec
 from modelyard.types import Role
 from modelyard.web.admin.app import create_control_app
 from tests.helpers.control import ADMIN, bearer, control_workspace
@@ -34,6 +35,11 @@ V2 = {"inputs": [{"name": "surface", "shape": [1, 1], "datatype": "FP64", "data"
 CLASSIC = {"Inputs": {"input1": {"ColumnNames": ["surface"], "Values": [[50.0]]}}}
 BATCH = {"model": "immo", "source": "immo_db", "table": "immo", "key": "surface",
          "output_table": "immo_scores", "job_id": "walk-submit"}  # fmt: skip
+BES = {
+    "Inputs": {"input1": {"RelativeLocation": "table:immo_db/immo"}},
+    "Outputs": {"output1": {"RelativeLocation": "table:immo_db/immo_bes"}},
+    "GlobalParameters": {"Key": "surface"},
+}
 MLFLOW = {"dataframe_split": {"columns": ["surface"], "data": [[50.0]]}}
 
 # Answer without any key: documentation, liveness and readiness, the swagger of an endpoint.
@@ -70,6 +76,10 @@ SCORING: dict[tuple[str, str], Call] = {
     ("GET", "/endpoints/{name}/health"): Call("/endpoints/immo/health"),
     ("GET", "/endpoints/{name}/version"): Call("/endpoints/immo/version"),
     ("POST", "/endpoints/{name}/execute"): Call("/endpoints/immo/execute?api-version=2.0", CLASSIC),
+    ("POST", "/endpoints/{name}/jobs"): Call("/endpoints/immo/jobs?api-version=2.0", BES),
+    ("POST", "/endpoints/{name}/jobs/{job_id}/start"): Call("/endpoints/immo/jobs/bes-walk/start"),
+    ("GET", "/endpoints/{name}/jobs/{job_id}"): Call("/endpoints/immo/jobs/bes-walk"),
+    ("DELETE", "/endpoints/{name}/jobs/{job_id}"): Call("/endpoints/immo/jobs/bes-walk"),
     ("GET", "/v2/models/{name}"): Call("/v2/models/immo"),
     ("GET", "/v2/models/{name}/versions/{version}"): Call("/v2/models/immo/versions/2"),
     ("GET", "/v2/models/{name}/ready"): Call("/v2/models/immo/ready"),
@@ -205,6 +215,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "immo", source="immo_db", table="immo", key="surface", output_table="s", job_id="walk",
         wait=False,
     )  # fmt: skip
+    bes = BatchSpec(model="immo@champion", source="immo_db", table="immo", key="surface",
+                    output_table="immo_bes")  # fmt: skip
+    ws.batch.submit(bes, "bes-walk", held=True, endpoint="immo")
     app = create_control_app(ws, follow_interval=0.2)
     with running(app) as base:
         yield World(ws, app, base, keys["primary"], queued.id, token.id)
