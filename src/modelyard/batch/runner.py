@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -228,12 +229,16 @@ class BatchRunner:
         after, upto = self._ranges(row, context)[part]
         spec = context.spec
         start = context.sink.position(part) or Position(0, after, 0, 0)
+        # SQLite has one writer and readers that do not wait for it: its reads and
+        # commits take turns (scoring still overlaps both); servers do both at once.
+        io = threading.Lock() if context.pages.source.backend == "sqlite" else nullcontext()
         positions = [start]
 
         def pages() -> Iterator[pa.Table]:
             last = start.last_key
             while True:
-                page = context.pages.page(spec.chunk_rows, after=last, upto=upto)
+                with io:
+                    page = context.pages.page(spec.chunk_rows, after=last, upto=upto)
                 if page.num_rows == 0:
                     return
                 yield page
@@ -251,7 +256,8 @@ class BatchRunner:
             position = Position(
                 now.seq + 1, last_key, now.rows + out.num_rows, now.skipped + len(malformed)
             )
-            context.sink.commit(part, out, position)
+            with io:
+                context.sink.commit(part, out, position)
             positions.append(position)
             self.store.advance(job_id, out.num_rows, malformed)
 
