@@ -62,8 +62,8 @@ test-scale: $(VENV)/.installed-dev test-deps
 ## test-reliability: the reliability battery at full scale; prints its figures and writes
 ## docs/reliability.md (make test runs the same tests at a shorter scale)
 test-reliability: $(VENV)/.installed-dev test-deps
-	MODELYARD_RELIABILITY=full MODELYARD_RELIABILITY_REPORT=docs/reliability.md \
-		$(BIN)/pytest tests/reliability -n 0
+	MODELYARD_RELIABILITY=full MODELYARD_RELIABILITY_REPORT=docs/reliability.md SCALE_LOAD_S=60 \
+		$(BIN)/pytest tests/reliability tests/e2e/test_load_balancer.py -n 0
 
 lint:
 	$(BIN)/ruff check src tests bench docs
