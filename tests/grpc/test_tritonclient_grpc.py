@@ -4,6 +4,7 @@ errors as gRPC codes with the HTTP messages, tensors in ``contents`` as well as 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 import tritonclient.grpc as triton
 from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.grpc import service_pb2, service_pb2_grpc
@@ -289,3 +291,43 @@ def test_grpc_calls_are_counted_in_the_replicas_metrics(
         client.infer("immo", surfaces, headers=served.auth("immo"))
     _failure(lambda: client.infer("immo", surfaces, headers={"authorization": "Bearer no"}))
     assert count("200") == ok + 3 and count("401") == refused + 1
+
+
+def test_grpc_calls_are_collected_like_http_requests(
+    served: GrpcServed, client: triton.InferenceServerClient
+) -> None:
+    """The data plane's after hooks run for gRPC calls: an endpoint that collects gets the
+    scored rows, refusals (with their error code) too, under the call's request id."""
+    auth = served.auth("collected")
+    client.infer(
+        "collected",
+        [_tensor("input-0", np.array([[25.0], [40.0]]), "FP64")],
+        headers={**auth, "x-request-id": "grpc-1"},
+    )
+    _failure(
+        lambda: client.infer(
+            "collected",
+            [_tensor("input-0", np.array([[1.0, 2.0]]), "FP64")],
+            headers={**auth, "x-request-id": "grpc-2"},
+        )
+    )
+    engine = sa.create_engine(served.ws.settings.database_url.reveal())
+    rows: list[Any] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                rows = conn.exec_driver_sql(
+                    "SELECT request_id, row_index, version, status, error_code FROM "
+                    "collected_rows WHERE request_id LIKE 'grpc-%' ORDER BY request_id, row_index"
+                ).all()
+            if len(rows) >= 3:
+                break
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("grpc-1", 0, 1, 200, None),
+        ("grpc-1", 1, 1, 200, None),
+        ("grpc-2", 0, 1, 400, "bad_tensor"),
+    ]

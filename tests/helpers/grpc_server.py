@@ -109,6 +109,8 @@ def serving_over_grpc(
         name: (ws.endpoints.create(name, model=f"{name}@champion").keys or {})["primary"]
         for name in ("immo", "churn", "k")
     }
+    collected = ws.endpoints.create("collected", model="immo@champion", collect=True)
+    keys["collected"] = (collected.keys or {})["primary"]
     port, grpc_port = free_port(), free_port()
     args = [command, "--port", str(port), "--grpc-port", str(grpc_port), "--drain-seconds", "0"]
     scheme = "https" if tls else "http"
