@@ -214,3 +214,17 @@ def test_wait_for_deployment_says_soon_that_no_replica_serves_the_workspace(
     assert "`modelyard serve`" in message and str(tmp_path) in message
     assert waited < 60, f"waited {waited:.0f} s (the deployment waits 900 s for a replica)"
     assert service.state == "Transitioning"  # nothing was run: the endpoint still waits
+
+
+def test_a_script_that_fails_to_import_names_the_cause_in_the_exception(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    (tmp_path / "score.py").write_text("import pandas_is_not_here\n\ndef init():\n    pass\n")
+    app = create_app(ws.modelyard, follow_interval=0.2)
+    with running(app):
+        service = Model.deploy(ws, "broken", [], InferenceConfig(entry_script="score.py"))
+        with pytest.raises(WebserviceException) as raised:
+            service.wait_for_deployment()
+    lines = str(raised.value).splitlines()
+    assert lines[0].endswith("current service state: Failed")
+    assert "ModuleNotFoundError: No module named 'pandas_is_not_here'" in lines[1]
