@@ -3,6 +3,7 @@ environment, and the loopback test that decides whether keys may be skipped."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from modelyard.errors import ConfigError
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses (where serving without keys is allowed)."""
     if host == "localhost":

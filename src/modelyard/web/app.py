@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard import __version__
 from modelyard.config.locations import STATE_DIR
@@ -175,7 +175,7 @@ def _replica(
             if intake is not None:
                 intake.close()
 
-    app = FastAPI(
+    app = Replica(
         title="modelyard",
         version=__version__,
         lifespan=lifespan,
@@ -185,13 +185,41 @@ def _replica(
     app.state.runtime = runtime
     app.state.admission = admission  # the control app adds the admin API's rule
     errors.install(app)
+    front: ASGIApp = Framework(app)
     if fast is not None:
-        app.add_middleware(FastScore, plane=fast, max_body_bytes=limits.max_body_bytes)
-    app.add_middleware(LimitsMiddleware, limits=limits, admission=admission)  # before routes
-    app.add_middleware(RequestMetrics, serves=runtime.serves)  # counts refusals too
+        front = FastScore(front, plane=fast, max_body_bytes=limits.max_body_bytes)
+    front = LimitsMiddleware(front, limits=limits, admission=admission)  # before routes
+    front = RequestMetrics(front, serves=runtime.serves)  # counts refusals too
     if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers
-        app.add_middleware(ScoringCors, origins=cors)
+        front = ScoringCors(front, origins=cors)
+    app.front = front
     return app
+
+
+class Replica(FastAPI):
+    """A FastAPI app whose requests enter through ``front`` (CORS, metrics, limits, the
+    fast scoring route), in front of the framework's own middleware rather than inside
+    it: a scoring request answered by the fast route never enters the framework."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request to ``front`` (the framework itself until it is set)."""
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front(scope, receive, send)
+
+
+class Framework:
+    """The innermost layer of a replica's front: the FastAPI app itself."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Routing, dependencies, the routes and their error handlers."""
+        await FastAPI.__call__(self.app, scope, receive, send)
 
 
 def app_from_environment() -> ASGIApp:

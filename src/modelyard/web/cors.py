@@ -13,8 +13,11 @@ from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp
+
+from modelyard.errors import CorsRefused
+from modelyard.web.errors import error_response
 
 METHODS = ("GET", "POST", "OPTIONS")
 HEADERS = (
@@ -59,6 +62,4 @@ class ScoringCors(CORSMiddleware):
             if k.lower() not in (b"content-type", b"content-length")
         }
         message = bytes(answer.body).decode()  # "Disallowed CORS origin, method"
-        return JSONResponse(
-            {"code": "cors_refused", "message": message}, status_code=400, headers=kept
-        )
+        return error_response(CorsRefused(message), kept)

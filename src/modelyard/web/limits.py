@@ -11,7 +11,8 @@ Every refusal is answered from the one error table (``web.errors``).
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +22,14 @@ from modelyard.web.admission import Admission
 from modelyard.web.body import BodyReader
 from modelyard.web.errors import error_answer
 from modelyard.web.slots import Slots
+
+_IDS = itertools.count()
+_PREFIX = secrets.token_hex(8)  # per process: ids stay unique across workers and restarts
+
+
+def new_request_id() -> str:
+    """A new request id (a random per-process prefix and a counter: no system call)."""
+    return f"{_PREFIX}{next(_IDS):016x}"
 
 
 class LimitsMiddleware:
@@ -39,7 +48,7 @@ class LimitsMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or new_request_id()
         scope["headers"] = [
             (k, v) for k, v in scope.get("headers") or [] if k != b"x-request-id"
         ] + [(b"x-request-id", request_id.encode())]
