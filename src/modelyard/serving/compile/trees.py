@@ -10,7 +10,6 @@ probabilities or the regression value) then goes through the same few lines as
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -131,7 +130,7 @@ def _onnx(estimator: Any, booster: xgb.Booster, end: int, objective: str, post: 
     if not (isinstance(missing, float) and math.isnan(missing)):
         raise Unsupported(f"missing={missing!r}: ONNX trees only know NaN as missing")
     try:
-        onnx_trees = importlib.import_module("modelyard.serving.compile.onnx_trees")
+        from modelyard.serving.compile import onnx_trees  # onnxruntime only when needed
     except ImportError as exc:
         raise Unsupported(f"ONNX conversion unavailable ({exc.name} is not installed)") from None
     trees = booster[0:end] if end else booster.copy()
