@@ -86,6 +86,7 @@ def router(
         forwarded = await to_script(request, name, route)
         if forwarded is not None:
             return forwarded
+        runtime.record(name)  # an unknown endpoint is a 404, whatever the method
         raise MethodNotAllowed("OPTIONS is answered for entry-script endpoints only")
 
     @api.post("/endpoints/{name}/score")
