@@ -95,7 +95,7 @@ class Admission:
         for pattern in SCORE_PATHS:
             match = pattern.match(path)
             if match is not None:
-                return match["name"]
+                return str(match["name"]).partition("@")[0]  # E@alias: endpoint E's keys
         return None
 
 
