@@ -1,22 +1,51 @@
-"""The registry side of a run's promotion gate.
+"""The registry side of a run's promotion gate: one call, :func:`decide_and_apply`.
 
 ``promotion.decide`` is pure; this module reads what it needs from the registry (the
-champion and its value on the run's held-out data) and applies the ``Decision`` it
-returns: a pending mark, or a compare-and-swap promotion that keeps the champion if it
+champion and its value on the run's held-out data), asks it for the ``Decision`` and
+applies it: a pending mark, or a compare-and-swap promotion that keeps the champion if it
 moved during the run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from modelyard.errors import AliasMoved, AliasNotFound
+from modelyard.monitoring.metrics import get_metric
+from modelyard.promotion import decide
 from modelyard.registry.registry import Registry
 from modelyard.training.metrics import score
 from modelyard.training.spec import TrainingSpec
 from modelyard.types import Decision, Outcome
+
+
+def decide_and_apply(
+    registry: Registry,
+    spec: TrainingSpec,
+    version: int,
+    metrics: Mapping[str, float],
+    held_out: Any,
+    actor: str,
+) -> Decision:
+    """The gate of a run: decide on ``version`` by ``spec.promotion`` against the current
+    champion (scored on the run's held-out data ``held_out`` = (split, x, y, names) for the
+    ``best`` policy), apply the decision, and return it as applied (a promotion the
+    champion moved under becomes a keep)."""
+    split, x, y, names = held_out
+    champion, champion_value = current_champion(registry, spec, split, x, y, names)
+    metric = spec.promotion.metric
+    decision = decide(
+        spec.promotion,
+        version=version,
+        value=metrics.get(metric) if metric else None,
+        higher_is_better=get_metric(metric).higher_is_better if metric else True,
+        champion=champion,
+        champion_value=champion_value,
+    )
+    return apply_decision(registry, spec, version, decision, champion, actor)
 
 
 def current_champion(

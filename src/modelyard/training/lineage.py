@@ -6,7 +6,6 @@ import hashlib
 import json
 import platform
 from importlib import metadata
-from typing import Any
 
 import pandas as pd
 
@@ -30,8 +29,3 @@ def fingerprint(frame: pd.DataFrame) -> str:
     digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
-
-
-def spec_hash(declaration: Any) -> str:
-    """sha256 of a training's declaration (stands in for code when no script is used)."""
-    return hashlib.sha256(json.dumps(declaration, sort_keys=True, default=str).encode()).hexdigest()

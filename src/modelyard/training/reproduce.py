@@ -93,7 +93,7 @@ def differences(spec: TrainingSpec, settings: Settings, version: ModelVersion) -
     """How the code and the packages here differ from those ``version`` records."""
     found: list[str] = []
     recorded_code = version.lineage.get("code_hash")
-    now_code = steps.code_of(spec, settings.trainings[spec.name])
+    now_code = steps.code_of(spec)
     if recorded_code and recorded_code != now_code:
         what = f"script {spec.script.name}" if spec.script else f"[trainings.{spec.name}]"
         found.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,14 +22,13 @@ from modelyard.jobs.executors.base import Executor
 from modelyard.jobs.executors.local import LocalExecutor
 from modelyard.monitoring.metrics import get_metric
 from modelyard.monitoring.profile import output_profile, profile_frame
-from modelyard.promotion import decide
 from modelyard.registry.records import ModelVersion
 from modelyard.registry.registry import Registry, VersionInfo
 from modelyard.registry.signature import infer_signature
 from modelyard.storage.runs import Run, RunStore
 from modelyard.training import lineage, steps
 from modelyard.training.evaluation import Split
-from modelyard.training.gate import apply_decision, current_champion
+from modelyard.training.gate import decide_and_apply
 from modelyard.training.journal import Journal, OnStage
 from modelyard.training.reproduce import TOLERANCE, Reproduction, reproduce
 from modelyard.training.search import TrialData, search
@@ -109,15 +109,17 @@ class TrainingRunner:
         ``run_id`` names a run already queued (a job's); it is created if missing, with
         ``reason`` (why it was started).
         """
-        declaration = self._settings.trainings.get(name)
-        if declaration is None:
+        if name not in self._settings.trainings:
             self.spec(name)  # raises the helpful ConfigError
-        assert declaration is not None
+        try:
+            spec: TrainingSpec | None = self.spec(name)
+            invalid: ConfigError | None = None
+        except ConfigError as exc:  # a declaration that does not parse is a failed run
+            spec, invalid = None, exc
         who = self._registry.who(actor)
-        model_name = str(declaration.get("model", name))
         run = self._runs.create(
             name,
-            model_name,
+            spec.model if spec is not None else name,
             trigger=trigger,
             actor=who,
             params=dict(params or {}),
@@ -128,7 +130,9 @@ class TrainingRunner:
         self._runs.start(run.id)
         metrics: dict[str, float] = {}
         try:
-            spec = self.spec(name)
+            if spec is None:
+                assert invalid is not None
+                raise invalid
             version, decision = self._execute(spec, dict(params or {}), journal, metrics, who)
         except RunCancelled as exc:
             journal.end("cancelled")
@@ -181,12 +185,25 @@ class TrainingRunner:
         metrics: dict[str, float],
         actor: str,
     ) -> tuple[int, Decision]:
-        # -- load
+        """A run's four steps: load, fit and evaluate, register, gate."""
         loaded = steps.load(spec, self._settings, journal)
-        frame = loaded.frame
-        x, y = steps.features_and_target(spec, frame)
+        fitted = self._fit_and_evaluate(spec, params, loaded.frame, journal)
+        metrics.update(fitted.metrics)
+        version = self._register(spec, fitted, loaded, actor, journal)
+        journal.begin("gate", spec.promotion.policy.value)
+        held_out = (fitted.split, fitted.x, fitted.y, fitted.names)
+        decision = decide_and_apply(
+            self._registry, spec, version.version, fitted.metrics, held_out, actor
+        )
+        journal.log(f"decision: {decision.reason}")
+        return version.version, decision
 
-        # -- (search +) fit + evaluate
+    def _fit_and_evaluate(
+        self, spec: TrainingSpec, params: dict[str, Any], frame: pd.DataFrame, journal: Journal
+    ) -> _Fitted:
+        """(Search,) fit and evaluate on the held-out split; refuses a gate metric that
+        cannot be computed (nothing could be promoted on it)."""
+        x, y = steps.features_and_target(spec, frame)
         merged = {**spec.params, **params}
         classification_hint = steps.classification_hint(spec)
         split = steps.split(spec, x, y, classification_hint)
@@ -199,56 +216,58 @@ class TrainingRunner:
             journal.log(f"fit runs on {self.executor.describe()}")
         fit = steps.fitter(self.executor, spec, merged, journal)
         evaluated = steps.fit_and_evaluate(spec, fit, x, y, split, classification_hint, journal)
-        model, classification, names = evaluated.model, evaluated.classification, evaluated.names
-        metrics.update(evaluated.metrics)
         gate_metric = spec.promotion.metric
         if gate_metric is not None:
-            value = metrics.get(gate_metric)
+            value = evaluated.metrics.get(gate_metric)
             if value is None or np.isnan(value):
                 raise InvalidInput(
                     f"metric {gate_metric} is {'not computable' if value is None else 'NaN'} for "
                     f"this model on the held-out data: nothing can be promoted on it",
                     code="metric_nan",
                 )
+        return _Fitted(
+            evaluated.model,
+            evaluated.classification,
+            evaluated.names,
+            dict(evaluated.metrics),
+            merged,
+            x,
+            y,
+            split,
+        )
 
-        # -- register
+    def _register(
+        self,
+        spec: TrainingSpec,
+        fitted: _Fitted,
+        loaded: steps.Loaded,
+        actor: str,
+        journal: Journal,
+    ) -> ModelVersion:
+        """Register the fitted model with its signature, metrics, lineage and profile."""
         journal.begin("register", spec.model)
+        model = fitted.model
         output_kind = (
             (OutputKind.PROBABILITIES if hasattr(model, "predict_proba") else OutputKind.CLASS)
-            if classification
+            if fitted.classification
             else OutputKind.REGRESSION
         )
-        profile = profile_frame(x)
-        if split is not None:  # monitoring's reference of the outputs, CBPE's calibration
-            profile["outputs"] = _output_profile(model, split, output_kind)
+        profile = profile_frame(fitted.x)
+        if fitted.split is not None:  # monitoring's reference of the outputs, CBPE's calibration
+            profile["outputs"] = _output_profile(model, fitted.split, output_kind)
         info = VersionInfo(
-            signature=infer_signature(x, output_kind),
-            metrics=metrics,
-            params=_jsonable(merged),
-            lineage=self._lineage(spec, frame, loaded.where),
+            signature=infer_signature(fitted.x, output_kind),
+            metrics=fitted.metrics,
+            params=_jsonable(fitted.params),
+            lineage=self._lineage(spec, loaded.frame, loaded.where),
             profile=profile,
             description=spec.description,
         )
         version = self._registry.register_object(spec.model, model, info, actor=actor)
         journal.log(f"registered {version.ref} (sha256 {version.sha256[:12]})")
-
-        # -- gate
-        journal.begin("gate", spec.promotion.policy.value)
-        champion, champion_value = current_champion(self._registry, spec, split, x, y, names)
-        decision = decide(
-            spec.promotion,
-            version=version.version,
-            value=metrics.get(gate_metric) if gate_metric else None,
-            higher_is_better=get_metric(gate_metric).higher_is_better if gate_metric else True,
-            champion=champion,
-            champion_value=champion_value,
-        )
-        decision = apply_decision(self._registry, spec, version.version, decision, champion, actor)
-        journal.log(f"decision: {decision.reason}")
-        return version.version, decision
+        return version
 
     def _lineage(self, spec: TrainingSpec, frame: pd.DataFrame, where: str) -> dict[str, Any]:
-        declaration = self._settings.trainings[spec.name]
         return {
             "training": spec.name,
             "source": spec.source,
@@ -258,7 +277,7 @@ class TrainingRunner:
             "query_params": _jsonable(spec.query_params),
             "rows": len(frame),
             "data_fingerprint": lineage.fingerprint(frame),
-            "code_hash": steps.code_of(spec, declaration),
+            "code_hash": steps.code_of(spec),
             "script": spec.script.name if spec.script else None,
             "packages": lineage.package_versions(),
         }
@@ -277,3 +296,17 @@ def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         out[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
     return out
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """What fit-and-evaluate hands to register and the gate."""
+
+    model: Any
+    classification: bool
+    names: tuple[str, ...]
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    x: pd.DataFrame
+    y: pd.Series[Any]
+    split: Split | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +84,9 @@ class TrainingSpec:
     task: str | None = None
     description: str = ""
     search: SearchSpec | None = None
+    # sha256 of the declaration as written: the code a version records when no script is
+    # used (so the runner, the lineage and reproduce never reread the settings)
+    declaration_hash: str = ""
 
     @classmethod
     def parse(cls, name: str, data: Mapping[str, Any], root: Path) -> TrainingSpec:
@@ -140,7 +145,14 @@ class TrainingSpec:
             task=task,
             description=str(data.get("description", "")),
             search=_search(data.get("search"), f"{where}.search", promotion),
+            declaration_hash=declaration_hash(data),
         )
+
+
+def declaration_hash(declaration: Mapping[str, Any]) -> str:
+    """sha256 of a training's declaration (stands in for code when no script is used)."""
+    text = json.dumps(dict(declaration), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _step(data: Any, where: str) -> Step:

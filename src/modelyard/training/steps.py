@@ -8,7 +8,7 @@ so both compute metrics the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from modelyard.jobs.executors.base import Executor
 from modelyard.monitoring.metrics import get_metric
 from modelyard.sources.arrow import to_frame
 from modelyard.sources.declared import open_source
-from modelyard.training import lineage
 from modelyard.training.evaluation import Split, cross_validate, holdout
 from modelyard.training.fitting import fit_model
 from modelyard.training.journal import Journal
@@ -143,6 +142,6 @@ def fit_and_evaluate(
     return Evaluated(model, dict(metrics), names, classification)
 
 
-def code_of(spec: TrainingSpec, declaration: Mapping[str, Any]) -> str:
+def code_of(spec: TrainingSpec) -> str:
     """The code hash a version records: its script's, else its declaration's."""
-    return code_hash(spec.script) if spec.script else lineage.spec_hash(declaration)
+    return code_hash(spec.script) if spec.script else spec.declaration_hash

@@ -58,8 +58,7 @@ class RunQueue:
     ) -> tuple[Run, bool]:
         """Queue a run of ``training``; returns (run, created). The same idempotency key
         returns the run it started the first time. ``reason`` is recorded on the run."""
-        self._runner.spec(training)  # an unknown training fails here, not in a worker
-        declaration = self._settings.trainings[training]
+        spec = self._runner.spec(training)  # an unknown training fails here, not in a worker
         who = self._runner.who(actor)
         payload: dict[str, Any] = {
             "training": training,
@@ -74,7 +73,7 @@ class RunQueue:
         )
         run = self._runs.create(
             training,
-            str(declaration.get("model", training)),
+            spec.model,
             trigger=str(job.payload.get("trigger", trigger)),
             actor=str(job.payload.get("actor", who)),
             params=dict(job.payload.get("params", {})),
@@ -136,13 +135,13 @@ class RunQueue:
         """Store the ``schedule = "…"`` of every training; drop schedules no longer declared."""
         now = utcnow()
         declared: dict[str, str] = {}
-        for name, declaration in self._settings.trainings.items():
-            spec = declaration.get("schedule")
-            if spec:
-                parse_schedule(str(spec))
-                declared[name] = str(spec)
-        for name, spec in declared.items():
-            self.schedules.upsert(name, spec, next_fire(spec, now))
+        for name in self._runner.names():
+            every = self._runner.spec(name).schedule
+            if every:
+                parse_schedule(str(every))
+                declared[name] = str(every)
+        for name, cron in declared.items():
+            self.schedules.upsert(name, cron, next_fire(cron, now))
         for schedule in self.schedules.list():
             if schedule.training not in declared:
                 self.schedules.remove(schedule.training)
@@ -171,7 +170,7 @@ class RunQueue:
 
     def set_paused(self, training: str, paused: bool, *, actor: str | None = None) -> None:
         """Pause or resume a training's schedule; the audit log records who."""
-        if training not in self._settings.trainings:
+        if training not in self._runner.names():
             raise ConfigError(f"no training named {training!r}")
         self.schedules.set_paused(training, paused)
         action = "schedule.paused" if paused else "schedule.resumed"
