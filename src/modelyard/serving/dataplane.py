@@ -40,10 +40,12 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import pandas as pd
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.errors import InternalError, ModelUnavailable, ModelyardError
-from modelyard.serving.dispatch import dispatch
+from modelyard.serving.dispatch import dispatch, rows
+from modelyard.serving.offload import INLINE_ROWS, Deadline, check_cells, decodes_inline
 from modelyard.serving.protocols.codec import Codec, Columns, Head, Result
 from modelyard.serving.routing import Router
 from modelyard.serving.runtime import Runtime
@@ -232,11 +234,16 @@ class DataPlane:
                 )
         exchange.scorer = chosen
         exchange.decoding = True
-        columns, context = codec.decode(body, head, chosen.signature)
+        deadline = Deadline(self.timeout_s)  # decode, score and encode share one timeout
+        inline = decodes_inline(body, head.header("content-encoding"))
+        columns, context = await deadline.run(inline, codec.decode, body, head, chosen.signature)
+        check_cells(
+            rows(columns), len(columns.columns if isinstance(columns, pd.DataFrame) else columns)
+        )
         exchange.columns = columns
         batcher = self.runtime.batcher(record.name) if chosen is scorer else None
         began = time.perf_counter()
-        scored = await dispatch(chosen, batcher, columns, self.timeout_s)
+        scored = await dispatch(chosen, batcher, columns, deadline.left())
         exchange.score_ms = (time.perf_counter() - began) * 1000
         exchange.scored = scored
         elapsed_ms = round((time.perf_counter() - exchange.started) * 1000)
@@ -250,7 +257,7 @@ class DataPlane:
             output_names(record, chosen.signature),
             elapsed_ms,
         )
-        encoded = codec.encode(context, result)
+        encoded = await deadline.run(rows(columns) <= INLINE_ROWS, codec.encode, context, result)
         headers = answer_headers(
             encoded.content_type,
             len(encoded.body),
