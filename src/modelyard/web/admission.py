@@ -3,11 +3,12 @@ before any byte of a body is read.
 
 - Health and readiness (``/v2/health/live``, ``/v2/health/ready``, MLflow's ``/ping`` and
   ``/health``) never take a slot: a full server still says it is alive.
-- A request with a body is authorised first: a scoring route checks the endpoint's key
-  (the data plane's own :class:`~modelyard.web.auth.ScoreKeys`), the admin API checks
-  Host, Origin and the admin key or a personal token (its
-  :class:`~modelyard.web.admin.guard.AdminGuard`). A refusal is answered at once from the
-  error table, its body never read, and it takes no slot.
+- A request with a body is authorised first. The admin API checks Host, Origin and the
+  admin key or a personal token (its :class:`~modelyard.web.admin.guard.AdminGuard`): a
+  refusal is answered at once from the error table, its body never read. A scoring route
+  checks the endpoint's key (the data plane's own :class:`~modelyard.web.auth.ScoreKeys`):
+  a request it refuses takes no slot and goes on to the data plane, which refuses it from
+  the same headers before reading any body, in its protocol's error shape.
 - A CORS preflight and the Studio's forms (whose login is keyless) take no slot either;
   their bodies are still read under the deadline of :mod:`modelyard.web.body`.
 - Anything else takes a slot: it is answered without waiting for a client.
@@ -23,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import Scope
 
+from modelyard.errors import ModelyardError
 from modelyard.serving.protocols.codec import Head
 from modelyard.serving.runtime import Runtime
 from modelyard.web.auth import ScoreKeys, on_loopback
@@ -84,9 +86,13 @@ class Admission:
             return False
         name = self._endpoint(path)
         if name is not None:
-            record = self.runtime.record(name)
-            head = Head(_headers(scope), loopback=on_loopback(scope))
-            self.keys(record, head)
+            # A refused scoring request takes no slot but goes on: the data plane refuses
+            # it from its headers too, before reading the body, in its protocol's own shape.
+            try:
+                record = self.runtime.record(name)
+                self.keys(record, Head(_headers(scope), loopback=on_loopback(scope)))
+            except ModelyardError:
+                return False
         return True
 
     def _endpoint(self, path: str) -> str | None:
