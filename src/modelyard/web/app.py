@@ -29,7 +29,7 @@ from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.mirror import mirroring
 from modelyard.serving.runtime import Runtime
 from modelyard.storage.endpoints import EndpointStore
-from modelyard.web import bes, classic, errors, metrics, mlflow, scoring, v2
+from modelyard.web import bes, bes_training, classic, errors, metrics, mlflow, scoring, v2
 from modelyard.web.admission import Admission
 from modelyard.web.auth import ScoreKeys
 from modelyard.web.cors import ScoringCors
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(mlflow.router(*keys))
     app.include_router(classic.router(plane))
     app.include_router(bes.router(ws, ws.settings.admin_key, require_keys))
+    app.include_router(bes_training.router(ws, ws.settings.admin_key, require_keys))
     app.include_router(v2.router(*keys))  # last: it answers any other /v2/... path
     return app
 
