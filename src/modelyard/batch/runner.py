@@ -10,7 +10,6 @@ last committed chunk of each partition: every key is written exactly once.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -29,6 +28,7 @@ from modelyard.batch.files import ChunkFiles
 from modelyard.batch.inputs import check_columns, checked
 from modelyard.batch.outputs import output_table, prediction_columns
 from modelyard.batch.overlap import Stopped, overlapped
+from modelyard.batch.partitions import Range, score_partition, split_range
 from modelyard.batch.sinks import FileSink, Position, Sink, TableSink
 from modelyard.batch.spec import BatchSpec, check_job_id
 from modelyard.config.settings import Settings
@@ -49,12 +49,9 @@ from modelyard.sources.declared import open_source
 from modelyard.sources.pages import KeyPages
 from modelyard.sources.sql import SqlSource
 from modelyard.storage.batch import BatchRow, BatchStore
-from modelyard.storage.queue import CANCELLED, RUNNING, JobStore
+from modelyard.storage.queue import RUNNING, JobStore
 from modelyard.storage.schema import utcnow
 from modelyard.types import ModelRef, OutputKind
-
-log = logging.getLogger("modelyard.batch")
-Range = tuple[Any, Any]  # (after, upto): keys with after < key <= upto; None = open
 
 
 @dataclass
@@ -379,31 +376,3 @@ class BatchRunner:
             raise ConfigError(f"source {name} is a file: batch scoring reads SQL sources")
         self._opened.append(source)
         return source
-
-
-def split_range(low: Any, high: Any, parts: int) -> list[Range]:
-    """``parts`` key ranges covering [low, high] (integer keys); one open range otherwise."""
-    if low is None or high is None:
-        return [(None, None)]
-    if not isinstance(low, int) or not isinstance(high, int):
-        raise ConfigError("--partitions needs an integer --key (ranges split the key)")
-    span = high - low + 1
-    cuts = [low - 1 + (span * i) // parts for i in range(parts + 1)]
-    ranges: list[Range] = [(cuts[i], cuts[i + 1]) for i in range(parts)]
-    ranges[0] = (None, ranges[0][1])
-    ranges[-1] = (ranges[-1][0], None)
-    return ranges
-
-
-def score_partition(item: tuple[str, int], opener: Callable[[], BatchRunner]) -> int:
-    """One partition as an executor task: a runner of its own, stopped by a cancel."""
-    job_id, part = item
-    runner = opener()
-    try:
-
-        def stopped() -> bool:
-            return runner.store.get(job_id).state == CANCELLED
-
-        return runner.run_partition(job_id, part, stopped)
-    finally:
-        runner.close()
