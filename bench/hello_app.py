@@ -1,9 +1,9 @@
 """The physical ceiling of bench/serve.py: a bare ASGI callable under the same uvicorn
-settings as ``modelyard serve`` (the same HTTP protocol class with TCP_NODELAY, log level,
-worker count, worker health-check timeout), answering every request with one constant
-JSON document. It reads the request body (the same body the modelyard row sends) and does
-nothing else: no routing, no JSON parsing, no model. Whatever a real server does costs
-what it falls short of this.
+settings as ``modelyard serve`` (the same HTTP protocol class, with TCP_NODELAY and the
+head limit; log level, worker count, worker health-check timeout), answering every request
+with one constant JSON document. It reads the request body (the same body the modelyard
+row sends) and does nothing else: no routing, no JSON parsing, no model. Whatever a real
+server does costs what it falls short of this.
 
     python bench/hello_app.py --port 8000 [--workers 2]
 
@@ -16,9 +16,9 @@ import argparse
 import os
 
 import uvicorn
-from modelyard.cli.nodelay import NoDelayHTTPProtocol
 from starlette.types import Receive, Scope, Send
 
+from modelyard.cli.protocol import http_protocol
 from modelyard.cli.serving import WORKER_HEALTHCHECK_S
 
 BODY = b'{"predictions":[1.0]}'
@@ -47,7 +47,7 @@ def main() -> None:
         host="127.0.0.1",
         port=args.port,
         workers=max(1, args.workers),
-        http=NoDelayHTTPProtocol,
+        http=http_protocol(),
         log_level=os.environ.get("HELLO_LOG", "warning"),
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
