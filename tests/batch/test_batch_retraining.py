@@ -57,8 +57,12 @@ def test_bes_retraining_then_patch_serves_the_new_version_without_a_failed_reque
                  "Reason": "retrained by BES"}  # fmt: skip
         refused = httpx.patch(f"{base}/endpoints/immo", json=patch)
         assert refused.status_code == 401
-        patched = httpx.patch(
+        scoring_key = httpx.patch(  # a scoring key scores; it does not move the champion
             f"{base}/endpoints/immo", json=patch, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert scoring_key.status_code == 403, scoring_key.text
+        patched = httpx.patch(
+            f"{base}/endpoints/immo", json=patch, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
         )
         assert patched.status_code == 200, patched.text
         deadline = time.monotonic() + 30

@@ -53,6 +53,8 @@ PUBLIC: dict[tuple[str, str], Call] = {
     ("GET", "/v2/health/live"): Call("/v2/health/live"),
     ("GET", "/v2/health/ready"): Call("/v2/health/ready"),
     ("GET", "/v2"): Call("/v2"),
+    # Prometheus: without a key from loopback (these tests' address), else the admin key
+    ("GET", "/metrics"): Call("/metrics"),
     ("GET", "/endpoints/{name}/swagger.json"): Call("/endpoints/immo/swagger.json"),
     # CORS preflights, which browsers send without a key: forwarded to an entry script,
     # a JSON 405 for a model endpoint (the server's cors_origins answers those)
@@ -68,6 +70,9 @@ PUBLIC: dict[tuple[str, str], Call] = {
 # Data plane: the endpoint's own key (primary or secondary) opens them.
 SCORING: dict[tuple[str, str], Call] = {
     ("POST", "/endpoints/{name}/score"): Call("/endpoints/immo/score", SCORE),
+    ("POST", "/endpoints/{name}/versions/{version}/score"): Call(
+        "/endpoints/immo/versions/2/score", SCORE
+    ),
     ("GET", "/endpoints/{name}/"): Call("/endpoints/immo/"),
     ("HEAD", "/endpoints/{name}/"): Call("/endpoints/immo/"),
     ("GET", "/endpoints/{name}/score"): Call("/endpoints/immo/score"),
@@ -134,6 +139,7 @@ ADMIN_ROUTES: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/schedules/{training}/pause"): Call("/api/v1/schedules/immo/pause"),
     ("POST", "/api/v1/schedules/{training}/resume"): Call("/api/v1/schedules/immo/resume"),
     ("GET", "/api/v1/endpoints/{name}/monitoring"): Call("/api/v1/endpoints/immo/monitoring"),
+    ("GET", "/api/v1/endpoints/{name}/comparison"): Call("/api/v1/endpoints/immo/comparison"),
     ("POST", "/api/v1/endpoints/{name}/feedback"): Call(
         "/api/v1/endpoints/immo/feedback", {"labels": [{"request_id": "r", "label": 1.0}]}
     ),
@@ -146,6 +152,19 @@ ADMIN_ROUTES: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/batch/{job_id}/cancel"): Call("/api/v1/batch/walk/cancel"),
 }
 
+
+# Azure ML classic's management calls, outside /api/v1: BES on a training and the PATCH
+# pointing an endpoint at a version take the admin key or a token allowed to train or to
+# promote; an endpoint's scoring key is refused (it scores, it does not move the champion).
+CLASSIC_MANAGEMENT: dict[tuple[str, str], Call] = {
+    ("POST", "/trainings/{name}/jobs"): Call("/trainings/immo/jobs?api-version=2.0", {}),
+    ("POST", "/trainings/{name}/jobs/{run_id}/start"): Call("/trainings/immo/jobs/{run}/start"),
+    ("GET", "/trainings/{name}/jobs/{run_id}"): Call("/trainings/immo/jobs/{run}"),
+    ("DELETE", "/trainings/{name}/jobs/{run_id}"): Call("/trainings/immo/jobs/{run}"),
+    ("PATCH", "/endpoints/{name}"): Call(
+        "/endpoints/immo", {"Resources": [{"Name": "immo [trained model]", "Location": "immo:2"}]}
+    ),
+}
 
 # The least role of each write; every GET needs a viewer but those marked here.
 NEEDS: dict[tuple[str, str], Role] = {
@@ -235,11 +254,25 @@ def _send(world: World, method: str, call: Call, headers: dict[str, str]) -> htt
 
 def test_every_route_is_classified(world: World) -> None:
     served = routes_of(world.app)
-    known = set(PUBLIC) | set(SCORING) | set(ADMIN_ROUTES)
+    known = set(PUBLIC) | set(SCORING) | set(ADMIN_ROUTES) | set(CLASSIC_MANAGEMENT)
     assert not served - known, f"routes nobody classified: {sorted(served - known)}"
     assert not known - served, f"classified routes that no longer exist: {sorted(known - served)}"
     assert all(path.startswith("/api/v1/") or path == "/api/v1" for _, path in ADMIN_ROUTES)
     assert not any(path.startswith("/api/") for _, path in (*PUBLIC, *SCORING))
+
+
+def test_classic_management_refuses_scoring_keys_and_answers_the_admin_key(world: World) -> None:
+    submit = CLASSIC_MANAGEMENT[("POST", "/trainings/{name}/jobs")]
+    run_id = _send(world, "POST", submit, ADMIN).json()  # a run of its own to start and cancel
+    order = sorted(CLASSIC_MANAGEMENT, key=lambda route: (route[0] == "DELETE", route))
+    for method, path in order:
+        call = CLASSIC_MANAGEMENT[(method, path)]
+        call = Call(call.path.replace("{run}", run_id), call.body)
+        assert _send(world, method, call, {}).status_code == 401, (method, path)
+        refused = _send(world, method, call, bearer(world.score_key))
+        assert refused.status_code == 403, (method, path, refused.text)
+        answer = _send(world, method, call, ADMIN)
+        assert answer.status_code == 200, (method, path, answer.text)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ADMIN_ROUTES))

@@ -102,7 +102,7 @@ def create_app(
     app.include_router(mlflow.router(*keys))
     app.include_router(classic.router(plane))
     app.include_router(bes.router(ws, ws.settings.admin_key, require_keys))
-    app.include_router(bes_training.router(ws, ws.settings.admin_key, require_keys))
+    app.include_router(bes_training.router(ws))
     app.include_router(v2.router(*keys))  # last: it answers any other /v2/... path
     return app
 

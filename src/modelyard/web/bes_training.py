@@ -7,10 +7,12 @@ a scoring endpoint at the version it made.
   ``StatusCode`` and, once finished, ``Results.output1.RelativeLocation`` = the new
   version's reference (``churn:5``); ``DELETE`` cancels the run.
 - ``PATCH /endpoints/E`` with classic's ``{"Resources": [{"Name": ..., "Location":
-  {"RelativeLocation": "churn:5"}}]}`` (or ``"Location": "churn:5"``), the endpoint's key:
-  the endpoint's alias moves to that version, a promotion event whose reason is the
-  body's ``Reason`` (default: the resource's name). Replicas follow the move without
-  dropping a request.
+  {"RelativeLocation": "churn:5"}}]}`` (or ``"Location": "churn:5"``), with the admin key
+  or the token of someone allowed to promote (an endpoint's scoring key only scores: it
+  must not move what the endpoint serves): the endpoint's alias moves to that version
+  through the same promotion as the CLI's, an event whose reason is the body's
+  ``Reason`` (default: the resource's name). Replicas follow the move without dropping a
+  request.
 """
 
 from __future__ import annotations
@@ -20,11 +22,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from modelyard.config.secret import Secret
 from modelyard.errors import Forbidden, InvalidInput, Unauthorized
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.types import Action, ModelRef, RunState
-from modelyard.web.auth import bearer, check_score_key, keys_required, on_loopback
+from modelyard.web.auth import bearer
 from modelyard.workspace.people import Person
 from modelyard.workspace.root import Workspace
 
@@ -37,21 +38,22 @@ STATUS = {
 }
 
 
-def router(ws: Workspace, admin_key: Secret | None, require_keys: bool) -> APIRouter:
+def router(ws: Workspace) -> APIRouter:
     """BES on trainings, and classic's PATCH of an endpoint's trained model."""
     api = APIRouter(tags=["azure ml classic"])
     store = EndpointStore(ws.db)
 
-    def trainer(request: Request) -> Person:
+    def allowed(request: Request, action: Action, what: str) -> Person:
         token = bearer(request)
         if token is None:
-            raise Unauthorized(
-                "BES on a training needs 'Authorization: Bearer <admin key or token>'"
-            )
+            raise Unauthorized(f"{what} needs 'Authorization: Bearer <admin key or token>'")
         person = ws.people.authenticate(token)
-        if person is None or not person.may(Action.TRAIN):
-            raise Forbidden("BES on a training needs the admin key or a token allowed to train")
+        if person is None or not person.may(action):
+            raise Forbidden(f"{what} needs the admin key or a token allowed to {action.value}")
         return person
+
+    def trainer(request: Request) -> Person:
+        return allowed(request, Action.TRAIN, "BES on a training")
 
     @api.post("/trainings/{name}/jobs")
     def submit(name: str, request: Request) -> JSONResponse:
@@ -88,9 +90,8 @@ def router(ws: Workspace, admin_key: Secret | None, require_keys: bool) -> APIRo
 
     @api.patch("/endpoints/{name}")
     async def point(name: str, request: Request) -> JSONResponse:
+        person = allowed(request, Action.PROMOTE, "pointing an endpoint at a version")
         record = store.get(name)
-        required = keys_required(record, require_keys, on_loopback(request.scope))
-        check_score_key(request, record, admin_key, required=required)
         try:
             body: Any = await request.json()
         except ValueError:
@@ -115,7 +116,7 @@ def router(ws: Workspace, admin_key: Secret | None, require_keys: bool) -> APIRo
             )
         reason = str(body.get("Reason") or f"classic PATCH of {resource.get('Name', name)}")
         ws.models.promote(target.name, wanted.version, alias=target.alias, reason=reason,
-                          actor=f"endpoint:{name}")  # fmt: skip
+                          actor=person.name)  # fmt: skip
         return JSONResponse({"Name": resource.get("Name"), "Location": str(wanted)})
 
     return api
