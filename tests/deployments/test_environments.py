@@ -299,7 +299,8 @@ _ENSURE_SCRIPT = """\
 import json, sys
 from pathlib import Path
 from typing import Literal
-from modelyard.deployments.env import EnvironmentCache, Requirements
+from modelyard.deployments.env.builder import EnvironmentCache
+from modelyard.deployments.env.requirements import Requirements
 cache = EnvironmentCache(Path(sys.argv[1]))
 built = cache.ensure(Requirements.from_lines([sys.argv[2]]), lambda line: print(line, flush=True))
 print(json.dumps({"reused": built.reused, "path": str(built.path)}), flush=True)

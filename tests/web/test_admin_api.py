@@ -173,7 +173,8 @@ def test_endpoints_crud_and_key_regeneration(ws: Workspace) -> None:
                 else answer.status_code
             )
 
-        assert served_version(keys["primary"]) == "2"
+        # a new endpoint is known to the data plane within the follow period
+        _until(lambda: served_version(keys["primary"]) == "2")
         again = httpx.post(
             f"{base}{API}/endpoints", json={"name": "prices", "model": "immo"}, headers=ADMIN
         )

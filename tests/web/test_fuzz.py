@@ -168,10 +168,25 @@ def test_schemathesis_on_each_endpoints_swagger(
             and endpoint == "immo"
             and case.media_type == ("application/json")
         ):
-            # any number is a surface: schema-valid JSON with rows must score
-            assert response.status_code == (200 if rows else 400), response.text
+            # any number is a surface: schema-valid JSON with rows must score, unless a
+            # surface so large that the price overflows (a 422 naming the row)
+            expected = 200 if rows else 400
+            if response.status_code == 422 and _huge(rows):
+                assert response.json()["code"] == "prediction_not_finite", response.text
+                return
+            assert response.status_code == expected, response.text
 
     run()
+
+
+def _huge(value: Any) -> bool:
+    """Whether a number in ``value`` (rows of any shape) is large enough to overflow a
+    linear model's prediction."""
+    if isinstance(value, dict):
+        return any(_huge(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_huge(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > 1e300
 
 
 SCORING_ROUTES = [
