@@ -1,10 +1,12 @@
 """``/metrics`` of a real ``modelyard serve --workers 2``, read with prometheus-client's own
 text parser: after N requests of each status the counters say N whichever worker answers
-the scrape; and who may scrape it."""
+the scrape (once each worker's tally has been added, within ``FLUSH_S``); and who may
+scrape it."""
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelyard import Workspace
+from modelyard.monitoring.tally import FLUSH_S
 from modelyard.web.app import create_app
 from tests.cli.test_cli import cli
 from tests.conftest import make_settings
@@ -66,20 +69,30 @@ def test_counters_equal_the_requests_of_each_status_across_two_workers(root: Pat
             for _ in range(N):  # a connection each: the two workers share them
                 answer = httpx.post(f"{base}/endpoints/{name}/score", json=body, headers=headers)
                 assert answer.status_code == status, answer.text
-        for _ in range(6):  # each scrape is answered by either worker: all see the same sums
-            text = httpx.get(f"{base}/metrics").text
-            counted = Counter(
+        expected = {
+            ("immo", "1", "azureml", "200"): N,
+            ("immo", "", "azureml", "401"): N,
+            ("immo", "", "azureml", "422"): N,
+            ("(unknown)", "", "azureml", "404"): N,
+        }
+
+        def counted(text: str) -> Counter[tuple[str, ...]]:
+            return Counter(
                 {
                     (s["endpoint"], s["version"], s["protocol"], s["status"]): v
                     for s, v in _samples(text, "modelyard_requests_total")
                 }
             )
-            assert counted == {
-                ("immo", "1", "azureml", "200"): N,
-                ("immo", "", "azureml", "401"): N,
-                ("immo", "", "azureml", "422"): N,
-                ("(unknown)", "", "azureml", "404"): N,
-            }
+
+        # a worker adds its counts to the shared files every FLUSH_S (and before answering
+        # a scrape itself): the other worker's last requests may take that long to show
+        deadline = time.monotonic() + 10 * FLUSH_S
+        while counted(httpx.get(f"{base}/metrics").text) != expected:
+            assert time.monotonic() < deadline, "the counts did not settle"
+            time.sleep(FLUSH_S / 5)
+        for _ in range(6):  # each scrape is answered by either worker: all see the same sums
+            text = httpx.get(f"{base}/metrics").text
+            assert counted(text) == expected
             latency = _samples(text, "modelyard_request_duration_seconds_count")
             assert sum(v for _, v in latency) == 4 * N
             sizes = _samples(text, "modelyard_request_body_bytes_count")

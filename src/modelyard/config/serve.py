@@ -13,8 +13,10 @@ from modelyard.errors import ConfigError
 
 
 @functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (where serving without keys is allowed)."""
+    """True for ``localhost`` and loopback addresses (where serving without keys is allowed).
+    Cached: it is asked of each request's local address, a handful of distinct values."""
     if host == "localhost":
         return True
     try:

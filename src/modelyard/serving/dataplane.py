@@ -141,7 +141,7 @@ class ErrorTable(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Routing:
     """What the route step decides on: the endpoint, its scorer and the request head."""
 
@@ -217,7 +217,8 @@ class DataPlane:
         exchange.endpoint = name
         record, scorer = self.runtime.lookup(name)
         exchange.record = record
-        self.keys(record, head)
+        if head.admitted != record.name:  # admission checked this very key already
+            self.keys(record, head)
         codec.media(head)
         body = await read()
         if scorer is None:

@@ -81,14 +81,14 @@ class Router:
         traffic split drawn by weight, else ``scorer``. The scorer returned may not be
         loaded yet (a version's first use): load it with ``Scorer.refresh`` off the loop.
         Raises ``VersionNotFound`` or ``AliasNotFound`` for what the model does not have."""
+        traffic = record.rollout.traffic
+        if version is None and alias is None and not traffic:
+            return scorer  # the usual request: nothing to parse or draw
         target = ModelRef.parse(record.target)
         if version is not None:
             return self._version(record, scorer, target.name, version)
         if alias is not None:
             return self._alias(record, scorer, target, alias)
-        traffic = record.rollout.traffic
-        if not traffic:
-            return scorer
         draw = self._random.uniform(0, 100)
         chosen = next(iter(traffic))
         for name, weight in traffic.items():

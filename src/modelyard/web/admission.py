@@ -38,6 +38,8 @@ SCORE_PATHS = (
     re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer$"),
 )
 ROOT_SCORE_PATH = re.compile(r"^/invocations$")  # --mlflow-compat: the one endpoint
+HEADERS = "modelyard.headers"  # scope key: the headers as text (:func:`request_headers`)
+ADMITTED = "modelyard.admitted"  # scope key: the endpoint whose key admission checked
 
 
 def has_body(scope: Scope) -> bool:
@@ -90,9 +92,10 @@ class Admission:
             # it from its headers too, before reading the body, in its protocol's own shape.
             try:
                 record = self.runtime.record(name)
-                self.keys(record, Head(_headers(scope), loopback=on_loopback(scope)))
+                self.keys(record, Head(request_headers(scope), loopback=on_loopback(scope)))
             except ModelyardError:
                 return False
+            scope[ADMITTED] = record.name  # the data plane need not check the same key again
         return True
 
     def _endpoint(self, path: str) -> str | None:
@@ -105,8 +108,13 @@ class Admission:
         return None
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for key, value in scope.get("headers") or ():
-        headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers as text (the first of a repeated name), decoded once per
+    request and kept in the scope for whoever asks next."""
+    headers: dict[str, str] | None = scope.get(HEADERS)
+    if headers is None:
+        headers = {}
+        for key, value in scope.get("headers") or ():
+            headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        scope[HEADERS] = headers
     return headers

@@ -24,6 +24,7 @@ from modelyard.config.locations import STATE_DIR
 from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions
 from modelyard.deployments.entry.manager import ScriptEndpoints
+from modelyard.monitoring import tally
 from modelyard.serving.collection import collection
 from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.mirror import mirroring
@@ -169,6 +170,7 @@ def _replica(
             yield
         finally:
             runtime.ready = False
+            tally.flush()  # the last requests' counts reach the metrics files
             runtime.stop()
             if runtime.collector is not None:
                 runtime.collector.stop()  # what is buffered is written first

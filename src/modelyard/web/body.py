@@ -6,16 +6,22 @@ slot no longer than that, and gets 408 (``BodyTimeout``); one past the size gets
 Whoever reads the body (a FastAPI route, the fast route, the entry-script proxy) reads it
 through :class:`BodyReader`; the error it met is kept, so that the limits middleware can
 answer it from the error table even when a framework turned it into something else.
+
+The deadline is kept by one timer per event loop (:class:`Watch`), which looks at the
+readers waiting for bytes every :data:`TICK_S`: a timer per read costs more than reading a
+one-row body, and a body late by a quarter of a second more is still refused.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+import weakref
 
-import anyio
 from starlette.types import Message, Receive
 
 from modelyard.errors import BodyTimeout, ModelyardError, PayloadTooLarge
+
+TICK_S = 0.25  # how often the readers waiting for body bytes are checked
 
 
 class BodyReader:
@@ -28,23 +34,32 @@ class BodyReader:
         self.received = 0
         self.complete = False
         self.error: ModelyardError | None = None
-        self._deadline: float | None = None
+        self.deadline: float | None = None  # loop time, from the first read
+        self.expired = False  # set by the watch when the deadline passed mid-read
 
     async def __call__(self) -> Message:
         """The next message; raises ``BodyTimeout`` or ``PayloadTooLarge`` (and keeps it)."""
         if self.complete:  # the body is whole: waiting for a disconnect is not limited
             return await self._receive()
-        if self._deadline is None:
-            self._deadline = time.monotonic() + self.timeout_s
+        loop = asyncio.get_running_loop()
+        if self.deadline is None:
+            self.deadline = loop.time() + self.timeout_s
+        task = asyncio.current_task()
+        assert task is not None
+        watch = Watch.of(loop)
+        watch.enter(self, task)
         try:
-            with anyio.fail_after(max(0.0, self._deadline - time.monotonic())):
-                message = await self._receive()
-        except TimeoutError:
+            message = await self._receive()
+        except asyncio.CancelledError:
+            if not self.expired or task.uncancel() > 0:  # someone else's cancellation
+                raise
             self.error = BodyTimeout(
                 f"the body did not arrive within {self.timeout_s:g} s: send it whole, "
                 f"{self.received} bytes came"
             )
             raise self.error from None
+        finally:
+            watch.leave(self)
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
             if self.received > self.max_bytes:
@@ -54,3 +69,49 @@ class BodyReader:
                 raise self.error
             self.complete = not message.get("more_body", False)
         return message
+
+
+class Watch:
+    """The readers of one event loop waiting for body bytes, and the one timer that
+    cancels the read of any past its deadline (checked every :data:`TICK_S`)."""
+
+    _of_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Watch] = (
+        weakref.WeakKeyDictionary()
+    )
+    _last: Watch | None = None
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: dict[BodyReader, asyncio.Task[object]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Watch:
+        """The watch of ``loop`` (made on first use)."""
+        last = cls._last
+        if last is not None and last.loop is loop:  # a server runs one loop: no lookup
+            return last
+        watch = cls._of_loop.get(loop)
+        if watch is None:
+            watch = cls._of_loop[loop] = cls(loop)
+        cls._last = watch
+        return watch
+
+    def enter(self, reader: BodyReader, task: asyncio.Task[object]) -> None:
+        """``task`` waits in ``reader`` for bytes."""
+        self.waiting[reader] = task
+        if self.timer is None:
+            self.timer = self.loop.call_later(TICK_S, self._sweep)
+
+    def leave(self, reader: BodyReader) -> None:
+        """``reader``'s wait is over (bytes came, or it was cancelled)."""
+        self.waiting.pop(reader, None)
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for reader, task in list(self.waiting.items()):
+            if reader.deadline is not None and reader.deadline <= now:
+                del self.waiting[reader]
+                reader.expired = True
+                task.cancel()
+        self.timer = self.loop.call_later(TICK_S, self._sweep) if self.waiting else None

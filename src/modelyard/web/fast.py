@@ -22,6 +22,7 @@ from modelyard.serving.dataplane import DataPlane
 from modelyard.serving.protocols import azureml, classic, mlflow
 from modelyard.serving.protocols.codec import Codec, Head
 from modelyard.serving.protocols.v2 import V2Codec
+from modelyard.web.admission import ADMITTED, request_headers
 from modelyard.web.auth import on_loopback
 
 Routes = list[tuple[re.Pattern[str], Codec]]
@@ -61,10 +62,9 @@ class FastScore:
             return
         params, codec = found
         name = params["name"]
-        headers: dict[str, str] = {}
-        for key, value in scope["headers"]:
-            headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
-        head = Head(headers, _query(scope), params, loopback=on_loopback(scope))
+        headers = request_headers(scope)
+        admitted = scope.get(ADMITTED)
+        head = Head(headers, _query(scope), params, on_loopback(scope), admitted)
 
         async def read() -> bytes:
             return await _read(receive)

@@ -25,15 +25,9 @@ import grpc
 
 from modelyard import __version__
 from modelyard.errors import InternalError, ModelUnavailable, ModelyardError, VersionNotFound
-from modelyard.monitoring.prometheus import (
-    IN_FLIGHT,
-    LATENCY,
-    REQUEST_BYTES,
-    REQUESTS,
-    RESPONSE_BYTES,
-    UNKNOWN,
-)
-from modelyard.serving.dataplane import DataPlane
+from modelyard.monitoring.prometheus import UNKNOWN
+from modelyard.monitoring.tally import TALLY
+from modelyard.serving.dataplane import Answer, DataPlane
 from modelyard.serving.loading import Loaded
 from modelyard.serving.protocols import v2
 from modelyard.serving.protocols.codec import Head
@@ -106,25 +100,24 @@ class InferenceService:
         name = request.model_name
         endpoint = name if self._serves(name) else UNKNOWN
         head = Head(_metadata(context), {}, self._version_params(name, request.model_version))
-        in_flight = IN_FLIGHT.labels(PROTOCOL)
-        in_flight.inc()
+        TALLY.begin(PROTOCOL)
+        answer: Answer | None = None
         try:
             answer = await self.plane.handle(
                 name, InferCall(request), head, _no_body, _request_id(context)
             )
         finally:
-            in_flight.dec()
-        exchange = answer.exchange
-        scored = exchange.scored if exchange is not None else None
-        version = str(scored.version.version) if scored is not None else ""
-        REQUESTS.labels(endpoint, version, PROTOCOL, str(answer.status)).inc()
-        LATENCY.labels(endpoint, PROTOCOL).observe(time.perf_counter() - started)
-        REQUEST_BYTES.labels(PROTOCOL).observe(request.ByteSize())
+            exchange = answer.exchange if answer is not None else None
+            scored = exchange.scored if exchange is not None else None
+            version = str(scored.version.version) if scored is not None else ""
+            status = answer.status if answer is not None else 500
+            sent = len(answer.body) if answer is not None and answer.status == 200 else 0
+            seconds = time.perf_counter() - started
+            TALLY.end(PROTOCOL, endpoint, version, status, seconds, request.ByteSize(), sent)
         asyncio.get_running_loop().call_soon(answer.done)  # the after hooks, once answered
         if answer.status != 200:
             error = exchange.error if exchange is not None else None
             raise error or InternalError("internal error: a refusal without its error")
-        RESPONSE_BYTES.labels(PROTOCOL).observe(len(answer.body))
         return answer.body
 
     def _serves(self, name: str) -> bool:

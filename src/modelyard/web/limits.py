@@ -47,12 +47,17 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or new_request_id()
-        scope["headers"] = [
-            (k, v) for k, v in scope.get("headers") or [] if k != b"x-request-id"
-        ] + [(b"x-request-id", request_id.encode())]
-        tag = (b"x-request-id", request_id.encode())
+        raw = scope.get("headers") or []
+        headers = dict(raw)
+        given = headers.get(b"x-request-id")
+        if given is None:  # the usual case: the list gains the id, nothing is copied
+            request_id = new_request_id()
+            tag = (b"x-request-id", request_id.encode())
+            scope["headers"] = [*raw, tag]
+        else:  # the client's, cut to 128 characters; one x-request-id header left
+            request_id = given.decode("latin-1")[:128] or new_request_id()
+            tag = (b"x-request-id", request_id.encode())
+            scope["headers"] = [(k, v) for k, v in raw if k != b"x-request-id"] + [tag]
         length = headers.get(b"content-length")
         limit = self.limits.max_body_bytes
         counts = True

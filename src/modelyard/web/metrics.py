@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -24,15 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelyard.config.secret import Secret
 from modelyard.config.serve import is_loopback
 from modelyard.errors import Unauthorized
-from modelyard.monitoring.prometheus import (
-    IN_FLIGHT,
-    LATENCY,
-    REQUEST_BYTES,
-    REQUESTS,
-    RESPONSE_BYTES,
-    UNKNOWN,
-    exposition,
-)
+from modelyard.monitoring import tally
+from modelyard.monitoring.prometheus import UNKNOWN, exposition
+from modelyard.monitoring.tally import TALLY
 from modelyard.web.auth import bearer, is_admin
 
 SCORING = re.compile(
@@ -60,7 +53,8 @@ class RequestMetrics:
         endpoint = name if self.serves(name) else UNKNOWN
         protocol = PROTOCOLS[match["route"]]
         started = time.perf_counter()
-        received = _content_length(scope)  # what was sent, if the body is never read
+        length = _content_length(scope)
+        received = length or 0  # what was sent, if the body is never read
         read = 0
         sent = 0
         status = 500
@@ -85,36 +79,21 @@ class RequestMetrics:
                 sent += len(message.get("body", b""))
             await send(message)
 
-        in_flight = _child(IN_FLIGHT, protocol)
-        in_flight.inc()
+        TALLY.begin(protocol)
         try:
-            await self.app(scope, counted_receive, counted_send)
+            # with a Content-Length the body is that long (HTTP's framing): no need to
+            # count its messages; a chunked body is counted as it is read
+            await self.app(scope, receive if length is not None else counted_receive, counted_send)
         finally:
-            in_flight.dec()
-            _child(REQUESTS, endpoint, version, protocol, str(status)).inc()
-            _child(LATENCY, endpoint, protocol).observe(time.perf_counter() - started)
-            _child(REQUEST_BYTES, protocol).observe(received)
-            _child(RESPONSE_BYTES, protocol).observe(sent)
+            seconds = time.perf_counter() - started
+            TALLY.end(protocol, endpoint, version, status, seconds, received, sent)
 
 
-_CHILDREN: dict[tuple[Any, ...], Any] = {}
-
-
-def _child(metric: Any, *labels: str) -> Any:
-    """``metric.labels(*labels)``, looked up once per label set (``labels()`` validates
-    and locks on every call: a tenth of a one-row request's cost)."""
-    key = (id(metric), *labels)
-    child = _CHILDREN.get(key)
-    if child is None:
-        child = _CHILDREN[key] = metric.labels(*labels)
-    return child
-
-
-def _content_length(scope: Scope) -> int:
+def _content_length(scope: Scope) -> int | None:
     for key, value in scope.get("headers") or ():
         if key == b"content-length":
             return int(value) if value.isdigit() else 0
-    return 0
+    return None
 
 
 def router(admin_key: Secret | None, public: bool) -> APIRouter:
@@ -129,6 +108,7 @@ def router(admin_key: Secret | None, public: bool) -> APIRouter:
                 "/metrics answers loopback without a key; from elsewhere send the admin key "
                 "('Authorization: Bearer <admin key>') or set [serve] metrics_public = true"
             )
+        tally.flush()  # this worker's latest counts; the others' are at most FLUSH_S old
         body, content_type = exposition()
         return Response(body, media_type=content_type)
 

@@ -40,6 +40,7 @@ class Head:
     query: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
     loopback: bool = False  # the connection arrived on a loopback address (keyless endpoints)
+    admitted: str | None = None  # the endpoint whose key admission checked on these headers
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (lower case), if sent."""
