@@ -326,6 +326,12 @@ class ModelUnavailable(ModelyardError):
     code = "model_unavailable"
 
 
+class NotReady(ModelUnavailable):
+    """The replica is starting, or an endpoint it serves cannot answer yet (readiness)."""
+
+    code = "not_ready"
+
+
 class PackageMismatch(Conflict):
     """The serving environment's scikit-learn, xgboost or numpy differs in major or minor
     version from what the model was trained with; ``details["mismatches"]`` lists each."""

@@ -37,6 +37,8 @@ def test_readiness_is_503_until_every_endpoint_is_loaded(tmp_path: Path) -> None
         answer = httpx.get(f"{s.base}/v2/health/ready")
         assert answer.status_code == 503, answer.text
         assert answer.json()["ready"] is False
+        assert answer.json()["code"] == "not_ready" and "later" in answer.json()["message"]
+        assert answer.headers["retry-after"] == "1"  # from the one error table
         assert "later" in answer.json()["unloaded"], answer.json()
         assert "immo" not in answer.json()["unloaded"]
         scored = httpx.post(f"{s.base}/endpoints/immo/score", json=ROWS, headers=s.auth)

@@ -56,6 +56,7 @@ def test_every_error_class_has_a_deliberate_status() -> None:
         (e.CorsRefused("origin"), 400),
         (e.PayloadTooLarge("big"), 413),
         (e.Overloaded("busy"), 429),
+        (e.NotReady("starting"), 503),  # through ModelUnavailable
     ],
 )
 def test_statuses_resolve_along_the_mro(error: e.ModelyardError, status: int) -> None:

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard import __version__
@@ -24,6 +24,7 @@ from modelyard.config.locations import STATE_DIR
 from modelyard.config.secret import Secret
 from modelyard.config.serve import ServeOptions
 from modelyard.deployments.entry.manager import ScriptEndpoints
+from modelyard.errors import NotReady
 from modelyard.monitoring import tally
 from modelyard.serving.collection import collection
 from modelyard.serving.dataplane import DataPlane
@@ -34,7 +35,7 @@ from modelyard.web import bes, bes_training, classic, errors, metrics, mlflow, s
 from modelyard.web.admission import Admission
 from modelyard.web.auth import ScoreKeys
 from modelyard.web.cors import ScoringCors
-from modelyard.web.errors import TABLE
+from modelyard.web.errors import TABLE, error_response
 from modelyard.web.fast import FastScore
 from modelyard.web.grpc_server import GrpcListener, Tls, grpc_server
 from modelyard.web.limits import LimitsMiddleware
@@ -88,15 +89,18 @@ def create_app(
         return JSONResponse({"live": True})
 
     @app.get("/v2/health/ready", tags=["health"])
-    async def ready() -> JSONResponse:
+    async def ready() -> Response:
         waiting = runtime.unloaded() if runtime.ready else {}
-        is_ready = runtime.ready and not waiting
-        answer: dict[str, object] = {"ready": is_ready}
+        answer: dict[str, object] = {}
         if waiting:  # 503 until every endpoint is loaded, saying which is not and why
             answer["unloaded"] = waiting
         if runtime.degraded is not None:  # still ready: the loaded versions answer
             answer["degraded"] = runtime.degraded
-        return JSONResponse(answer, status_code=200 if is_ready else 503)
+        if runtime.ready and not waiting:
+            return JSONResponse({"ready": True, **answer})
+        # V2's document ({"ready": false}) inside the error table's {code, message}
+        why = f"not loaded yet: {', '.join(sorted(waiting))}" if waiting else "still starting"
+        return error_response(NotReady(f"the replica is not ready ({why})", ready=False, **answer))
 
     keys = (plane, ws.settings.admin_key, require_keys, limits)
     app.include_router(scoring.router(*keys))
