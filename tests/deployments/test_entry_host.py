@@ -271,7 +271,10 @@ def test_sigterm_drains_the_request_in_flight_then_exits_0(tmp_path: Path) -> No
         answers: list[httpx.Response] = []
         thread = threading.Thread(target=lambda: answers.append(score(server, "nap")))
         thread.start()
-        time.sleep(0.15)
+        deadline = time.monotonic() + 30
+        while "napping" not in server.output():  # the request is in the script now
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.02)
         os.kill(server.popen.pid, signal.SIGTERM)
         thread.join(timeout=10)
         assert (answers[0].status_code, answers[0].content) == (200, b'"napped"')

@@ -60,6 +60,7 @@ def run(raw_data, request_headers):
         time.sleep(5)
         return "slept"
     if case == "nap":
+        print("napping", flush=True)  # a test may wait for it: the request is in flight
         time.sleep(0.4)
         return "napped"
     if case == "headers":
