@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 # The Studio's browser tests and the endpoint sample-code tests run real tools: Debian's
 # Chromium, mono (C#) and R with httr from apt, axe-core (pinned) from npm; the object
 # storage and load-balancer tests start Azurite (npm) and HAProxy (apt).

@@ -40,7 +40,9 @@ from tests.helpers.object_storage import ObjectStore
 from tests.helpers.processes import Process
 from tests.helpers.server import free_port
 
-pytestmark = pytest.mark.slow
+# never beside the other multi-process PostgreSQL tests: together they exhaust the shared
+# server's 100 connections and both cores (make test runs xdist with --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres-fleet")]
 
 LOAD_S = float(os.environ.get("SCALE_LOAD_S", "20"))
 RESTART_EVERY_S = 15.0 if LOAD_S >= 60 else 7.0

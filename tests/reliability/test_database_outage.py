@@ -73,6 +73,7 @@ def until(check: object, timeout: float, what: str) -> float:
     return time.monotonic() - began
 
 
+@pytest.mark.xdist_group("postgres-fleet")  # see tests/e2e/test_load_balancer.py
 def test_serving_survives_a_registry_outage_and_recovers_by_itself(
     tmp_path: Path, postgresql_url: str
 ) -> None:
@@ -99,9 +100,17 @@ def test_serving_survives_a_registry_outage_and_recovers_by_itself(
                 return None
 
         with started(tmp_path, "serve", "--port", str(port)) as server:
-            # a startup wait, not a figure: on a loaded 2-core machine (the load balancer's
-            # replicas starting beside it) a first worker has needed more than 90 s
-            server.wait_ready(base, timeout=180)
+            last: list[str] = []
+
+            def is_ready() -> bool:
+                answer = ready()
+                last[:] = [f"{answer.status_code} {answer.text}" if answer else "no answer"]
+                return answer is not None and answer.status_code == 200
+
+            try:  # a startup wait, not a figure
+                server.wait_for(is_ready, 180, "readiness")
+            except AssertionError as failed:
+                raise AssertionError(f"{failed}\nreadiness last answered: {last}") from None
             load = Load(f"{base}/endpoints/immo/score", key).__enter__()
             until(lambda: load.ok > 20, 30, "answers before the outage")
             events_before = len(ws.models.history("immo"))

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from modelyard import Workspace
 from modelyard.storage.leases import LeaseStore
 from tests.conftest import make_settings
@@ -27,6 +29,7 @@ KILL_EVERY_S = figures.scale(10.0, 20.0)
 LEASE_S = 3.0  # the helper's lease
 
 
+@pytest.mark.xdist_group("postgres-fleet")  # see tests/e2e/test_load_balancer.py
 def test_the_leader_killed_again_and_again_loses_and_doubles_no_fire(
     postgresql_url: str, tmp_path: Path
 ) -> None:
