@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from modelyard import Workspace
 from modelyard.errors import ModelyardError
-from tests.conftest import make_settings
+from tests.conftest import _empty, make_settings
 from tests.helpers import figures
 from tests.helpers.models import fitted_immo
 from tests.helpers.processes import started
@@ -77,6 +77,7 @@ def until(check: object, timeout: float, what: str) -> float:
 def test_serving_survives_a_registry_outage_and_recovers_by_itself(
     tmp_path: Path, postgresql_url: str
 ) -> None:
+    _empty(postgresql_url)  # the session's database: another test's immo:1 must not answer
     direct = sa.make_url(postgresql_url)
     with proxied(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
         through = direct.set(host="127.0.0.1", port=proxy.port)

@@ -18,7 +18,7 @@ import pytest
 
 from modelyard import Workspace
 from modelyard.storage.leases import LeaseStore
-from tests.conftest import make_settings
+from tests.conftest import _empty, make_settings
 from tests.helpers import figures
 from tests.jobs.test_worker import TRAINING
 
@@ -33,6 +33,7 @@ LEASE_S = 3.0  # the helper's lease
 def test_the_leader_killed_again_and_again_loses_and_doubles_no_fire(
     postgresql_url: str, tmp_path: Path
 ) -> None:
+    _empty(postgresql_url)  # the session's database: no other test's schedules or runs
     data = f"sqlite:///{tmp_path / 'data.db'}"
     declaration = {**TRAINING, "schedule": f"every {EVERY_S}s"}
     settings = make_settings(
