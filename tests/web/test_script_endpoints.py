@@ -214,11 +214,15 @@ def test_a_model_endpoint_route_refuses_a_script_endpoint_clearly(served: Served
     served.ws.endpoints.deploy_script(
         "plain", entry_script=served.script("plain", SCORE), models=["factor:1"]
     )
-    answer = httpx.post(
-        f"{served.base}/endpoints/plain/invocations",
-        json={"inputs": [[1]]},
-        headers=_bearer(_key(served, "plain")),
-    )
+    headers = _bearer(_key(served, "plain"))
+    deadline = time.monotonic() + 15  # a new endpoint is known within the follow period
+    while True:
+        answer = httpx.post(
+            f"{served.base}/endpoints/plain/invocations", json={"inputs": [[1]]}, headers=headers
+        )
+        if "no endpoint named" not in answer.text or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert answer.status_code == 404
     assert "runs an entry script" in answer.json()["message"]
 
