@@ -87,27 +87,14 @@ class RequestTally:
         sent: int,
     ) -> None:
         """The request of ``protocol`` begun with :meth:`begin` was answered."""
+        key = (endpoint, version, protocol, str(status))
         with self._lock:
             self._in_flight[protocol] -= 1
-            self.answered(protocol, endpoint, version, status, seconds, received, sent)
+            self._requests[key] = self._requests.get(key, 0) + 1
+            _histogram(self._latency, (endpoint, protocol), LATENCY_BUCKETS).observe(seconds)
+            _histogram(self._received, protocol, SIZE_BUCKETS).observe(received)
+            _histogram(self._sent, protocol, SIZE_BUCKETS).observe(sent)
         self._pending()
-
-    def answered(
-        self,
-        protocol: str,
-        endpoint: str,
-        version: str,
-        status: int,
-        seconds: float,
-        received: int,
-        sent: int,
-    ) -> None:
-        """Count one answered request (called under the lock by :meth:`end`)."""
-        key = (endpoint, version, protocol, str(status))
-        self._requests[key] = self._requests.get(key, 0) + 1
-        _histogram(self._latency, (endpoint, protocol), LATENCY_BUCKETS).observe(seconds)
-        _histogram(self._received, protocol, SIZE_BUCKETS).observe(received)
-        _histogram(self._sent, protocol, SIZE_BUCKETS).observe(sent)
 
     def flush(self) -> None:
         """Add everything counted so far to the Prometheus metrics."""
