@@ -12,7 +12,8 @@ registered. Then, each into a table of its own:
   ingested by COPY with their watermark in one transaction);
 - pandas: ``pandas.read_sql(..., chunksize=N)`` + ``pipeline.predict_proba`` + ``to_sql``
   (what one writes by hand);
-- I/O limit: the same pages read and the same chunks committed, with no scoring.
+- I/O limit: the same pages read and the same chunks committed, overlapped as the job
+  overlaps them, with no scoring.
 
 Prints rows/s of each and the ratios (targets: modelyard >= 5x pandas, >= 60 % of the I/O
 limit). With ``--rss N``, the peak RSS of a process scoring ``--rows`` rows and of one
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers, from the repo
@@ -41,6 +43,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from tests.helpers.batch import FEATURES, churn_rows, fitted_pipeline, write_rows
 
 from modelyard import Workspace
+from modelyard.batch.overlap import overlapped
 from modelyard.config.secret import SecretURL
 from modelyard.config.settings import Settings
 from modelyard.sources.chunk_table import ChunkTable, Watermark
@@ -123,20 +126,29 @@ def pandas_rows_s(url: str, model: Pipeline, table: str, rows: int, chunk: int) 
 
 
 def io_rows_s(url: str, table: str, rows: int, chunk: int) -> float:
-    """rows/s of modelyard's reader and writer alone: pages read, chunks committed with
+    """rows/s of modelyard's reader and writer alone, overlapped as the job overlaps them
+    (the next page read while the last chunk commits): pages read, chunks committed with
     their watermark, the same output columns with constant predictions (no scoring)."""
     source = SqlSource("wh", SecretURL(url))
     pages = KeyPages(source, "id", table=table)
     sink = ChunkTable(source, f"io_{uuid.uuid4().hex[:6]}")
-    started = time.perf_counter()
-    after, seq, done, prepared = None, 0, 0, False
     job = uuid.uuid4().hex
-    while True:
-        page = pages.page(chunk, after=after)
-        if page.num_rows == 0:
-            break
+    state = {"seq": 0, "done": 0, "prepared": False}
+
+    def read() -> Iterator[pa.Table]:
+        after = None
+        while True:
+            page = pages.page(chunk, after=after)
+            if page.num_rows == 0:
+                return
+            yield page
+            if page.num_rows < chunk:
+                return
+            after = page.column("id")[-1].as_py()
+
+    def constant(page: pa.Table) -> pa.Table:
         n = page.num_rows
-        out = pa.table(
+        return pa.table(
             {
                 "id": page.column("id"),
                 "prediction": pa.array([0] * n, pa.int64()),
@@ -147,30 +159,35 @@ def io_rows_s(url: str, table: str, rows: int, chunk: int) -> float:
                 "scored_at": pa.array([pd.Timestamp.now(tz="UTC")] * n, pa.timestamp("us", "UTC")),
             }
         )
-        if not prepared:
+
+    def commit(out: pa.Table) -> None:
+        if not state["prepared"]:
             sink.prepare(out.schema)
-            prepared = True
-        after = page.column("id")[-1].as_py()
-        seq, done = seq + 1, done + n
-        sink.commit(job, 0, out, Watermark(seq, after, done, 0))
-        if n < chunk:
-            break
+            state["prepared"] = True
+        state["seq"] += 1
+        state["done"] += out.num_rows
+        last = out.column("id")[-1].as_py()
+        sink.commit(job, 0, out, Watermark(state["seq"], last, state["done"], 0))
+
+    started = time.perf_counter()
+    overlapped(read(), constant, commit, lambda: False)
     took = time.perf_counter() - started
     source.close()
-    assert done == rows
+    assert state["done"] == rows
     return rows / took
 
 
-RSS_CHILD = """
-import json, resource, sys
+RSS_CHILD = r"""
+import json, re, sys
 from pathlib import Path
 from modelyard import Workspace
 ws = Workspace.from_config(Path(sys.argv[1]))
 job = ws.batch.score("churn", source="wh", table=sys.argv[2], key="id",
                      output_table="rss_" + sys.argv[2], chunk_rows=int(sys.argv[3]))
 assert job.status == "succeeded", job.error
-print(json.dumps({"rows": job.progress.done,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec
+hwm = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())
+print(json.dumps({"rows": job.progress.done, "peak_mib": int(hwm.group(1)) / 1024}))
 """
 
 

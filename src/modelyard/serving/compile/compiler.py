@@ -7,8 +7,10 @@ or in LinearRegression, Ridge or LogisticRegression. Anything else is left to th
 original, with the reason.
 
 The candidates for the final estimator are tried fastest first. Each is run on the
-sample rows (the version's holdout or warm-up rows) beside the original and kept only
-if its output has the same shape and dtype and differs by at most 1e-6 anywhere.
+sample rows (the version's holdout or warm-up rows) beside the original, both whole and
+in slices of ``SLICE_ROWS`` (a kernel may take another way for few rows than for many,
+as requests and batch jobs hand them), and kept only if its output has the same shape
+and dtype and differs by at most 1e-6 anywhere.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from modelyard.serving.compile.base import (
 )
 from modelyard.serving.compile.transforms import Scale, column_stage, matrix_step
 from modelyard.types import OutputKind, Signature
+
+# The sample is also scored in slices this small, as a request's rows come.
+SLICE_ROWS = 64
 
 
 def method_for(model: Any, kind: OutputKind) -> str:
@@ -93,7 +98,10 @@ def _compile(model: Any, signature: Signature | None, sample: pd.DataFrame) -> C
         try:
             kernel = build()
             compiled = Compiled(path, method, stage.inputs, 0.0, len(sample), run, kernel, strict)
-            difference = _difference(expected, np.asarray(compiled(sample)))
+            difference = max(
+                _difference(expected, np.asarray(compiled(sample))),
+                _difference(expected, _in_slices(compiled, sample)),
+            )
         except (Unsupported, NeedsOriginal) as exc:
             reasons.append(f"{path}: {exc}")
             continue
@@ -101,6 +109,15 @@ def _compile(model: Any, signature: Signature | None, sample: pd.DataFrame) -> C
             return replace(compiled, max_diff=difference)
         reasons.append(f"{path}: max diff {difference:.3g} > {TOLERANCE:g} on {len(sample)} rows")
     raise Unsupported("; ".join(reasons))
+
+
+def _in_slices(compiled: Compiled, sample: pd.DataFrame) -> Array:
+    """``compiled`` run on the sample SLICE_ROWS rows at a time, the outputs joined."""
+    parts = [
+        np.asarray(compiled(sample.iloc[start : start + SLICE_ROWS]))
+        for start in range(0, len(sample), SLICE_ROWS)
+    ]
+    return np.concatenate(parts, axis=0)
 
 
 def _chain(stage: Stage, scalers: Sequence[Scale]) -> Stage:
