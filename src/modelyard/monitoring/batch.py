@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,12 @@ from modelyard.monitoring.observation import IN, OUT, Observation, output_column
 from modelyard.storage.collection import clean
 
 Array = np.ndarray[Any, Any]
+# The scalar fields of an observation, read once per observation in one C call.
+FIELDS = (
+    "endpoint", "scored_at", "request_id", "source", "designation", "model", "version",
+    "alias", "latency_ms", "status", "error_code",
+)  # fmt: skip
+_READ_FIELDS = attrgetter(*FIELDS)
 
 
 def _plain(values: Array) -> list[Any]:
@@ -76,7 +84,7 @@ class Batch:
         inputs = [o.inputs for o in observations if isinstance(o.inputs, Mapping)]
         assert isinstance(first.inputs, Mapping) and len(inputs) == len(observations)
         for name in first.inputs:
-            column = np.concatenate([np.asarray(i[name]) for i in inputs])
+            column = np.concatenate([i[name] for i in inputs])
             self.arrays[IN + str(name)] = column
         predictions = np.concatenate([np.asarray(o.outputs) for o in observations])
         self.arrays.update(output_columns(predictions, first.classes))
@@ -90,23 +98,35 @@ class Batch:
             return values
         return [v for v, n in zip(values, self.counts, strict=True) for v in [v] * n]
 
+    @cached_property
+    def _fields(self) -> dict[str, tuple[Any, ...]]:
+        """Each scalar field's values, one per observation (one pass over them)."""
+        values = zip(*map(_READ_FIELDS, self.observations), strict=True)
+        return dict(zip(FIELDS, values, strict=True))
+
     def each(self, field: str) -> list[Any]:
         """An observation field's value for each row."""
-        return self.expand([getattr(o, field) for o in self.observations])
+        return self.expand(list(self._fields[field]))
 
     def first_at(self) -> datetime:
         """When the batch's first row was scored."""
-        return min(o.scored_at for o in self.observations)
+        moment: datetime = min(self._fields["scored_at"])
+        return moment
 
     def last_at(self) -> datetime:
         """When the batch's last row was scored."""
-        return max(o.scored_at for o in self.observations)
+        moment: datetime = max(self._fields["scored_at"])
+        return moment
+
+    @cached_property
+    def _moments(self) -> Array:
+        """When each observation was scored: numpy UTC microseconds."""
+        seconds = np.array([moment.timestamp() for moment in self._fields["scored_at"]])
+        return np.round(seconds * 1e6).astype("int64").astype("datetime64[us]")
 
     def times(self) -> Array:
         """Each row's time, numpy UTC."""
-        seconds = np.array([o.scored_at.timestamp() for o in self.observations])
-        moments = np.round(seconds * 1e6).astype("int64").astype("datetime64[us]")
-        return np.repeat(moments, self.counts)
+        return np.repeat(self._moments, self.counts)
 
     def row_index(self) -> list[int]:
         """Each row's position in its request."""
@@ -115,15 +135,17 @@ class Batch:
         return [i for n in self.counts for i in range(n)]
 
     def rows(self) -> list[tuple[Any, ...]]:
-        """The collection table's rows, in ``storage.collection.COLUMNS`` order."""
+        """The collection table's rows, in ``storage.collection.COLUMNS`` order; times are
+        naive UTC datetimes."""
+        fields = self._fields
         return list(
             zip(
                 self.each("endpoint"),
-                self.each("scored_at"),
-                self.expand([clean(o.request_id[:128]) for o in self.observations]),
+                self.expand(self._moments.astype(object).tolist()),
+                self.expand([clean(r[:128]) for r in fields["request_id"]]),
                 self.row_index(),
                 self.each("source"),
-                self.expand([clean(o.designation[:64]) for o in self.observations]),
+                self.expand([clean(d[:64]) for d in fields["designation"]]),
                 self.each("model"),
                 self.each("version"),
                 self.each("alias"),
@@ -143,22 +165,23 @@ def _alike(observations: list[Observation]) -> bool:
     first = observations[0]
     if not isinstance(first.inputs, Mapping) or first.outputs is None:
         return False
-    names, classes = list(first.inputs), first.classes
+    names, classes, kind = list(first.inputs), first.classes, type(first.inputs)
     if not names:
         return False
     shape = np.shape(first.outputs)[1:]
     try:
-        return all(
-            isinstance(o.inputs, Mapping)
-            and list(o.inputs) == names
-            and o.outputs is not None
-            and o.classes == classes
-            and np.shape(o.outputs)[1:] == shape
-            and len(o.inputs[names[0]]) == len(o.outputs)
-            for o in observations
-        )
-    except TypeError:
+        for o in observations:  # a plain loop: this runs for every collected request
+            inputs, outputs = o.inputs, o.outputs
+            if type(inputs) is not kind or outputs is None or o.classes != classes:
+                return False
+            if list(inputs) != names:
+                return False
+            got = outputs.shape if isinstance(outputs, np.ndarray) else np.shape(outputs)
+            if got[1:] != shape or len(inputs[names[0]]) != got[0]:
+                return False
+    except (TypeError, IndexError):
         return False
+    return True
 
 
 def _columns(observation: Observation, rows: int) -> dict[str, Array]:

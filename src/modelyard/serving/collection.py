@@ -35,26 +35,31 @@ def observed(exchange: Exchange) -> Observation:
     record = exchange.record
     assert record is not None
     latency_ms = (time.perf_counter() - exchange.started) * 1000
-    fields: dict[str, object] = {}
-    if exchange.source == "model" and exchange.scorer is not None:
-        scorer, scored = exchange.scorer, exchange.scored
-        current = scorer.current
-        version = scored.version if scored is not None else (current.version if current else None)
-        fields = {
-            "model": version.name if version else scorer.target.name,
-            "version": version.version if version else None,
-            "alias": scorer.target.alias,
-            "inputs": exchange.columns if exchange.error is None else None,
-            "outputs": scored.predictions if scored is not None else None,
-            "classes": scored.classes if scored is not None else None,
-            "error_code": exchange.error.code if exchange.error is not None else None,
-        }
+    scorer = exchange.scorer
+    if exchange.source != "model" or scorer is None:
+        return Observation(
+            record.name,
+            exchange.request_id,
+            utcnow(),
+            exchange.source,
+            exchange.status,
+            latency_ms,
+        )
+    scored, error = exchange.scored, exchange.error
+    current = scorer.current
+    version = scored.version if scored is not None else (current.version if current else None)
     return Observation(
         record.name,
         exchange.request_id,
         utcnow(),
-        latency_ms=latency_ms,
-        source=exchange.source,
-        status=exchange.status,
-        **fields,  # type: ignore[arg-type]
+        exchange.source,
+        exchange.status,
+        latency_ms,
+        version.name if version else scorer.target.name,
+        version.version if version else None,
+        scorer.target.alias,
+        exchange.columns if error is None else None,
+        scored.predictions if scored is not None else None,
+        scored.classes if scored is not None else None,
+        error.code if error is not None else None,
     )

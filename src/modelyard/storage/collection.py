@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -46,11 +46,12 @@ def _raw_insert(conn: Connection) -> str:
     return f"INSERT INTO {quote(c.name)} ({names}) VALUES ({marks})"  # noqa: S608  # our names
 
 
-def _time_param(conn: Connection) -> Any:
-    """How a time is bound raw: naive UTC (SQLite: the text SQLAlchemy writes)."""
-    if conn.dialect.name == "sqlite":
-        return lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return lambda moment: moment.astimezone(UTC).replace(tzinfo=None)
+def _bound(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+    """The rows as the driver binds them raw: their naive UTC times as they are (SQLite:
+    as the text SQLAlchemy writes, ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    if conn.dialect.name != "sqlite":
+        return rows
+    return [(r[0], r[1].isoformat(" ", "microseconds"), *r[2:]) for r in rows]
 
 
 def _insert(raw: sa.TableClause, names: tuple[str, ...], conn: Connection) -> sa.Insert:
@@ -117,15 +118,14 @@ class CollectionStore:
         self, endpoint_rows: Sequence[tuple[str, Sequence[tuple[Any, ...]], BlockRow]]
     ) -> None:
         """Insert, in one transaction, each endpoint's rows (tuples of the ``COLUMNS``,
-        times aware, inputs and outputs as JSON text) with their block. The rows go to
+        times naive UTC, inputs and outputs as JSON text) with their block. The rows go to
         the driver's ``executemany`` as they are: a collector writes thousands a second."""
 
         def write(conn: Connection) -> None:
             statement = _raw_insert(conn)
-            moment = _time_param(conn)
             for endpoint, rows, block in endpoint_rows:
                 if rows:
-                    conn.exec_driver_sql(statement, [(r[0], moment(r[1]), *r[2:]) for r in rows])
+                    conn.exec_driver_sql(statement, _bound(conn, rows))
                 conn.execute(
                     sa.insert(b).values(
                         endpoint=endpoint,
