@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -104,3 +105,52 @@ def test_a_replica_whose_row_was_deleted_comes_back_with_what_it_serves(
     db.write(lambda conn: conn.execute(sa.delete(schema.replicas)))
     replicas.beat(db, replica, 7)
     assert replicas.lagging(db, 7) == 0 and replicas.lagging(db, 8) == 1
+
+
+def test_the_generation_watch_follows_each_move_over_one_held_connection(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    name = f"g{uuid.uuid4().hex[:8]}"
+    register_constants(ws, name, 1, 2)
+    checkouts: list[object] = []
+
+    def count(*args: object) -> None:
+        checkouts.append(args)
+
+    watch = replicas.GenerationWatch(ws.db)
+    sa.event.listen(ws.db.engine, "checkout", count)
+    try:
+        assert watch.number() == replicas.generation(ws.db).number
+        for version in (1, 2, 1):
+            ws.registry.promote(name, version, wait_s=0)
+            # the committed move is seen at once: each poll is its own transaction
+            assert watch.number() == replicas.generation(ws.db).number
+        before = len(checkouts)
+        for _ in range(20):
+            watch.number()
+        assert len(checkouts) == before  # polls take no connection from the pool
+    finally:
+        sa.event.remove(ws.db.engine, "checkout", count)
+        watch.close()
+
+
+def test_the_generation_watch_says_the_database_failed_then_connects_again(
+    tmp_path: Path,
+) -> None:
+    from modelyard.config.secret import SecretURL
+    from modelyard.errors import StorageError
+    from modelyard.storage.engine import Database
+
+    db = Database(SecretURL(f"sqlite:///{tmp_path}/bare.db"))  # no tables yet
+    watch = replicas.GenerationWatch(db)
+    try:
+        with pytest.raises(StorageError, match="alias_generation"):
+            watch.number()
+        db.write(lambda conn: schema.metadata.create_all(conn, tables=[schema.alias_generation]))
+        assert watch.number() == 0  # a new connection, a table without its row yet
+        db.write(lambda conn: replicas.bump(conn))
+        assert watch.number() == 1
+    finally:
+        watch.close()
+        db.dispose()

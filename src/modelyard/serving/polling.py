@@ -42,6 +42,7 @@ class Polling:
         self._lock = threading.Lock()  # acknowledgements come from two threads
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch = replicas.GenerationWatch(db)
         self.last_error: str | None = None
 
     @property
@@ -71,8 +72,8 @@ class Polling:
                 if time.monotonic() >= next_beat:
                     replicas.beat(self._db, self._replica, self._served)
                     next_beat = time.monotonic() + BEAT_S
-                now = replicas.generation(self._db)
-                if now.number != seen:
+                if self._watch.number() != seen:  # then read the whole row, and follow
+                    now = replicas.generation(self._db)
                     self._follow(now)
                     seen = now.number
             except ModelyardError as exc:  # the database is away: serve on, retry
@@ -111,6 +112,7 @@ class Polling:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._watch.close()
         replica, self._replica = self._replica, None
         if replica is not None:
             try:

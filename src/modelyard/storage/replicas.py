@@ -15,15 +15,19 @@ at most and its row is deleted by the next replica that beats ``FORGET_S`` later
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from modelyard.config.secret import redact
+from modelyard.errors import StorageError
 from modelyard.storage import schema
 from modelyard.storage.engine import Database
 from modelyard.storage.schema import utcnow
@@ -72,6 +76,60 @@ def generation(db: Database) -> Generation:
         return Generation(int(row.generation), row.moved_at) if row else Generation(0, None)
 
     return db.read(read)
+
+
+class GenerationWatch:
+    """The generation number read over one connection of its own, kept open: one
+    statement a poll. Through the pool, each read cost a checkout, a ping, a transaction
+    and the query (some 170 microseconds and four hand-offs of the GIL, 50 times a second,
+    beside the requests a replica answers). Not thread-safe: one polling thread owns it."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._raw: Any = None
+        mark = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
+        quote = db.engine.dialect.identifier_preparer.quote
+        self._sql = f"SELECT generation FROM {quote(g.name)} WHERE id = {mark}"  # noqa: S608
+
+    def number(self) -> int:
+        """The generation now (0 before the first move); ``StorageError`` if the database
+        does not answer (the connection is dropped, and made again on the next call)."""
+        try:
+            if self._raw is None:
+                self._raw = self._db.engine.raw_connection()
+                _autocommit(self._raw.dbapi_connection, self._db.dialect)
+            cursor = self._raw.cursor()
+            try:
+                cursor.execute(self._sql, (ROW,))
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except Exception as exc:  # the driver's own errors: the database is away
+            self.close()
+            detail = redact(
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "", self._db.url
+            )
+            raise StorageError(
+                f"registry database {self._db.url} failed: {detail or type(exc).__name__}",
+                url=str(self._db.url),
+            ) from None
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Drop the connection (not back to the pool: it is in autocommit)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing to give back
+                raw.invalidate()
+
+
+def _autocommit(connection: Any, dialect: str) -> None:
+    """Each statement its own transaction, so that every poll sees the latest commit
+    (SQLite's connections are in autocommit already, see ``storage.engine``)."""
+    if dialect == "mysql":
+        connection.autocommit(True)
+    elif dialect == "postgresql":
+        connection.autocommit = True
 
 
 def pointers(db: Database) -> list[Pointer]:
