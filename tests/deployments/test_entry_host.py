@@ -635,3 +635,58 @@ def test_input_schema_drives_the_swagger(decorated: Server) -> None:
         "request_headers": "",
     }
     assert spec["definitions"]["ServiceOutput"]["type"] == "object"
+
+
+PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen(sys.argv[1:], start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_host_whose_server_is_killed_with_sigkill_stops_by_itself(tmp_path: Path) -> None:
+    root = lay_out(tmp_path / "app", "matrix.py")
+    port_file = tmp_path / ".app.port"
+    command = [
+        sys.executable,
+        str(shim_dir() / "modelyard_entry_host.py"),
+        "--entry-script",
+        "score.py",
+        "--port-file",
+        str(port_file),
+    ]
+    # a stand-in for the modelyard server: starts the host as the server does (its own
+    # session, so no signal to the server's group reaches it), then dies with SIGKILL
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, *command], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists():
+            assert time.monotonic() < deadline, "the host never became ready"
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{int(port_file.read_text())}"
+        assert httpx.get(base + "/", timeout=5).status_code == 200
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while _alive(child):
+            assert time.monotonic() < deadline, "the host outlived its server by 15 s"
+            time.sleep(0.1)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(base + "/", timeout=2)
+    finally:
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie of a reaped parent is collected by init)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"

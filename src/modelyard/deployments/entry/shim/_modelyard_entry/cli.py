@@ -1,5 +1,8 @@
 """``modelyard_entry_host.py``: boot the entry script, bind, write the port file, serve.
 
+The host stops (draining what is in flight, as on SIGTERM) once the process that started
+it is gone, even killed with SIGKILL: a modelyard server that dies leaves no host behind.
+
 Exit code 3 when the script cannot be served (import error, missing init/run, a run()
 signature azmlinfsrv refuses, init() raising), with the traceback and, for init(), the
 AZUREML_MODEL_DIR tree on stderr; 2 for bad arguments or settings. The port file is
@@ -15,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 
 from . import log, shim
@@ -98,6 +102,10 @@ def main(shim_dir: str, argv: list[str] | None = None) -> int:
     host, port = bound_port(server)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     signal.signal(signal.SIGTERM, lambda signum, frame: _drain_soon(server, runner))
+    parent = os.getppid()
+    threading.Thread(
+        target=_stop_with_parent, args=(parent, server, runner), name="parent", daemon=True
+    ).start()
     log.info(f"Scoring timeout is set to {timeout_ms}")
     log.info(f"Worker with pid {os.getpid()} ready for serving traffic on http://{host}:{port}")
     _write_port_file(args.port_file, port)
@@ -105,6 +113,19 @@ def main(shim_dir: str, argv: list[str] | None = None) -> int:
         runner.loop()
     log.info("Stopped")
     return 0
+
+
+PARENT_CHECK_S = 1.0  # how often the host checks that the process that started it lives
+
+
+def _stop_with_parent(parent: int, server: Server, runner: MainThreadRunner) -> None:
+    """Drain and stop once this process is handed to another parent (its own died): the
+    standard library's portable way, where ``PR_SET_PDEATHSIG`` follows the thread that
+    started the host, not the process."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    log.info(f"the process that started this host ({parent}) is gone: stopping")
+    _drain_soon(server, runner)
 
 
 def _drain_soon(server: Server, runner: MainThreadRunner) -> None:
