@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import shutil
 import tempfile
 import uuid
@@ -25,12 +24,11 @@ from typing import IO, Any
 
 from modelyard.config.secret import redact_url
 from modelyard.config.storage import StorageOptions
-from modelyard.errors import ArtifactMissing, HashMismatch, UnsafePath
+from modelyard.errors import ArtifactMissing, HashMismatch
 from modelyard.storage import remote
-from modelyard.storage.blobcache import BlobCache
+from modelyard.storage.blobcache import SHA_RE, BlobCache, check_sha
 
 CHUNK = 1024 * 1024
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -39,12 +37,6 @@ class BlobInfo:
 
     sha256: str
     size: int
-
-
-def _check_sha(sha256: str) -> str:
-    if not _SHA_RE.fullmatch(sha256):
-        raise UnsafePath(f"{sha256!r} is not a sha256 hex digest")
-    return sha256
 
 
 def sha256_file(path: Path) -> BlobInfo:
@@ -87,7 +79,7 @@ class ArtifactStore:
 
     def blob_path(self, sha256: str) -> str:
         """Where the blob with this digest lives (inside the store, always)."""
-        sha = _check_sha(sha256)
+        sha = check_sha(sha256)
         return f"{self._root}/blobs/{sha[:2]}/{sha}"
 
     def exists(self, sha256: str) -> bool:
@@ -193,7 +185,7 @@ class ArtifactStore:
             paths = self._fs.find(f"{self._root}/blobs")
         for path in paths:
             name = str(path).rsplit("/", 1)[-1]
-            if _SHA_RE.fullmatch(name):
+            if SHA_RE.fullmatch(name):
                 yield name
 
     def stale_temporaries(self) -> list[str]:

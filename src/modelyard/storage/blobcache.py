@@ -12,8 +12,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import uuid
 from pathlib import Path
+
+from modelyard.errors import UnsafePath
+
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_sha(sha256: str) -> str:
+    """``sha256`` if it is a sha256 hex digest (safe as a file name), else ``UnsafePath``:
+    a digest from a row edited behind the registry's back must not name another path."""
+    if not SHA_RE.fullmatch(sha256):
+        raise UnsafePath(f"{sha256[:100]!r} is not a sha256 hex digest")
+    return sha256
 
 
 class BlobCache:
@@ -23,6 +36,8 @@ class BlobCache:
         self.folder = folder
 
     def _path(self, sha256: str) -> Path:
+        # outside the folder, a path would be read, then deleted as a bad copy
+        check_sha(sha256)
         return self.folder / sha256[:2] / sha256
 
     def get(self, sha256: str) -> bytes | None:

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from modelyard.errors import Forbidden, InvalidInput, Unauthorized
 from modelyard.storage.endpoints import EndpointStore
 from modelyard.types import Action, ModelRef, RunState
+from modelyard.web.admin.guard import same_origin
 from modelyard.web.auth import bearer
 from modelyard.workspace.people import Person
 from modelyard.workspace.root import Workspace
@@ -44,6 +45,12 @@ def router(ws: Workspace) -> APIRouter:
     store = EndpointStore(ws.db)
 
     def allowed(request: Request, action: Action, what: str) -> Person:
+        # as the admin API: a browser page of another site may not drive these calls
+        origin = request.headers.get("origin")
+        if origin is not None and not same_origin(
+            origin, request.url.scheme, request.headers.get("host", "")
+        ):
+            raise Forbidden(f"{what} refuses calls from origin {origin[:100]!r}")
         token = bearer(request)
         if token is None:
             raise Unauthorized(f"{what} needs 'Authorization: Bearer <admin key or token>'")

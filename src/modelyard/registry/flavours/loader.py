@@ -16,6 +16,7 @@ from modelyard.registry.flavours.codecs import codec
 from modelyard.registry.flavours.formats import PICKLE_FORMATS
 from modelyard.registry.records import FileEntry, ModelVersion
 from modelyard.storage.artifacts import ArtifactStore
+from modelyard.storage.blobcache import check_sha
 from modelyard.storage.names import materialize_file
 from modelyard.types import Flavour
 
@@ -51,7 +52,7 @@ class SafeLoader:
                 file=version.manifest.main,
             )
         if version.flavour is Flavour.FILES:
-            return self.materialize(version, self._ctx.scratch / f"{version.sha256}")
+            return self.materialize(version, self._ctx.scratch / check_sha(version.sha256))
         main = version.manifest.main
         assert main is not None, "a non-files version always has a main file"
         data = self.read_verified(version, version.manifest.entry(main))
