@@ -56,6 +56,8 @@ def test_users_tokens_and_acting_as_a_person(
 
     code, out, _ = cli(capsys, *w, "users", "tokens", "alice")
     assert code == 0 and token_id in out and secret not in out
+    code, _, err = cli(capsys, *w, "users", "tokens", "nobody")  # not an empty table
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "nobody" in err, err
     assert cli(capsys, *w, "users", "revoke", "alice", token_id)[0] == 0
     monkeypatch.setenv("MODELYARD_TOKEN", secret)
     code, _, err = cli(capsys, *w, "models", "list")

@@ -97,7 +97,6 @@ def test_traversal_reaches_nothing_outside_the_workspace(
 ) -> None:
     tried = {"http": 0, "cli": 0, "registry": 0}
     wrong: list[str] = []
-    accepted: list[str] = []  # answered without refusing, and nothing escaped
     escapes: list[str] = []
     sent = payloads(studio, outside)
 
@@ -166,9 +165,8 @@ def test_traversal_reaches_nothing_outside_the_workspace(
             if _escaped(err):
                 escapes.append(" ".join(words))
             lines = [line for line in err.strip().splitlines() if line.strip()]
-            if code == 0:  # a read that found nothing of that name (e.g. `users tokens`)
-                accepted.append(f"modelyard {' '.join(words)}")
-            elif len(lines) != 1 or "Traceback" in err:
+            # no such name exists: exit 0 (an empty read) is not a clear refusal either
+            if code == 0 or len(lines) != 1 or "Traceback" in err:
                 wrong.append(f"modelyard {' '.join(words)} {payload!r}: exit {code} {err[:200]}")
 
     # --- the registry's own paths --------------------------------------------------------
@@ -233,8 +231,7 @@ def test_traversal_reaches_nothing_outside_the_workspace(
         "symlinks out, zip members with ../, forged store keys",
         result=(
             f"{len(escapes)} escapes, {len(sentinels)} sentinels created, secret in 0 answers; "
-            f"{total - len(wrong) - len(accepted)}/{total} refused clearly, "
-            f"{len(accepted)} answered an empty read ({', '.join(sorted(set(accepted)))})"
+            f"{total - len(wrong)}/{total} refused clearly"
         ),
         passed=not escapes and not sentinels and not wrong,
     )

@@ -109,7 +109,8 @@ class People:
         return token, secret
 
     def tokens(self, user: str) -> builtins.list[Token]:
-        """A user's tokens, newest first."""
+        """A user's tokens, newest first; raises ``NotFound`` for a user there is not."""
+        self.get(user)
         return self._store.tokens(user)
 
     def revoke_token(self, user: str, token_id: str, *, actor: str = ADMIN) -> Token:
