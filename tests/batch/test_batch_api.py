@@ -58,5 +58,13 @@ def test_submit_follow_and_read_the_outputs_of_a_batch_job(tmp_path: Path) -> No
         assert late.status_code == 409 and late.json()["code"] == "conflict"
         missing = httpx.get(f"{base}{API}/nope", headers=ADMIN)
         assert missing.status_code == 404 and missing.json()["code"] == "job_not_found"
+        (tmp_path / "out").symlink_to("/tmp")
+        for outside in ("/tmp/scores", "../scores", "file:///tmp/scores", "out/scores"):
+            where = {"job_id": "api-2", "output_table": None, "output": outside}
+            refused = httpx.post(base + API, json={**body, **where}, headers=ADMIN)
+            assert refused.status_code == 400, refused.text  # a symlink out counts too
+            assert refused.json()["code"] == "output_outside_workspace", refused.text
+        inside = {"job_id": "api-3", "output_table": None, "output": "scores/parts.parquet"}
+        assert httpx.post(base + API, json={**body, **inside}, headers=ADMIN).status_code == 202
     assert read_sql(url, "SELECT count(DISTINCT id) AS n FROM scores")["n"][0] == 900
     ws.close()

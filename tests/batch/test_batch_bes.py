@@ -90,6 +90,11 @@ def test_bes_needs_the_endpoints_key_and_reports_failures_and_cancels(served: tu
     auth = {"Authorization": f"Bearer {key}"}
     bad = httpx.post(jobs, json={"Inputs": {}}, headers=auth)
     assert bad.status_code == 400 and bad.json()["code"] == "bes_location"
+    for outside in ("/tmp/bes-out", "../bes-out", "file:///tmp/bes-out", "~/bes-out"):
+        where = {"Outputs": {"output1": {"RelativeLocation": outside}}}
+        refused = httpx.post(jobs, json={**body, **where}, headers=auth)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["code"] == "output_outside_workspace", refused.text
 
     failing = invokeBatchExecutionService(f"{base}/endpoints/churn/jobs", key, body)
     assert failing is not None and failing[0] == "Failed" and "query_failed" in failing[1]

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from modelyard.batch.outputs import output_table, prediction_columns
 from modelyard.batch.overlap import Stopped, overlapped
 from modelyard.batch.partitions import Range, score_partition, split_range
 from modelyard.batch.sinks import FileSink, Position, Sink, TableSink
-from modelyard.batch.spec import BatchSpec, check_job_id
+from modelyard.batch.spec import BatchSpec, check_job_id, local_output
 from modelyard.config.settings import Settings
 from modelyard.errors import (
     ConfigError,
@@ -357,10 +356,7 @@ class BatchRunner:
             target = self._sql_source(spec.output_source or spec.source)
             return TableSink(ChunkTable(target, spec.output_table), job_id)
         assert spec.output is not None
-        output = spec.output
-        if "://" not in output:
-            path = Path(output).expanduser()
-            output = str(path if path.is_absolute() else self._settings.root / path)
+        output = local_output(spec.output, self._settings.root)
         return FileSink(ChunkFiles(output, self.store, job_id))
 
     def _source_spec(self, name: str) -> Any:

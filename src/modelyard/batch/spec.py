@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from modelyard.errors import ConfigError
+from modelyard.errors import ConfigError, InvalidInput
 
 ON_ERROR = ("skip", "fail")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -80,3 +81,32 @@ class BatchSpec:
         """Rebuild from :meth:`to_dict`."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
+
+
+def local_output(output: str, root: Path) -> str:
+    """Where a job writes ``output``: a URL as it is, a local folder as an absolute path
+    (``~`` expanded, relative to the workspace folder ``root``)."""
+    if "://" in output:
+        return output
+    path = Path(output).expanduser()
+    return str(path if path.is_absolute() else root / path)
+
+
+def check_served_output(spec: BatchSpec, root: Path) -> None:
+    """For a job sent over HTTP (the batch API, classic BES): raise ``InvalidInput`` if
+    its output is a local folder outside the workspace folder ``root`` (symlinks followed):
+    a caller may not make the server write anywhere else. Tables and object-store URLs
+    pass; ``file://`` URLs are local folders."""
+    if spec.output is None:
+        return
+    scheme, found, rest = spec.output.partition("://")
+    if found and scheme.lower() != "file":
+        return
+    where = Path(local_output(rest if found else spec.output, root)).resolve()
+    if not where.is_relative_to(root.resolve()):
+        raise InvalidInput(
+            f"the output {spec.output[:200]!r} is outside the workspace folder: a job sent "
+            "over HTTP writes files under it (a relative folder) or to an object store URL "
+            "(s3://, az://, gs://) or a table",
+            code="output_outside_workspace",
+        )

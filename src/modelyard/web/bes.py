@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from modelyard.batch.bes import bes_status, spec_from_bes
+from modelyard.batch.spec import check_served_output
 from modelyard.config.secret import Secret
 from modelyard.errors import InvalidInput, JobNotFound
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
@@ -49,6 +50,7 @@ def router(ws: Workspace, admin_key: Secret | None, require_keys: bool) -> APIRo
         except ValueError:
             raise InvalidInput("the BES body is not JSON", code="bes_body") from None
         spec = spec_from_bes(body, record.target)
+        check_served_output(spec, ws.settings.root)
         job = ws.batch.submit(spec, None, held=True, endpoint=name)
         return JSONResponse(job.id)
 

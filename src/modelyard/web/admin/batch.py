@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
-from modelyard.batch.spec import DEFAULT_CHUNK_ROWS, BatchSpec
+from modelyard.batch.spec import DEFAULT_CHUNK_ROWS, BatchSpec, check_served_output
 from modelyard.storage.batch import BatchRow
 from modelyard.types import Action
 from modelyard.web.admin.guard import requires
@@ -74,7 +74,9 @@ def router(ws: Workspace) -> APIRouter:
     def submit(body: BatchBody, request: Request, response: Response) -> dict[str, Any]:
         """Store a batch job for a worker; follow ``status_url`` until its state is final."""
         fields = body.model_dump(exclude={"job_id"})
-        job = ws.batch.submit(BatchSpec(**fields), body.job_id)
+        spec = BatchSpec(**fields)
+        check_served_output(spec, ws.settings.root)
+        job = ws.batch.submit(spec, body.job_id)
         shown = view(request, job.id)
         response.headers["Location"] = shown["status_url"]
         return shown
