@@ -77,6 +77,11 @@ class Worker:
         job = self._jobs.claim(self.name, tuple(self._handlers))
         if job is None:
             return None
+        return self.run_claimed(job, self._handlers[job.kind])
+
+    def run_claimed(self, job: Job, handler: Handler) -> Job:
+        """Run ``job``, held by this worker, with ``handler`` while heartbeating; returns
+        it as it ended (a failure is recorded on the job, not raised)."""
         context = JobContext(job)
         stop_beating = threading.Event()
 
@@ -93,7 +98,7 @@ class Worker:
         beater = threading.Thread(target=beat, name=f"heartbeat-{job.id[:8]}", daemon=True)
         beater.start()
         try:
-            result = self._handlers[job.kind](job, context)
+            result = handler(job, context)
         except Exception as exc:  # recorded on the job; the worker goes on
             log.error("job %s failed: %s", job.id, traceback.format_exc())
             self._jobs.finish(job.id, self.name, error=f"{type(exc).__name__}: {exc}")

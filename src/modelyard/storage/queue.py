@@ -88,9 +88,18 @@ class JobStore:
         subject: str | None = None,
         idempotency_key: str | None = None,
         max_attempts: int = 1,
+        worker: str | None = None,
     ) -> tuple[Job, bool]:
-        """Queue a job; returns (job, True), or (the existing job, False) for a key seen before."""
+        """Queue a job; returns (job, True), or (the existing job, False) for a key seen before.
+        Given ``worker``, the job is written already running, held by that worker (a job run
+        where it is submitted: no other worker can claim it first)."""
         job_id = uuid.uuid4().hex
+        now = utcnow()
+        held = (
+            {"state": RUNNING, "worker": worker[:128], "heartbeat_at": now, "started_at": now}
+            if worker is not None
+            else {"state": QUEUED}
+        )
 
         def insert(conn: Connection) -> str:
             if idempotency_key is not None:
@@ -105,11 +114,11 @@ class JobStore:
                     kind=kind,
                     subject=subject,
                     payload=dict(payload),
-                    state=QUEUED,
-                    attempts=0,
+                    attempts=0 if worker is None else 1,
                     max_attempts=max_attempts,
                     idempotency_key=idempotency_key,
-                    created_at=utcnow(),
+                    created_at=now,
+                    **held,
                 )
             )
             return job_id

@@ -24,6 +24,7 @@ from modelyard.storage.queue import Job, JobStore
 from modelyard.storage.runs import Run, RunStore
 from modelyard.storage.schedules import Schedule, ScheduleStore
 from modelyard.storage.schema import utcnow
+from modelyard.training.journal import OnStage
 from modelyard.training.runner import TrainingRunner
 from modelyard.types import RunState
 
@@ -91,10 +92,41 @@ class RunQueue:
             self._runs.cancel(run.id)
         return self._runs.get(run.id)
 
-    def handle(self, job: Job, context: JobContext) -> Mapping[str, Any]:
-        """Run the training a job names (the ``train`` job handler)."""
+    def run_here(
+        self,
+        training: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        trigger: str = "manual",
+        on_stage: OnStage | None = None,
+    ) -> Run:
+        """Run ``training`` in this process and return the finished run, as a job held by
+        this process that heartbeats while it runs: if the process dies (killed, machine
+        lost), the next worker or the next run here fails it (``worker_lost``) rather than
+        leaving it running forever. Runs left so by dead processes are failed first."""
+        if training not in self._runner.names():
+            self._runner.spec(training)  # raises the helpful ConfigError
+        worker = self.worker()
+        worker.reap()
+        payload = {
+            "training": training,
+            "params": dict(params or {}),
+            "trigger": trigger,
+            "actor": self._runner.who(None),
+        }
+        job, _ = self.jobs.enqueue(TRAIN, payload, subject=training, worker=worker.name)
+        worker.run_claimed(job, lambda job, context: self.handle(job, context, on_stage))
+        return self._runs.get(job.id)
+
+    def handle(
+        self, job: Job, context: JobContext, progress: OnStage | None = None
+    ) -> Mapping[str, Any]:
+        """Run the training a job names (the ``train`` job handler); ``progress`` hears
+        each stage."""
 
         def on_stage(stage: str, detail: str) -> None:
+            if progress is not None:
+                progress(stage, detail)
             if context.cancelled.is_set():
                 raise RunCancelled(f"run {job.id[:8]} was cancelled")
 

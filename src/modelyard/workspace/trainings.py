@@ -49,14 +49,15 @@ class Trainings:
         idempotency_key: str | None = None,
     ) -> Run:
         """Run a training. ``wait=True`` runs it here and returns the finished run (check
-        ``run.state``: a failure is recorded, not raised); ``wait=False`` queues it for a
-        worker (``modelyard up`` or ``modelyard worker``) and returns the queued run."""
+        ``run.state``: a failure is recorded, not raised; if this process dies meanwhile, the
+        run is failed as ``worker_lost`` by the next worker or run); ``wait=False`` queues it
+        for a worker (``modelyard up`` or ``modelyard worker``) and returns the queued run."""
         if not wait:
             run, _ = self._queue.trigger(
                 name, params=params, trigger=trigger, idempotency_key=idempotency_key
             )
             return run
-        return self._runner.run(name, params=params, trigger=trigger, on_stage=on_stage)
+        return self._queue.run_here(name, params=params, trigger=trigger, on_stage=on_stage)
 
 
 class Runs:
