@@ -9,9 +9,9 @@ stored the first time; with another spec, 409.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from modelyard.batch.spec import DEFAULT_CHUNK_ROWS, BatchSpec, check_served_output
@@ -82,9 +82,11 @@ def router(ws: Workspace) -> APIRouter:
         return shown
 
     @api.get("")
-    def list_jobs(request: Request, limit: int = 50) -> list[dict[str, Any]]:
+    def list_jobs(
+        request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ) -> list[dict[str, Any]]:
         """The newest batch jobs first."""
-        return [batch_view(request, row, []) for row in ws.batch.list(limit=min(limit, 500))]
+        return [batch_view(request, row, []) for row in ws.batch.list(limit=limit)]
 
     @api.get("/{job_id}")
     def show(job_id: str, request: Request) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from modelyard.monitoring.collector import collection_counters
 from modelyard.types import Action
 from modelyard.web.admin.guard import requires
+from modelyard.web.admin.views import MAX_ID
 from modelyard.workspace.root import Workspace
 
 
@@ -55,7 +56,7 @@ def router(ws: Workspace) -> APIRouter:
 
     @api.get("/events")
     def events(
-        after: Annotated[int, Query(ge=0, description="Events after this id.")] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_ID, description="Events after this id.")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         kind: Annotated[list[str] | None, Query(description="Only these kinds.")] = None,
     ) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from modelyard.training.spec import TrainingSpec
 from modelyard.workspace.endpoints import Endpoint
 
 API = "/api/v1"
+MAX_ID = 2**63 - 1  # the largest id SQL stores (BIGINT): a larger one cannot be compared
 
 
 def url(request: Request, path: str) -> str:
