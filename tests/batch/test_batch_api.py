@@ -59,7 +59,10 @@ def test_submit_follow_and_read_the_outputs_of_a_batch_job(tmp_path: Path) -> No
         missing = httpx.get(f"{base}{API}/nope", headers=ADMIN)
         assert missing.status_code == 404 and missing.json()["code"] == "job_not_found"
         (tmp_path / "out").symlink_to("/tmp")
-        for outside in ("/tmp/scores", "../scores", "file:///tmp/scores", "out/scores"):
+        for outside in (
+            "/tmp/scores", "../scores", "file:///tmp/scores", "out/scores", "local:///tmp/x",
+            "simplecache::file:///tmp/x", "a://../../tmp/x", "memory://x", "file://scores",
+        ):  # fmt: skip
             where = {"job_id": "api-2", "output_table": None, "output": outside}
             refused = httpx.post(base + API, json={**body, **where}, headers=ADMIN)
             assert refused.status_code == 400, refused.text  # a symlink out counts too

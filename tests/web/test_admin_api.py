@@ -286,4 +286,4 @@ def test_ids_and_limits_past_what_sql_stores_are_a_422_not_a_500(ws: Workspace) 
         assert (
             httpx.get(base + "/api/v1/events?after=9223372036854775807", headers=ADMIN).json() == []
         )
-        assert httpx.get(base + "/api/v1/batch?limit=500", headers=ADMIN).json() == []
+        assert httpx.get(base + "/api/v1/batch?limit=10000", headers=ADMIN).json() == []

@@ -13,6 +13,8 @@ from modelyard.errors import ConfigError, InvalidInput
 ON_ERROR = ("skip", "fail")
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 DEFAULT_CHUNK_ROWS = 50_000
+MAX_CHUNK_ROWS = 10_000_000  # a chunk is held in memory three times over
+MAX_PARTITIONS = 1024
 
 
 def check_job_id(job_id: str) -> str:
@@ -54,10 +56,10 @@ class BatchSpec:
             raise ConfigError("--output-source names where --output-table is: give both")
         if self.on_error not in ON_ERROR:
             raise ConfigError(f"--on-error must be skip or fail, not {self.on_error!r}")
-        if self.chunk_rows < 1:
-            raise ConfigError("--chunk-rows must be at least 1")
-        if self.partitions < 1:
-            raise ConfigError("--partitions must be at least 1")
+        if not 1 <= self.chunk_rows <= MAX_CHUNK_ROWS:
+            raise ConfigError(f"--chunk-rows must be from 1 to {MAX_CHUNK_ROWS:,}")
+        if not 1 <= self.partitions <= MAX_PARTITIONS:
+            raise ConfigError(f"--partitions must be from 1 to {MAX_PARTITIONS}")
         if not self.key.strip():
             raise ConfigError("--key names the input's unique column (for example id)")
 
@@ -92,21 +94,34 @@ def local_output(output: str, root: Path) -> str:
     return str(path if path.is_absolute() else root / path)
 
 
+OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
+"""The URL schemes a job sent over HTTP may write to: object stores, never this machine."""
+
+
 def check_served_output(spec: BatchSpec, root: Path) -> None:
-    """For a job sent over HTTP (the batch API, classic BES): raise ``InvalidInput`` if
-    its output is a local folder outside the workspace folder ``root`` (symlinks followed):
-    a caller may not make the server write anywhere else. Tables and object-store URLs
-    pass; ``file://`` URLs are local folders."""
+    """For a job sent over HTTP (the batch API, classic BES): raise ``InvalidInput`` unless
+    its output is a table, an object-store URL (:data:`OBJECT_STORES`, not chained) or a
+    folder inside the workspace folder ``root`` (symlinks followed): a caller may not make
+    the server write anywhere else (``file://``, ``local://``, ``memory://``, chained
+    ``simplecache::`` URLs and every other scheme are refused)."""
     if spec.output is None:
         return
-    scheme, found, rest = spec.output.partition("://")
-    if found and scheme.lower() != "file":
-        return
-    where = Path(local_output(rest if found else spec.output, root)).resolve()
+    output = spec.output
+    scheme, found, _ = output.partition("://")
+    if found or "::" in output:
+        if found and "::" not in output and scheme.lower() in OBJECT_STORES:
+            return
+        raise InvalidInput(
+            f"the output {output[:200]!r} is not an object store: a job sent over HTTP "
+            f"writes to {', '.join(s + '://' for s in OBJECT_STORES)}, a table, or a folder "
+            "inside the workspace",
+            code="output_outside_workspace",
+        )
+    where = Path(local_output(output, root)).resolve()
     if not where.is_relative_to(root.resolve()):
         raise InvalidInput(
-            f"the output {spec.output[:200]!r} is outside the workspace folder: a job sent "
-            "over HTTP writes files under it (a relative folder) or to an object store URL "
-            "(s3://, az://, gs://) or a table",
+            f"the output {output[:200]!r} is outside the workspace folder: a job sent over "
+            "HTTP writes files under it (a relative folder), to an object store URL "
+            "(s3://, az://, gs://) or to a table",
             code="output_outside_workspace",
         )

@@ -101,6 +101,8 @@ def train(
 def _print_outcome(run: Run) -> None:
     if run.state is RunState.FAILED:
         raise RunFailed(f"run {run.id[:8]} of {run.training} failed: {run.error}")
+    if run.state is not RunState.SUCCEEDED:  # cancelled meanwhile (`modelyard runs cancel`)
+        raise RunFailed(f"run {run.id[:8]} of {run.training} ended {run.state.value}")
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in run.metrics.items())
     console.print(f"run {run.id[:8]} succeeded: {run.rows} rows, {metrics}")
     if run.version is not None:

@@ -60,9 +60,10 @@ class Worker:
         self.poll_s = poll_s
         self._on_reaped = on_reaped
 
-    def reap(self) -> list[Job]:
-        """Requeue or fail jobs whose worker stopped heartbeating for 3 beats."""
-        reaped = self._jobs.reap(timedelta(seconds=3 * self.heartbeat_s))
+    def reap(self, *, beating_only: bool = False) -> list[Job]:
+        """Requeue or fail jobs whose worker stopped heartbeating for 3 beats (its own, for
+        a job that says how often it beats; with ``beating_only``, only such jobs)."""
+        reaped = self._jobs.reap(timedelta(seconds=3 * self.heartbeat_s), beating_only=beating_only)
         for job in reaped:
             log.warning("job %s of %s stopped heartbeating: now %s", job.id, job.worker, job.state)
             if self._on_reaped is not None and job.state == "failed":

@@ -5,7 +5,7 @@ both made from them, with a numpy concatenation per column rather than work per 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from operator import attrgetter
 from typing import Any
@@ -141,7 +141,7 @@ class Batch:
         return list(
             zip(
                 self.each("endpoint"),
-                self.expand(self._moments.astype(object).tolist()),
+                self.expand([naive_utc(m) for m in fields["scored_at"]]),
                 self.expand([clean(r[:128]) for r in fields["request_id"]]),
                 self.row_index(),
                 self.each("source"),
@@ -157,6 +157,11 @@ class Batch:
                 strict=True,
             )
         )
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, without its zone (as the collection table stores times)."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _alike(observations: list[Observation]) -> bool:

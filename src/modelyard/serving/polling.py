@@ -61,6 +61,12 @@ class Polling:
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._poll()
+        finally:  # the watch's connection is this thread's: closed by it, never mid-poll
+            self._watch.close()
+
+    def _poll(self) -> None:
         seen: int | None = None
         next_beat = 0.0
         pause = 0.0
@@ -112,7 +118,6 @@ class Polling:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._watch.close()
         replica, self._replica = self._replica, None
         if replica is not None:
             try:

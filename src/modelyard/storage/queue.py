@@ -225,18 +225,35 @@ class JobStore:
         self._db.write(stop)
         return self.get(job_id)
 
-    def reap(self, stale_after: timedelta) -> list[Job]:
-        """Running jobs whose heartbeat is older than ``stale_after``: requeued while they
-        have attempts left, failed otherwise. Returns the jobs it touched."""
-        cutoff = utcnow() - stale_after
+    def reap(self, stale_after: timedelta, *, beating_only: bool = False) -> list[Job]:
+        """Running jobs whose heartbeat is older than ``stale_after`` (or than three of its
+        own beats, for a job that says how often it beats: ``payload["heartbeat_s"]``, if
+        longer): requeued while they have attempts left, failed otherwise. With
+        ``beating_only``, only jobs that say how often they beat. Returns the jobs it
+        touched."""
+        now = utcnow()
+        cutoff = now - stale_after
 
         def sweep(conn: Connection) -> list[str]:
             rows = conn.execute(
-                sa.select(j.c.id, j.c.attempts, j.c.max_attempts, j.c.worker)
+                sa.select(j.c.id, j.c.attempts, j.c.max_attempts, j.c.worker, j.c.payload)
                 .where(j.c.state == RUNNING, j.c.heartbeat_at < cutoff)
                 .with_for_update(skip_locked=True)
             ).all()
+            stale = []
             for row in rows:
+                beat_s = (row.payload or {}).get("heartbeat_s")
+                if beat_s is None and beating_only:
+                    continue
+                if beat_s is not None and 3 * float(beat_s) > stale_after.total_seconds():
+                    mine = now - timedelta(seconds=3 * float(beat_s))
+                    alive = conn.execute(
+                        sa.select(j.c.id).where(j.c.id == row.id, j.c.heartbeat_at >= mine)
+                    ).first()
+                    if alive is not None:
+                        continue
+                stale.append(row)
+            for row in stale:
                 retry = row.attempts < row.max_attempts
                 conn.execute(
                     sa.update(j)
@@ -248,7 +265,7 @@ class JobStore:
                         error=None if retry else f"worker {row.worker} stopped heartbeating",
                     )
                 )
-            return [str(row.id) for row in rows]
+            return [str(row.id) for row in stale]
 
         return [self.get(job_id) for job_id in self._db.write(sweep)]
 

@@ -82,7 +82,8 @@ class GenerationWatch:
     """The generation number read over one connection of its own, kept open: one
     statement a poll. Through the pool, each read cost a checkout, a ping, a transaction
     and the query (some 170 microseconds and four hand-offs of the GIL, 50 times a second,
-    beside the requests a replica answers). Not thread-safe: one polling thread owns it."""
+    beside the requests a replica answers). Not thread-safe: the polling thread owns it,
+    and closes it."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -126,7 +127,7 @@ class GenerationWatch:
 def _autocommit(connection: Any, dialect: str) -> None:
     """Each statement its own transaction, so that every poll sees the latest commit
     (SQLite's connections are in autocommit already, see ``storage.engine``)."""
-    if dialect == "mysql":
+    if dialect in ("mysql", "mariadb"):  # a mariadb+pymysql:// URL says mariadb
         connection.autocommit(True)
     elif dialect == "postgresql":
         connection.autocommit = True

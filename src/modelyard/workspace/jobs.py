@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelyard.config.settings import Settings
-from modelyard.errors import ConfigError, JobNotFound, RunCancelled
+from modelyard.errors import (
+    ConfigError,
+    InternalError,
+    JobNotFound,
+    ModelyardError,
+    RunCancelled,
+    RunNotFound,
+)
 from modelyard.jobs.schedule import next_fire, parse_schedule
 from modelyard.jobs.scheduler import Periodic, Scheduler, fire_key
 from modelyard.jobs.worker import Handler, JobContext, Worker
@@ -29,6 +36,7 @@ from modelyard.training.runner import TrainingRunner
 from modelyard.types import RunState
 
 TRAIN = "train"
+HERE_HEARTBEAT_S = 2.0  # how often a run in its own process (``modelyard train``) beats
 
 
 class RunQueue:
@@ -100,23 +108,39 @@ class RunQueue:
         trigger: str = "manual",
         on_stage: OnStage | None = None,
     ) -> Run:
-        """Run ``training`` in this process and return the finished run, as a job held by
-        this process that heartbeats while it runs: if the process dies (killed, machine
-        lost), the next worker or the next run here fails it (``worker_lost``) rather than
-        leaving it running forever. Runs left so by dead processes are failed first."""
+        """Run ``training`` in this process and return the run as it ended, as a job held by
+        this process that heartbeats (saying how often on the job): if the process dies
+        (killed, machine lost), the next run here or any worker fails it as
+        ``worker_lost`` rather than leaving it running forever; runs left so by dead
+        processes are failed first. Ctrl+C fails the run (``interrupted``) and re-raises."""
         if training not in self._runner.names():
             self._runner.spec(training)  # raises the helpful ConfigError
-        worker = self.worker()
-        worker.reap()
+        worker = self.worker(heartbeat_s=HERE_HEARTBEAT_S)
+        worker.reap(beating_only=True)  # never a worker's job: its beat is not known here
         payload = {
             "training": training,
             "params": dict(params or {}),
             "trigger": trigger,
             "actor": self._runner.who(None),
+            "heartbeat_s": HERE_HEARTBEAT_S,
         }
         job, _ = self.jobs.enqueue(TRAIN, payload, subject=training, worker=worker.name)
-        worker.run_claimed(job, lambda job, context: self.handle(job, context, on_stage))
-        return self._runs.get(job.id)
+        try:
+            ended = worker.run_claimed(job, lambda job, ctx: self.handle(job, ctx, on_stage))
+        except BaseException:  # Ctrl+C, SystemExit: the run ends here, said so
+            why = "interrupted: the process was stopped during the run"
+            with contextlib.suppress(ModelyardError):
+                self.jobs.finish(job.id, worker.name, error=why)
+                self._runs.fail_unfinished(job.id, why)
+            raise
+        try:
+            run = self._runs.get(job.id)
+        except RunNotFound:  # it failed before its run was recorded: say why
+            raise InternalError(f"training {training} could not start: {ended.error}") from None
+        if run.state in (RunState.QUEUED, RunState.RUNNING):  # the job failed around it
+            self._runs.fail_unfinished(run.id, ended.error or "the run did not finish")
+            run = self._runs.get(run.id)
+        return run
 
     def handle(
         self, job: Job, context: JobContext, progress: OnStage | None = None
@@ -127,7 +151,7 @@ class RunQueue:
         def on_stage(stage: str, detail: str) -> None:
             if progress is not None:
                 progress(stage, detail)
-            if context.cancelled.is_set():
+            if stage != "done" and context.cancelled.is_set():  # "done": it has ended
                 raise RunCancelled(f"run {job.id[:8]} was cancelled")
 
         run = self._runner.run(

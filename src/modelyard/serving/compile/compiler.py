@@ -7,10 +7,10 @@ or in LinearRegression, Ridge or LogisticRegression. Anything else is left to th
 original, with the reason.
 
 The candidates for the final estimator are tried fastest first. Each is run on the
-sample rows (the version's holdout or warm-up rows) beside the original, both whole and
-in slices of ``SLICE_ROWS`` (a kernel may take another way for few rows than for many,
-as requests and batch jobs hand them), and kept only if its output has the same shape
-and dtype and differs by at most 1e-6 anywhere.
+sample rows (the version's holdout or warm-up rows) beside the original: whole, in slices
+of ``SLICE_ROWS``, one row alone, and repeated up to ``MANY_ROWS`` (a kernel may take
+another way for few rows than for many, as requests and batch jobs hand them), and kept
+only if its output has the same shape and dtype and differs by at most 1e-6 anywhere.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ from modelyard.serving.compile.base import (
 from modelyard.serving.compile.transforms import Scale, column_stage, matrix_step
 from modelyard.types import OutputKind, Signature
 
-# The sample is also scored in slices this small, as a request's rows come.
+# The sample is also scored in slices this small, as a request's rows come ...
 SLICE_ROWS = 64
+# ... and repeated up to this many rows, as a batch job's chunk comes.
+MANY_ROWS = 512
 
 
 def method_for(model: Any, kind: OutputKind) -> str:
@@ -98,10 +100,7 @@ def _compile(model: Any, signature: Signature | None, sample: pd.DataFrame) -> C
         try:
             kernel = build()
             compiled = Compiled(path, method, stage.inputs, 0.0, len(sample), run, kernel, strict)
-            difference = max(
-                _difference(expected, np.asarray(compiled(sample))),
-                _difference(expected, _in_slices(compiled, sample)),
-            )
+            difference = _verified(compiled, sample, expected)
         except (Unsupported, NeedsOriginal) as exc:
             reasons.append(f"{path}: {exc}")
             continue
@@ -109,6 +108,19 @@ def _compile(model: Any, signature: Signature | None, sample: pd.DataFrame) -> C
             return replace(compiled, max_diff=difference)
         reasons.append(f"{path}: max diff {difference:.3g} > {TOLERANCE:g} on {len(sample)} rows")
     raise Unsupported("; ".join(reasons))
+
+
+def _verified(compiled: Compiled, sample: pd.DataFrame, expected: Array) -> float:
+    """The largest difference from ``expected`` over the ways rows come: the sample whole,
+    in slices, its first row alone, and repeated up to MANY_ROWS."""
+    copies = -(-MANY_ROWS // len(sample))
+    many = pd.concat([sample] * copies, ignore_index=True)
+    return max(
+        _difference(expected, np.asarray(compiled(sample))),
+        _difference(expected, _in_slices(compiled, sample)),
+        _difference(expected[:1], np.asarray(compiled(sample.iloc[:1]))),
+        _difference(np.concatenate([expected] * copies), np.asarray(compiled(many))),
+    )
 
 
 def _in_slices(compiled: Compiled, sample: pd.DataFrame) -> Array:

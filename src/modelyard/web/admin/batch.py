@@ -83,10 +83,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @api.get("")
     def list_jobs(
-        request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+        request: Request, limit: Annotated[int, Query(ge=1)] = 50
     ) -> list[dict[str, Any]]:
-        """The newest batch jobs first."""
-        return [batch_view(request, row, []) for row in ws.batch.list(limit=limit)]
+        """The newest batch jobs first (at most 500)."""
+        return [batch_view(request, row, []) for row in ws.batch.list(limit=min(limit, 500))]
 
     @api.get("/{job_id}")
     def show(job_id: str, request: Request) -> dict[str, Any]:

@@ -20,7 +20,9 @@ class LabelItem(BaseModel):
     """The true value of one scored row."""
 
     request_id: str = Field(description="The x-request-id of the scoring request.")
-    row: int = Field(0, ge=0, description="The row's position in a request of several rows.")
+    row: int = Field(
+        0, ge=0, le=2**31 - 1, description="The row's position in a request of several rows."
+    )
     label: float | int | str | bool = Field(description="The true value.")
 
 

@@ -53,6 +53,7 @@ def _fail(message: str) -> int:
 
 def main(shim_dir: str, argv: list[str] | None = None) -> int:
     """Serve until killed; returns the exit code when booting fails."""
+    parent = os.getppid()  # before the script's init, which may take minutes
     args = _arguments(argv)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
@@ -102,7 +103,6 @@ def main(shim_dir: str, argv: list[str] | None = None) -> int:
     host, port = bound_port(server)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     signal.signal(signal.SIGTERM, lambda signum, frame: _drain_soon(server, runner))
-    parent = os.getppid()
     threading.Thread(
         target=_stop_with_parent, args=(parent, server, runner), name="parent", daemon=True
     ).start()
@@ -125,13 +125,14 @@ def _stop_with_parent(parent: int, server: Server, runner: MainThreadRunner) -> 
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_S)
     log.info(f"the process that started this host ({parent}) is gone: stopping")
-    _drain_soon(server, runner)
+    _drain_soon(server, runner, "the server that started this host is gone")
 
 
-def _drain_soon(server: Server, runner: MainThreadRunner) -> None:
-    """On SIGTERM: no new connections, the requests in flight answered, then exit 0."""
+def _drain_soon(server: Server, runner: MainThreadRunner, why: str = "SIGTERM") -> None:
+    """On SIGTERM (or ``why``): no new connections, the requests in flight answered, then
+    exit 0."""
     if not server.draining:
-        log.info("SIGTERM: draining the requests in flight")
+        log.info(f"{why}: draining the requests in flight")
         server.draining = True
 
         def drain() -> None:
