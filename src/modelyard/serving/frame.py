@@ -6,6 +6,7 @@ to columns; this module builds the frame and says which row and column is wrong.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from modelyard.types import ColumnSpec, Signature
 
 _NUMERIC = {"int64", "float64"}
 _INT64_MIN, _INT64_END = -(2.0**63), 2.0**63
+_FEW = 16  # up to this many values, a column is checked in plain Python (numpy's calls cost more)
 _RANGE = {"int64": "an integer within the int64 range", "float64": "a finite number"}
 
 
@@ -35,6 +37,8 @@ def _bad(row: int, spec: ColumnSpec, value: Any, expected: str) -> InvalidInput:
 def _fast_numeric(values: list[Any], spec: ColumnSpec) -> Any:
     """The column in one numpy call when every value is a plain finite number, else None
     (the value-by-value path then finds and names the bad one)."""
+    if len(values) <= _FEW:
+        return _few_numeric(values, spec)
     if not all(type(v) is float or type(v) is int for v in values):
         return None
     try:
@@ -47,6 +51,29 @@ def _fast_numeric(values: list[Any], spec: ColumnSpec) -> Any:
         if out.size and not (out.min() >= _INT64_MIN and out.max() < _INT64_END):
             return None
         if np.all(out == np.round(out)):
+            return out.astype("int64")
+    return out
+
+
+def _few_numeric(values: list[Any], spec: ColumnSpec) -> Any:
+    """:func:`_fast_numeric` for a few values (a request's rows): the same checks and the
+    same result, value by value in Python and one numpy call, instead of six per column."""
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return None
+        elif kind is not int:
+            return None
+    try:
+        out = np.array(values, dtype="float64")
+    except (OverflowError, ValueError):
+        return None
+    if spec.dtype == "int64":
+        floats = out.tolist()
+        if not all(_INT64_MIN <= f < _INT64_END for f in floats):
+            return None
+        if all(f.is_integer() for f in floats):
             return out.astype("int64")
     return out
 
