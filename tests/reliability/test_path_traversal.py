@@ -84,8 +84,18 @@ def _escaped(text: str) -> bool:
 
 
 def _sentinels(studio: Studio, outside: Path) -> list[Path]:
-    roots = {Path(studio.ws.settings.root).parent, outside, Path("/tmp")}
-    return [p for root in roots for p in root.rglob("sentinel*")]
+    """Sentinels anywhere under the test's own folders, or near the top of / and /tmp
+    (where ``../`` climbing out of a deep folder lands; not deeper, where other programs'
+    files, such as a virtualenv's ``sentinels.py``, live)."""
+    found = [
+        p
+        for root in (Path(studio.ws.settings.root).parent, outside)
+        for p in root.rglob("sentinel*")
+    ]
+    for top in (Path("/"), Path("/tmp")):
+        for pattern in ("sentinel*", "*/sentinel*", "*/*/sentinel*"):
+            found += [p for p in top.glob(pattern) if "site-packages" not in p.parts]
+    return sorted(set(found))
 
 
 def _concrete(path: str, payload: str) -> str:

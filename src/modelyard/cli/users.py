@@ -108,6 +108,7 @@ def issue(
 def tokens(name: Annotated[str, typer.Argument(help="The user.")]) -> None:
     """List a user's tokens (never the tokens themselves)."""
     with state.open() as ws:
+        ws.people.get(name)  # a user there is not is an error, not an empty table
         found = ws.people.tokens(name)
     table = Table(title=f"Tokens of {name}")
     for column in ("id", "label", "issued (UTC)", "last used", "state"):
