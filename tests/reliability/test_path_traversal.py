@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import uuid
 import zipfile
@@ -87,15 +88,31 @@ def _sentinels(studio: Studio, outside: Path) -> list[Path]:
     """Sentinels anywhere under the test's own folders, or near the top of / and /tmp
     (where ``../`` climbing out of a deep folder lands; not deeper, where other programs'
     files, such as a virtualenv's ``sentinels.py``, live)."""
-    found = [
-        p
-        for root in (Path(studio.ws.settings.root).parent, outside)
-        for p in root.rglob("sentinel*")
-    ]
-    for top in (Path("/"), Path("/tmp")):
-        for pattern in ("sentinel*", "*/sentinel*", "*/*/sentinel*"):
-            found += [p for p in top.glob(pattern) if "site-packages" not in p.parts]
-    return sorted(set(found))
+    roots = (Path(studio.ws.settings.root).parent, outside)
+    found = [p for root in roots for p in root.rglob("sentinel*")]
+    return sorted({*found, *_near_top(Path("/"), 0), *_near_top(Path("/tmp"), 2)})
+
+
+def _near_top(top: Path, depth: int) -> list[Path]:
+    """Entries named ``sentinel*`` in ``top`` and its folders down to ``depth`` levels
+    (folders that vanish or cannot be read meanwhile are passed over)."""
+    found: list[Path] = []
+    level = [top]
+    for _ in range(depth + 1):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith("sentinel"):
+                    found.append(Path(entry.path))
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False) and entry.name != ".venv":
+                        below.append(Path(entry.path))
+        level = below
+    return found
 
 
 def _concrete(path: str, payload: str) -> str:
