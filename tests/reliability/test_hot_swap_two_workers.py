@@ -154,6 +154,9 @@ def test_promotions_and_rollbacks_at_load_on_two_workers_drop_nothing(
             thread.join(timeout=60)
             assert not thread.is_alive(), "a client is stuck"
         took = time.monotonic() - began
+        # SIGTERM: the supervisor stops its workers (after a SIGKILL they would serve on,
+        # listening on the session's database, into the next tests)
+        assert server.terminate() in (0, -15), server.output()
 
     failed = [a for a in answers if a.status != 200]
     assert not failed, f"{len(failed)} of {len(answers)} requests failed, first: {failed[0]}"
