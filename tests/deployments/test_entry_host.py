@@ -639,7 +639,10 @@ def test_input_schema_drives_the_swagger(decorated: Server) -> None:
 
 PARENT = """
 import subprocess, sys, time
-child = subprocess.Popen(sys.argv[1:], start_new_session=True)
+# as the server does: the host's output read through a pipe, which dies with this process
+child = subprocess.Popen(
+    sys.argv[1:], start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+)
 print(child.pid, flush=True)
 time.sleep(3600)
 """

@@ -124,6 +124,11 @@ def _stop_with_parent(parent: int, server: Server, runner: MainThreadRunner) -> 
     started the host, not the process."""
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_S)
+    # the server read this host's output through a pipe, gone with it: a write there would
+    # raise (BrokenPipeError) and end this thread before the drain, so output goes nowhere
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (1, 2):
+        os.dup2(devnull, stream)
     log.info(f"the process that started this host ({parent}) is gone: stopping")
     _drain_soon(server, runner, "the server that started this host is gone")
 
