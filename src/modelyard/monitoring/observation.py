@@ -1,8 +1,9 @@
 """What the data plane hands the collector: one ``Observation`` per scored request.
 
-The hot path only builds this frozen record (references to the decoded columns and the
-predictions it already has) and enqueues it; turning it into rows, with inputs and
-outputs as JSON, is the collector's background thread's work (``monitoring.batch``).
+The hot path only builds this record (references to the decoded columns and the
+predictions it already has) and offers it, which writes it as one JSON record
+(``monitoring.wire``); turning records into rows, with inputs and outputs as JSON, and
+into columnar blocks is the writer process's work (``monitoring.writer``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ def sampled(rate: float) -> bool:
     return rate >= 1.0 or (rate > 0.0 and random.random() < rate)  # noqa: S311  # sampling
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass takes 10x longer to build
 class Observation:
-    """One request as the collector stores it (one row per scored row).
+    """One request as the collector stores it (one row per scored row); not changed once
+    offered.
 
     ``inputs``: the decoded columns (numpy arrays by name, or a DataFrame) or, from an
     entry script's collector, a list of row dicts. ``outputs``: the predictions (one value

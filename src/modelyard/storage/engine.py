@@ -55,6 +55,12 @@ class Database:
             self._configure_sqlite()
 
     @property
+    def in_memory(self) -> bool:
+        """True for an in-memory SQLite database (one no other process can open)."""
+        url = self.engine.url
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+    @property
     def dialect(self) -> str:
         """``sqlite``, ``postgresql`` or ``mysql`` (MariaDB reports ``mysql``)."""
         return self.engine.dialect.name

@@ -57,7 +57,7 @@ def create_app(
     behind them: the tests and ``bench/`` compare the two)."""
     limits = limits or ServeOptions()
     store = EndpointStore(ws.db)
-    collector = ws.monitoring.collector()
+    collector = ws.monitoring.collector(writer_process=True)
     intake = ws.monitoring.intake(collector)
     scripts = ScriptEndpoints(
         ws.registry,

@@ -24,12 +24,14 @@ from modelyard.config.settings import Settings
 from modelyard.errors import ConfigError, EndpointNotFound
 from modelyard.jobs.scheduler import Periodic
 from modelyard.monitoring.checks import Checks, Fired
-from modelyard.monitoring.collector import Collector
+from modelyard.monitoring.collector import Collector, Sink
 from modelyard.monitoring.intake import Intake
 from modelyard.monitoring.labels import parse_feedback, read_source
 from modelyard.monitoring.policies import Policy, parse_policy
 from modelyard.monitoring.report import Report, Reporter, Span
 from modelyard.monitoring.webhooks import Attempt, Dispatcher, secret_for
+from modelyard.monitoring.writer import WriterProcess
+from modelyard.monitoring.writing import InProcess
 from modelyard.registry.registry import Registry
 from modelyard.storage.collection import CollectionStore
 from modelyard.storage.endpoints import EndpointRecord, EndpointStore
@@ -137,10 +139,20 @@ class Monitoring:
 
     # -- the data plane's side -----------------------------------------------------------
 
-    def collector(self) -> Collector:
-        """A collector writing to this workspace's collection table (start it to write)."""
+    def collector(self, *, writer_process: bool = False) -> Collector:
+        """A collector writing to this workspace's collection table (start it to write).
+
+        With ``writer_process`` (what a server uses) its batches are written by a process of
+        their own, on another core than the serving process's interpreter lock; otherwise
+        (and for an in-memory SQLite database, which no other process can open) by the
+        collector's thread in this process.
+        """
+        db = self.collection.db
+        sink: Sink = InProcess(self.collection)
+        if writer_process and not db.in_memory:
+            sink = WriterProcess(db.url, busy_timeout_s=self._settings.sqlite_busy_timeout_s)
         return Collector(
-            self.collection,
+            sink,
             max_rows=self._mon.queue_rows,
             batch_rows=self._mon.batch_rows,
             flush_s=self._mon.flush_s,
