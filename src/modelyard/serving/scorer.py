@@ -18,6 +18,7 @@ Loading a version (package check, load, warm-up, compile) is ``serving.loading``
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections import deque
@@ -40,6 +41,7 @@ from modelyard.types import ModelRef, OutputKind, Signature
 
 Columns = Mapping[str, np.ndarray[Any, Any]]
 PRELOAD = 2  # versions kept loaded beside the serving one, at most
+FEW_VALUES = 64  # predictions checked in plain Python up to this many values
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Swap:
     notice_s: float | None = None  # from the move's write (database clock) to this swap
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen (built on every request; see protocols.codec.Head)
 class Scored:
     """Predictions and the version that made them."""
 
@@ -268,7 +270,11 @@ def check_finite(predictions: np.ndarray[Any, Any], ref: str) -> None:
     numeric prediction is infinite or NaN: finite inputs such as ``1e308`` can overflow
     the model's arithmetic, and no wire format carries the result faithfully (JSON has
     no infinity: it would read ``null`` or ``"inf"`` depending on the route)."""
-    if predictions.dtype.kind not in "fc":
+    kind = predictions.dtype.kind
+    if kind not in "fc":
+        return
+    few = kind == "f" and predictions.size <= FEW_VALUES  # numpy's reductions cost more
+    if few and all(map(math.isfinite, predictions.ravel().tolist())):
         return
     bad = ~np.isfinite(predictions)
     if not bad.any():
