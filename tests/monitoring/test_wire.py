@@ -81,7 +81,7 @@ def test_a_model_endpoints_observation_comes_back_whole() -> None:
         "challenger",
     )
     assert back.classes == ["no", "yes"] and back.rows == 2
-    assert back.inputs is not None and back.inputs["plan"].dtype == object  # type: ignore[index]
+    assert back.columns()["in:plan"].dtype == object
     assert_same_columns(sent, back)
 
 
@@ -89,8 +89,7 @@ def test_float32_predictions_keep_their_float32_values() -> None:
     predictions = np.array([0.1, 0.7], dtype=np.float32)
     sent = Observation("e", "r", AT, inputs={"x": np.array([1.0, 2.0])}, outputs=predictions)
     back = trip(sent)
-    assert back.outputs is not None
-    assert np.array_equal(back.outputs.astype(np.float32), predictions)
+    assert np.array_equal(back.columns()["out:prediction"].astype(np.float32), predictions)
 
 
 def test_refused_requests_scripts_rows_and_frames_come_back() -> None:
@@ -133,9 +132,9 @@ def test_any_json_values_come_back_as_the_same_values(columns: list[list[Any]]) 
     rows = min(len(c) for c in columns)
     inputs = {f"c{i}": np.array(c[:rows], dtype=object) for i, c in enumerate(columns)}
     back = trip(Observation("e", "r", AT, inputs=inputs))
-    assert back.inputs is not None
+    columns = back.columns()
     for name, column in inputs.items():
-        got = back.inputs[name].tolist()  # type: ignore[index]
+        got = columns["in:" + name].tolist()
         want = [None if isinstance(v, float) and math.isnan(v) else v for v in column.tolist()]
         # JSON has no NaN: a missing number is null, read back as NaN in a numeric column
         got = [None if isinstance(v, float) and math.isnan(v) else v for v in got]

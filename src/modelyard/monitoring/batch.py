@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import orjson
 
-from modelyard.monitoring.observation import IN, OUT, Observation, output_columns
+from modelyard.monitoring.observation import IN, OUT, Observation, as_column, output_columns
 from modelyard.storage.collection import clean
 
 Array = np.ndarray[Any, Any]
@@ -84,9 +85,17 @@ class Batch:
         inputs = [o.inputs for o in observations if isinstance(o.inputs, Mapping)]
         assert isinstance(first.inputs, Mapping) and len(inputs) == len(observations)
         for name in first.inputs:
-            column = np.concatenate([i[name] for i in inputs])
+            parts = [i[name] for i in inputs]
+            if isinstance(parts[0], np.ndarray):
+                column = np.concatenate(parts)
+            else:  # lists, from JSON records: one conversion for the whole batch
+                column = as_column(list(chain.from_iterable(parts)))
             self.arrays[IN + str(name)] = column
-        predictions = np.concatenate([np.asarray(o.outputs) for o in observations])
+        outputs: list[Any] = [o.outputs for o in observations]  # none is None (_alike)
+        if isinstance(outputs[0], np.ndarray):
+            predictions = np.concatenate([np.asarray(o) for o in outputs])
+        else:
+            predictions = as_column(list(chain.from_iterable(outputs)))
         self.arrays.update(output_columns(predictions, first.classes))
         self.data = {name: _plain(column) for name, column in self.arrays.items()}
         self.inputs_json = _texts(self.data, IN, self.size)
@@ -173,7 +182,7 @@ def _alike(observations: list[Observation]) -> bool:
     names, classes, kind = list(first.inputs), first.classes, type(first.inputs)
     if not names:
         return False
-    shape = np.shape(first.outputs)[1:]
+    shape = _shape(first.outputs)[1:]
     try:
         for o in observations:  # a plain loop: this runs for every collected request
             inputs, outputs = o.inputs, o.outputs
@@ -181,12 +190,21 @@ def _alike(observations: list[Observation]) -> bool:
                 return False
             if list(inputs) != names:
                 return False
-            got = outputs.shape if isinstance(outputs, np.ndarray) else np.shape(outputs)
+            got = _shape(outputs)
             if got[1:] != shape or len(inputs[names[0]]) != got[0]:
                 return False
     except (TypeError, IndexError):
         return False
     return True
+
+
+def _shape(values: Any) -> tuple[int, ...]:
+    """The shape of an array, or of a list (of rows of equal length) as numpy would see it."""
+    if isinstance(values, np.ndarray):
+        return tuple(values.shape)
+    if isinstance(values, list) and values and isinstance(values[0], list):
+        return (len(values), len(values[0]))
+    return tuple(np.shape(values))
 
 
 def _columns(observation: Observation, rows: int) -> dict[str, Array]:

@@ -22,6 +22,22 @@ SOURCES = ("model", "script", "collector")
 IN, OUT = "in:", "out:"  # the prefixes of input and output columns in a batch
 
 
+def as_column(values: Any) -> Array:
+    """A column as numpy, as the data plane decodes one: numbers as numbers (missing ones
+    NaN), text and mixed values as objects (a list from a JSON record, or an array)."""
+    if isinstance(values, np.ndarray):
+        return values
+    values = list(values)
+    array = np.asarray(values) if values else np.asarray(values, dtype="float64")
+    if array.dtype.kind in "US":
+        return np.asarray(values, dtype=object)
+    if array.dtype == object and all(
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
+    ):
+        return np.asarray([np.nan if v is None else v for v in values], dtype="float64")
+    return array
+
+
 def sampled(rate: float) -> bool:
     """Whether to collect this request at ``rate`` (0 to 1)."""
     return rate >= 1.0 or (rate > 0.0 and random.random() < rate)  # noqa: S311  # sampling
@@ -78,7 +94,7 @@ class Observation:
         if isinstance(inputs, Sequence):
             frame = pd.DataFrame.from_records([dict(r) for r in inputs])
             return {IN + str(k): frame[k].to_numpy() for k in frame.columns}
-        return {IN + str(k): np.asarray(v) for k, v in inputs.items()}
+        return {IN + str(k): as_column(v) for k, v in inputs.items()}
 
     def _outputs(self) -> dict[str, Array]:
         return {} if self.outputs is None else output_columns(self.outputs, self.classes)
@@ -87,7 +103,7 @@ class Observation:
 def output_columns(predictions: Any, classes: Sequence[Any] | None) -> dict[str, Array]:
     """``out:prediction`` (the most probable class, for class probabilities) and
     ``out:proba.<class>`` columns of predictions."""
-    values = np.asarray(predictions)
+    values = as_column(predictions)
     if values.ndim == 2 and classes is not None and values.shape[1] == len(classes):
         out = {OUT + "prediction": np.asarray(classes, dtype=object)[values.argmax(axis=1)]}
         for j, name in enumerate(classes):

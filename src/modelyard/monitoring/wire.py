@@ -64,29 +64,13 @@ def batch(records: list[bytes]) -> bytes:
     return b"[" + b",".join(records) + b"]"
 
 
-def _column(values: Any) -> Any:
-    """A decoded column as numpy, as the serving process had it: numbers as numbers
-    (missing ones NaN), text and mixed values as objects."""
-    if not isinstance(values, list):
-        return values
-    array = np.asarray(values) if values else np.asarray(values, dtype="float64")
-    if array.dtype.kind in "US":
-        return np.asarray(values, dtype=object)
-    if array.dtype == object and all(
-        v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
-    ):
-        return np.asarray([np.nan if v is None else v for v in values], dtype="float64")
-    return array
-
-
 def decode(record: list[Any]) -> Observation:
     """A record (parsed) back as an observation."""
     (
         endpoint, request_id, scored_at, source, status, latency_ms, model, version, alias,
         inputs, outputs, classes, error_code, designation,
     ) = record  # fmt: skip
-    if isinstance(inputs, dict):
-        inputs = {k: _column(v) for k, v in inputs.items()}
+    # columns stay lists: a batch turns each into numpy once, over all its observations
     return Observation(
         endpoint,
         request_id,
@@ -98,7 +82,7 @@ def decode(record: list[Any]) -> Observation:
         version,
         alias,
         inputs,
-        None if outputs is None else _column(outputs),
+        outputs,
         classes,
         error_code,
         designation,
