@@ -5,6 +5,7 @@ process dies, and reports rows the store refuses so that they are dropped and co
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -15,12 +16,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from modelyard import Workspace
+from modelyard.monitoring import wire
 from modelyard.monitoring.collector import Collector
 from modelyard.monitoring.observation import Observation
+from modelyard.monitoring.writer import WriterProcess
+from modelyard.monitoring.writing import InProcess
 from modelyard.storage.schema import utcnow
 from tests.conftest import PG_ADMIN_URL, _server_database, make_settings
 from tests.helpers.monitoring import until
@@ -149,6 +154,8 @@ import sys, time
 import numpy as np
 from modelyard import Workspace
 from modelyard.monitoring.observation import Observation
+from modelyard.monitoring.writer import WriterProcess
+from modelyard.monitoring.writing import InProcess
 from modelyard.storage.schema import utcnow
 from tests.conftest import make_settings
 from pathlib import Path
@@ -183,3 +190,51 @@ def test_the_writer_exits_when_its_serving_process_is_killed(tmp_path: Path) -> 
     finally:
         serving.kill()
         serving.wait()
+
+
+@pytest.mark.parametrize(
+    ("url", "separate"),
+    [("sqlite://", False), ("sqlite:///:memory:", False), ("sqlite:///{root}/r.db", True)],
+)
+def test_only_a_database_another_process_can_open_gets_a_writer_process(
+    tmp_path: Path, url: str, separate: bool
+) -> None:
+    ws = Workspace(make_settings(tmp_path, url.format(root=tmp_path)))
+    try:
+        assert ws.db.in_memory is not separate
+        sink = ws.monitoring.collector(writer_process=True).sink
+        assert isinstance(sink, WriterProcess) is separate
+        assert isinstance(sink, InProcess) is not separate
+        assert isinstance(ws.monitoring.collector().sink, InProcess)  # the SDK's default
+    finally:
+        ws.close()
+
+
+def test_the_writer_command_answers_each_batch_and_exits_0_at_the_end_of_its_input() -> None:
+    settings = {
+        "url": f"postgresql+psycopg://nobody:{CANARY}@127.0.0.1:1/none",
+        "busy_timeout_s": 1.0,
+    }
+    record = wire.encode(observation(0))
+    stream = io.BytesIO()
+    wire.write_frame(stream, orjson.dumps(settings))
+    wire.write_frame(stream, wire.batch([record]))
+    done = subprocess.run(
+        [sys.executable, "-m", "modelyard.monitoring.writer"],
+        input=stream.getvalue(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (answer,) = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert answer["error"] == "store" and "127.0.0.1:1" in answer["message"]
+    assert CANARY not in done.stdout.decode() + done.stderr.decode()  # redacted
+    empty = subprocess.run(
+        [sys.executable, "-m", "modelyard.monitoring.writer"],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (empty.returncode, empty.stdout) == (0, b"")
