@@ -1,7 +1,7 @@
 """Benchmark: what collection costs real-time scoring, in one run. It prints figures and
 asserts nothing.
 
-    .venv/bin/python bench/collect_overhead.py [--duration 10] [--rounds 5]
+    .venv/bin/python bench/collect_overhead.py [--duration 10] [--rounds 8]
         [--connections 16] [--loadgen auto|wrk|python]
 
 One ``modelyard serve`` process (one worker) serves seed 003's churn model (one-hot +
@@ -81,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5)  # single rounds vary ~10 %
+    parser.add_argument("--rounds", type=int, default=8)  # single rounds vary ~10 %
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     args = parser.parse_args()
@@ -104,6 +104,7 @@ def main() -> None:
         )
         rates: dict[str, list[float]] = {"plain": [], "collected": []}
         cpu: dict[str, list[float]] = {"plain": [], "collected": []}
+        p99: dict[str, list[float]] = {"plain": [], "collected": []}
         try:
             for round_ in range(args.rounds):
                 order = ("plain", "collected") if round_ % 2 == 0 else ("collected", "plain")
@@ -126,9 +127,10 @@ def main() -> None:
                     ok = int(result["requests"]) - int(result["status"])
                     rates[name].append(ok / (result["duration_us"] / 1e6))
                     cpu[name].append(1000 * spent / max(1, int(result["requests"])))
+                    p99[name].append(float(result["p99_us"]) / 1000)
                     say(
                         f"round {round_ + 1} {name}: {rates[name][-1]:.0f} req/s, "
-                        f"{cpu[name][-1]:.3f} ms CPU/req"
+                        f"{cpu[name][-1]:.3f} ms CPU/req, p99 {p99[name][-1]:.1f} ms"
                     )
         finally:
             server.stop()
@@ -146,8 +148,10 @@ def main() -> None:
     print(
         f"churn, 1 row per request, {args.connections} connections, {loadgen}, "
         f"median of {args.rounds} rounds of {args.duration} s (order alternating):\n"
-        f"  collection off: {plain:8.0f} req/s  {plain_cpu:.3f} ms server CPU/req\n"
+        f"  collection off: {plain:8.0f} req/s  {plain_cpu:.3f} ms server CPU/req  "
+        f"p99 {statistics.median(p99['plain']):.1f} ms\n"
         f"  collection on:  {collected:8.0f} req/s  {collected_cpu:.3f} ms server CPU/req  "
+        f"p99 {statistics.median(p99['collected']):.1f} ms  "
         f"({report.rows:,} rows collected, sampling 1.0)\n"
         f"  req/s on / off = {collected / plain:.3f} ({(1 - collected / plain) * 100:.1f} % fewer);"
         f" CPU per request on / off = {collected_cpu / plain_cpu:.3f}\n"

@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelyard.monitoring import wire
+from modelyard.monitoring import blocks, wire
+from modelyard.monitoring.batch import Batch
 from modelyard.monitoring.observation import Observation
+from modelyard.monitoring.writing import payload
 
 AT = datetime(2026, 12, 4, 18, 0, 0, 123456, tzinfo=UTC)
 
@@ -140,3 +143,69 @@ def test_any_json_values_come_back_as_the_same_values(columns: list[list[Any]]) 
         got = [None if isinstance(v, float) and math.isnan(v) else v for v in got]
         assert got == want  # numbers equal as numbers (an int beside floats reads as float)
         assert [isinstance(v, str) for v in got] == [isinstance(v, str) for v in want]
+
+
+def scored(n: int, *, plan: str = "gold", age: float = 30.0) -> Observation:
+    return Observation(
+        "churn",
+        f"r{n}",
+        AT,
+        "model",
+        200,
+        1.0 + n,
+        "churn",
+        2,
+        "champion",
+        {
+            "age": np.array([age, np.nan][: 1 + n % 2]),
+            "plan": np.array([plan] * (1 + n % 2), dtype=object),
+        },
+        np.array([[0.25, 0.75], [0.5, 0.5]][: 1 + n % 2], dtype=np.float32),
+        [0, 1],
+        None,
+        "",
+    )
+
+
+def test_alike_observations_travel_as_one_group_and_write_the_same_rows_and_block() -> None:
+    alike = [scored(n, plan=p, age=30.0 + n) for n, p in enumerate(["gold", "silver", "gold"])]
+    other = Observation("churn", "refused", AT, status=422, error_code="bad_value")
+    renamed = Observation("churn", "r9", AT, inputs={"x": np.array([1.0])}, outputs=np.array([1]))
+    groups = wire.groups([alike[0], other, alike[1], renamed, alike[2]])
+    assert [len(g) for g in groups] == [3, 1, 1] and groups[0] == alike
+    data = wire.batch([wire.encode_group(g) for g in groups])
+    items = wire.decode_batch(data)
+    assert [type(i).__name__ for i in items] == ["Group", "Observation", "Observation"]
+    group = items[0]
+    assert isinstance(group, wire.Group) and group.rows == [1, 2, 1]
+    # the rows and the block a group writes are those its observations write as records
+    sent, back = Batch(alike), Batch.of_group(group)
+    assert (
+        back.rows() == Batch(wire.decode_batch(wire.batch([wire.encode(o) for o in alike]))).rows()
+    )  # type: ignore[arg-type]
+    assert [r[2] for r in back.rows()] == ["r0", "r1", "r1", "r2"]
+    assert blocks.decode([blocks.encode(back).data]).equals(
+        blocks.decode([blocks.encode(sent).data])
+    )
+    (written,) = [r for r in payload(items) if r[1] and r[1][0][2] == "r0"]
+    assert len(written[1]) == 4 and written[2].rows == 4
+
+
+def test_a_group_whose_columns_are_not_one_per_row_is_refused() -> None:
+    short = scored(1)  # two rows of predictions
+    short.inputs = {"age": np.array([30.0]), "plan": np.array(["gold", "gold"], dtype=object)}
+    with pytest.raises(ValueError, match="age"):
+        wire.encode_group([scored(0), short])
+
+
+def test_groups_of_the_same_columns_are_written_as_one_block() -> None:
+    first = [scored(n) for n in range(3)]
+    second = [scored(n) for n in range(3, 6)]
+    other = [scored(n) for n in range(6, 8)]
+    for o in other:
+        o.classes = ["no", "yes"]  # other classes: another block
+    items = wire.decode_batch(wire.batch([wire.encode_group(g) for g in (first, second, other)]))
+    written = payload(items)
+    assert [len(rows) for _, rows, _ in written] == [9, 3]
+    assert [block.rows for _, _, block in written] == [9, 3]
+    assert [r[2] for r in written[0][1]] == ["r0", "r1", "r1", "r2", "r3", "r3", "r4", "r5", "r5"]

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 
 from modelyard.monitoring.observation import IN, OUT, Observation, as_column, output_columns
+from modelyard.monitoring.wire import Group
 from modelyard.storage.collection import clean
 
 Array = np.ndarray[Any, Any]
@@ -52,18 +53,19 @@ class Batch:
 
     def __init__(self, observations: Sequence[Observation]) -> None:
         self.endpoint = observations[0].endpoint
-        self.observations = list(observations)
-        self.counts = [o.rows for o in self.observations]
+        self.counts = [o.rows for o in observations]
         self.size = sum(self.counts)
         self.data: dict[str, list[Any]] = {}
         self.arrays: dict[str, Array] = {}  # the same columns as numpy, when stacked
         self.inputs_json: list[str | None] = []
         self.outputs_json: list[str | None] = []
-        if _alike(self.observations):  # the common case: a model endpoint's requests
-            self._stack()
+        each = zip(*map(_READ_FIELDS, observations), strict=True)
+        self._fields: dict[str, Sequence[Any]] = dict(zip(FIELDS, each, strict=True))
+        if _alike(observations):  # the common case: a model endpoint's requests
+            self._stack(observations)
             return
         filled = 0
-        for observation, rows in zip(self.observations, self.counts, strict=True):
+        for observation, rows in zip(observations, self.counts, strict=True):
             columns = {k: _plain(v) for k, v in _columns(observation, rows).items()}
             for name, values in columns.items():
                 target = self.data.get(name)
@@ -78,9 +80,22 @@ class Batch:
             self.inputs_json += _texts(columns, IN, rows)
             self.outputs_json += _texts(columns, OUT, rows)
 
-    def _stack(self) -> None:
+    @classmethod
+    def of_group(cls, group: Group) -> Batch:
+        """The batch of a group of observations sent as columns (``monitoring.wire``)."""
+        batch = cls.__new__(cls)
+        batch.endpoint = group.endpoint
+        batch.counts = group.rows
+        batch.size = sum(group.rows)
+        fields = dict(group.fields)
+        fields["scored_at"] = [datetime.fromisoformat(m) for m in fields["scored_at"]]
+        batch._fields = {name: fields[name] for name in FIELDS}
+        batch.arrays = {IN + str(name): as_column(v) for name, v in group.inputs.items()}
+        batch._finish(as_column(group.outputs), group.classes)
+        return batch
+
+    def _stack(self, observations: Sequence[Observation]) -> None:
         """Each column concatenated over the batch at once."""
-        observations = self.observations
         first = observations[0]
         inputs = [o.inputs for o in observations if isinstance(o.inputs, Mapping)]
         assert isinstance(first.inputs, Mapping) and len(inputs) == len(observations)
@@ -96,22 +111,21 @@ class Batch:
             predictions = np.concatenate([np.asarray(o) for o in outputs])
         else:
             predictions = as_column(list(chain.from_iterable(outputs)))
-        self.arrays.update(output_columns(predictions, first.classes))
+        self._finish(predictions, first.classes)
+
+    def _finish(self, predictions: Array, classes: Sequence[Any] | None) -> None:
+        """Add the output columns of ``predictions`` to the stacked inputs, and make the
+        Python values and each row's JSON of them all."""
+        self.arrays.update(output_columns(predictions, classes))
         self.data = {name: _plain(column) for name, column in self.arrays.items()}
         self.inputs_json = _texts(self.data, IN, self.size)
         self.outputs_json = _texts(self.data, OUT, self.size)
 
     def expand(self, values: list[Any]) -> list[Any]:
         """One value per observation, repeated for each of its rows."""
-        if self.size == len(self.observations):
+        if self.size == len(self.counts):
             return values
         return [v for v, n in zip(values, self.counts, strict=True) for v in [v] * n]
-
-    @cached_property
-    def _fields(self) -> dict[str, tuple[Any, ...]]:
-        """Each scalar field's values, one per observation (one pass over them)."""
-        values = zip(*map(_READ_FIELDS, self.observations), strict=True)
-        return dict(zip(FIELDS, values, strict=True))
 
     def each(self, field: str) -> list[Any]:
         """An observation field's value for each row."""
@@ -139,7 +153,7 @@ class Batch:
 
     def row_index(self) -> list[int]:
         """Each row's position in its request."""
-        if self.size == len(self.observations):
+        if self.size == len(self.counts):
             return [0] * self.size
         return [i for n in self.counts for i in range(n)]
 
@@ -173,7 +187,7 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _alike(observations: list[Observation]) -> bool:
+def _alike(observations: Sequence[Observation]) -> bool:
     """True if every observation has numpy input columns of the same names, and
     predictions of the same shape and classes (a model endpoint's usual batch)."""
     first = observations[0]

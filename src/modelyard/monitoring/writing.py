@@ -3,6 +3,7 @@ columnar block, all in one transaction (``CollectionStore.insert``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from modelyard.monitoring import blocks, wire
@@ -11,22 +12,25 @@ from modelyard.monitoring.observation import Observation
 from modelyard.storage.collection import BlockRow, CollectionStore
 
 
-def payload(observations: list[Observation]) -> list[tuple[str, list[tuple[Any, ...]], BlockRow]]:
-    """Each endpoint's rows and block of a write."""
+def payload(
+    items: Sequence[Observation | wire.Group],
+) -> list[tuple[str, list[tuple[Any, ...]], BlockRow]]:
+    """The rows and block of the groups alike (``wire.merged``), and of each endpoint's
+    other observations, of a write."""
+    groups = wire.merged([item for item in items if isinstance(item, wire.Group)])
+    batches = [Batch.of_group(group) for group in groups]
     by_endpoint: dict[str, list[Observation]] = {}
-    for observation in observations:
-        by_endpoint.setdefault(observation.endpoint, []).append(observation)
-    out = []
-    for endpoint, mine in by_endpoint.items():
-        batch = Batch(mine)
-        out.append((endpoint, batch.rows(), blocks.encode(batch)))
-    return out
+    for item in items:
+        if isinstance(item, Observation):
+            by_endpoint.setdefault(item.endpoint, []).append(item)
+    batches += [Batch(mine) for mine in by_endpoint.values()]
+    return [(batch.endpoint, batch.rows(), blocks.encode(batch)) for batch in batches]
 
 
-def write_observations(store: CollectionStore, observations: list[Observation]) -> None:
-    """Write ``observations`` to ``store`` in one transaction (raises ``StorageError`` if
-    the store refuses or cannot be reached)."""
-    store.insert(payload(observations))
+def write_observations(store: CollectionStore, items: Sequence[Observation | wire.Group]) -> None:
+    """Write ``items`` (observations, and groups of them) to ``store`` in one transaction
+    (raises ``StorageError`` if the store refuses or cannot be reached)."""
+    store.insert(payload(items))
 
 
 class InProcess:

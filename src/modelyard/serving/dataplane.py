@@ -96,6 +96,7 @@ class Exchange:
     source: str = "model"  # "model", or "script" for an entry script's answer
     pinned: bool = False  # a version or alias was asked for by URL (never mirrored)
     score_ms: float = 0.0  # how long scoring took
+    answered: float = 0.0  # time.perf_counter() once the answer was sent (collected ones)
 
 
 Hook = Callable[[Exchange], None]
