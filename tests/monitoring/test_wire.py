@@ -182,7 +182,7 @@ def test_alike_observations_travel_as_one_group_and_write_the_same_rows_and_bloc
     sent, back = Batch(alike), Batch.of_group(group)
     assert (
         back.rows() == Batch(wire.decode_batch(wire.batch([wire.encode(o) for o in alike]))).rows()
-    )  # type: ignore[arg-type]
+    )
     assert [r[2] for r in back.rows()] == ["r0", "r1", "r1", "r2"]
     assert blocks.decode([blocks.encode(back).data]).equals(
         blocks.decode([blocks.encode(sent).data])
@@ -209,3 +209,12 @@ def test_groups_of_the_same_columns_are_written_as_one_block() -> None:
     assert [len(rows) for _, rows, _ in written] == [9, 3]
     assert [block.rows for _, _, block in written] == [9, 3]
     assert [r[2] for r in written[0][1]] == ["r0", "r1", "r1", "r2", "r3", "r3", "r4", "r5", "r5"]
+
+
+def test_an_observation_whose_classes_are_no_key_travels_as_a_record() -> None:
+    odd = scored(0)
+    odd.classes = [["a"], ["b"]]  # what a custom model may name
+    groups = wire.groups([scored(1), odd, scored(2)])
+    assert [len(g) for g in groups] == [2, 1] and groups[1] == [odd]
+    (back,) = wire.decode_batch(wire.batch([wire.encode_group(groups[1])]))
+    assert isinstance(back, Observation) and back.classes == [["a"], ["b"]]

@@ -142,10 +142,12 @@ class Collector:
         calling thread."""
         try:
             items = self._records(chunk)
-        finally:
-            with self._lock:
-                self._encoding -= 1
+        except Exception:  # a bug, not the request's: logged, its rows counted as dropped
+            log.exception("collection: %d observations could not be written", len(chunk))
+            items = []
+            self._lose(sum(rows for _, _, rows in chunk))
         with self._lock:
+            self._encoding -= 1
             self._buffer.extend(items)
             self._buffered += sum(rows for _, rows in items)
             full = self._buffered >= self.batch_rows

@@ -125,7 +125,11 @@ def groups(observations: Sequence[Observation]) -> list[list[Observation]]:
             continue
         classes = None if o.classes is None else tuple(o.classes)
         key = (o.endpoint, tuple(inputs), outputs.shape[1:], classes)
-        found = alike.get(key)
+        try:
+            found = alike.get(key)
+        except TypeError:  # a class that is no key (a list, say): a record of its own
+            single.append([o])
+            continue
         if found is None:
             alike[key] = [o]
         else:
