@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
@@ -73,8 +74,16 @@ def in_threads(
     finally:
         stop.set()
         for thread in threads:
-            while thread.is_alive():  # short joins: the main thread stays open to signals
-                thread.join(0.2)
+            sleep_while_alive(thread, 0.2)
+
+
+def sleep_while_alive(thread: threading.Thread, poll_s: float) -> None:
+    """Return once ``thread`` has ended, open to signals meanwhile (a ``KeyboardInterrupt``
+    leaves it running and says so truly). Not ``thread.join(timeout)`` in a loop: on Python
+    3.11 a signal that interrupts a join marks the thread stopped while it still runs, and
+    the interpreter may then exit under it (a segfault in a C extension's callback)."""
+    while thread.is_alive():
+        time.sleep(poll_s)
 
 
 def wait(stop: threading.Event, threads: list[threading.Thread]) -> None:

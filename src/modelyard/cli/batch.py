@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -106,8 +107,8 @@ def _run_with_progress(batch: Batch, job_id: str) -> None:
         task = bar.add_task("score", total=None, rate="")
         worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.3)
+            while worker.is_alive():  # not worker.join(0.3): see sleep_while_alive
+                time.sleep(0.3)
                 _show(bar, task, batch.store.get(job_id))
         except KeyboardInterrupt:
             stop.set()

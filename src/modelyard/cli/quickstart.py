@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from modelyard.cli.background import sleep_while_alive
 from modelyard.cli.context import console
 from modelyard.config.locations import CONFIG_FILE
 from modelyard.config.serve import ServeOptions
@@ -258,8 +259,7 @@ def _serve_until_interrupted(thread: threading.Thread) -> None:
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        while thread.is_alive():
-            thread.join(timeout=0.5)
+        sleep_while_alive(thread, 0.5)  # a join interrupted by Ctrl+C: a segfault in ten
     except KeyboardInterrupt:
         console.print("\nstopping…")
     finally:
