@@ -218,3 +218,12 @@ def test_an_observation_whose_classes_are_no_key_travels_as_a_record() -> None:
     assert [len(g) for g in groups] == [2, 1] and groups[1] == [odd]
     (back,) = wire.decode_batch(wire.batch([wire.encode_group(groups[1])]))
     assert isinstance(back, Observation) and back.classes == [["a"], ["b"]]
+
+
+def test_groups_whose_classes_read_back_as_lists_still_merge() -> None:
+    first, second = [scored(0), scored(2)], [scored(4), scored(6)]
+    for o in first + second:
+        o.classes = [(0, "a"), (1, "b")]  # a tuple is a key here, a list once read back
+    items = wire.decode_batch(wire.batch([wire.encode_group(g) for g in (first, second)]))
+    (merged,) = wire.merged([i for i in items if isinstance(i, wire.Group)])
+    assert merged.rows == [1, 1, 1, 1] and merged.classes == [[0, "a"], [1, "b"]]

@@ -8,23 +8,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from itertools import chain
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import orjson
 
 from modelyard.monitoring.observation import IN, OUT, Observation, as_column, output_columns
-from modelyard.monitoring.wire import Group
+from modelyard.monitoring.wire import READ_SCALARS, SCALARS, Group
 from modelyard.storage.collection import clean
 
 Array = np.ndarray[Any, Any]
-# The scalar fields of an observation, read once per observation in one C call.
-FIELDS = (
-    "endpoint", "scored_at", "request_id", "source", "designation", "model", "version",
-    "alias", "latency_ms", "status", "error_code",
-)  # fmt: skip
-_READ_FIELDS = attrgetter(*FIELDS)
 
 
 def _plain(values: Array) -> list[Any]:
@@ -59,8 +52,8 @@ class Batch:
         self.arrays: dict[str, Array] = {}  # the same columns as numpy, when stacked
         self.inputs_json: list[str | None] = []
         self.outputs_json: list[str | None] = []
-        each = zip(*map(_READ_FIELDS, observations), strict=True)
-        self._fields: dict[str, Sequence[Any]] = dict(zip(FIELDS, each, strict=True))
+        each = zip(*map(READ_SCALARS, observations), strict=True)
+        self._fields: dict[str, Sequence[Any]] = dict(zip(SCALARS, each, strict=True))
         if _alike(observations):  # the common case: a model endpoint's requests
             self._stack(observations)
             return
@@ -87,9 +80,9 @@ class Batch:
         batch.endpoint = group.endpoint
         batch.counts = group.rows
         batch.size = sum(group.rows)
-        fields = dict(group.fields)
+        fields: dict[str, Sequence[Any]] = dict(group.fields)
         fields["scored_at"] = [datetime.fromisoformat(m) for m in fields["scored_at"]]
-        batch._fields = {name: fields[name] for name in FIELDS}
+        batch._fields = fields
         batch.arrays = {IN + str(name): as_column(v) for name, v in group.inputs.items()}
         batch._finish(as_column(group.outputs), group.classes)
         return batch

@@ -1,7 +1,7 @@
 """Observations as bytes: what the collector buffers and the writer process reads.
 
-The collector's thread turns the observations it takes from its buffer into the items
-of one batch, and the writer, in its own process, turns them back. A model endpoint's
+The collector turns the observations offered to it into the items of a batch, a chunk at
+a time, and the writer, in its own process, turns them back. A model endpoint's
 scored requests whose inputs have the same names and whose predictions have the same
 shape (nearly all of them) travel as one **group**: a JSON object of columns, each input
 and the predictions concatenated over the group with numpy and written by one orjson
@@ -29,12 +29,12 @@ from modelyard.monitoring.observation import Observation
 Array = np.ndarray[Any, Any]
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _LENGTH = struct.Struct(">Q")  # a frame's length, before its bytes
-# The scalar fields of an observation, a list each in a group.
+# The scalar fields of an observation (a list each in a group), and reading them in one call.
 SCALARS = (
     "endpoint", "request_id", "scored_at", "source", "status", "latency_ms", "model",
     "version", "alias", "error_code", "designation",
 )  # fmt: skip
-_READ_SCALARS = attrgetter(*SCALARS)
+READ_SCALARS = attrgetter(*SCALARS)
 
 
 @dataclass(slots=True)
@@ -52,7 +52,7 @@ class Group:
         """What groups that can be written as one share: endpoint, inputs, outputs."""
         outputs = self.outputs
         width = len(outputs[0]) if outputs and type(outputs[0]) is list else None
-        classes = None if self.classes is None else tuple(self.classes)
+        classes = orjson.dumps(self.classes)  # as JSON: classes may be lists (no key)
         return (self.endpoint, tuple(self.inputs), width, classes)
 
     def extend(self, other: Group) -> None:
@@ -163,7 +163,7 @@ def encode_group(group: Sequence[Observation]) -> bytes:
         if column.ndim != 1 or len(column) != total:
             raise ValueError(f"input {name!r} is not one value per row")
         inputs[name] = _writable(column)
-    each = zip(*map(_READ_SCALARS, group), strict=True)  # a tuple per field
+    each = zip(*map(READ_SCALARS, group), strict=True)  # a tuple per field
     item = {
         "endpoint": first.endpoint,
         "fields": dict(zip(SCALARS, map(list, each), strict=True)),
