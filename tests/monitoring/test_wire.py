@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -167,17 +166,32 @@ def scored(n: int, *, plan: str = "gold", age: float = 30.0) -> Observation:
     )
 
 
-def test_alike_observations_travel_as_one_group_and_write_the_same_rows_and_block() -> None:
+def as_scored(o: Observation) -> bytes:
+    """``o`` as the data plane's collection hook writes a scored request."""
+    assert isinstance(o.inputs, dict) and o.outputs is not None
+    fields = (o.request_id, o.scored_at.timestamp(), o.latency_ms, o.status, o.model,
+              o.version, o.alias)  # fmt: skip
+    values = [np.asarray(v).tolist() for v in o.inputs.values()]
+    return wire.scored(o.endpoint, list(o.inputs), o.classes, fields, values, o.outputs.tolist())
+
+
+def test_scored_requests_of_one_kind_become_one_group_that_writes_what_records_write() -> None:
     alike = [scored(n, plan=p, age=30.0 + n) for n, p in enumerate(["gold", "silver", "gold"])]
-    other = Observation("churn", "refused", AT, status=422, error_code="bad_value")
-    renamed = Observation("churn", "r9", AT, inputs={"x": np.array([1.0])}, outputs=np.array([1]))
-    groups = wire.groups([alike[0], other, alike[1], renamed, alike[2]])
-    assert [len(g) for g in groups] == [3, 1, 1] and groups[0] == alike
-    data = wire.batch([wire.encode_group(g) for g in groups])
+    renamed = Observation(
+        "churn", "r9", AT, inputs={"x": np.array([1.0])}, outputs=np.array([1]), model="churn"
+    )
+    data = wire.batch(
+        [wire.scored_item([as_scored(alike[0]), as_scored(renamed), *map(as_scored, alike[1:])])]
+    )
     items = wire.decode_batch(data)
-    assert [type(i).__name__ for i in items] == ["Group", "Observation", "Observation"]
+    assert [type(i).__name__ for i in items] == ["Group", "Group"]
     group = items[0]
     assert isinstance(group, wire.Group) and group.rows == [1, 2, 1]
+    assert group.fields["scored_at"] == [AT] * 3 and group.fields["request_id"] == [
+        "r0",
+        "r1",
+        "r2",
+    ]
     # the rows and the block a group writes are those its observations write as records
     sent, back = Batch(alike), Batch.of_group(group)
     assert (
@@ -191,11 +205,27 @@ def test_alike_observations_travel_as_one_group_and_write_the_same_rows_and_bloc
     assert len(written[1]) == 4 and written[2].rows == 4
 
 
-def test_a_group_whose_columns_are_not_one_per_row_is_refused() -> None:
+@given(st.lists(st.lists(values, min_size=1, max_size=4), min_size=1, max_size=3))
+def test_a_scored_request_writes_the_rows_its_record_writes(columns: list[list[Any]]) -> None:
+    rows = min(len(c) for c in columns)
+    inputs = {f"c{i}": np.array(c[:rows], dtype=object) for i, c in enumerate(columns)}
+    sent = Observation("e", "r", AT, inputs=inputs, outputs=np.arange(rows, dtype=float))
+    (group,) = wire.decode_batch(wire.batch([wire.scored_item([as_scored(sent)])]))
+    assert isinstance(group, wire.Group)
+    assert Batch.of_group(group).rows() == Batch([trip(sent)]).rows()
+
+
+def test_a_request_whose_columns_are_not_one_per_row_travels_as_a_record() -> None:
     short = scored(1)  # two rows of predictions
     short.inputs = {"age": np.array([30.0]), "plan": np.array(["gold", "gold"], dtype=object)}
-    with pytest.raises(ValueError, match="age"):
-        wire.encode_group([scored(0), short])
+    items = wire.decode_batch(
+        wire.batch([wire.scored_item([as_scored(scored(0)), as_scored(short)])])
+    )
+    assert [type(i).__name__ for i in items] == ["Group", "Observation"]
+    odd = items[1]
+    assert isinstance(odd, Observation) and odd.request_id == "r1" and odd.scored_at == AT
+    assert odd.inputs == {"age": [30.0], "plan": ["gold", "gold"]}
+    assert len(payload(items)) == 2  # each written: the record as the record path writes it
 
 
 def test_groups_of_the_same_columns_are_written_as_one_block() -> None:
@@ -204,26 +234,26 @@ def test_groups_of_the_same_columns_are_written_as_one_block() -> None:
     other = [scored(n) for n in range(6, 8)]
     for o in other:
         o.classes = ["no", "yes"]  # other classes: another block
-    items = wire.decode_batch(wire.batch([wire.encode_group(g) for g in (first, second, other)]))
-    written = payload(items)
+    chunks = [wire.scored_item([as_scored(o) for o in chunk]) for chunk in (first, second, other)]
+    written = payload(wire.decode_batch(wire.batch(chunks)))
     assert [len(rows) for _, rows, _ in written] == [9, 3]
     assert [block.rows for _, _, block in written] == [9, 3]
     assert [r[2] for r in written[0][1]] == ["r0", "r1", "r1", "r2", "r3", "r3", "r4", "r5", "r5"]
 
 
-def test_an_observation_whose_classes_are_no_key_travels_as_a_record() -> None:
-    odd = scored(0)
-    odd.classes = [["a"], ["b"]]  # what a custom model may name
-    groups = wire.groups([scored(1), odd, scored(2)])
-    assert [len(g) for g in groups] == [2, 1] and groups[1] == [odd]
-    (back,) = wire.decode_batch(wire.batch([wire.encode_group(groups[1])]))
-    assert isinstance(back, Observation) and back.classes == [["a"], ["b"]]
-
-
-def test_groups_whose_classes_read_back_as_lists_still_merge() -> None:
-    first, second = [scored(0), scored(2)], [scored(4), scored(6)]
-    for o in first + second:
-        o.classes = [(0, "a"), (1, "b")]  # a tuple is a key here, a list once read back
-    items = wire.decode_batch(wire.batch([wire.encode_group(g) for g in (first, second)]))
-    (merged,) = wire.merged([i for i in items if isinstance(i, wire.Group)])
-    assert merged.rows == [1, 1, 1, 1] and merged.classes == [[0, "a"], [1, "b"]]
+def test_classes_that_are_lists_or_tuples_still_group() -> None:
+    odd = [scored(0), scored(2)]
+    for o in odd:
+        o.classes = [["a"], ["b"]]  # what a custom model may name
+    tupled = [scored(4), scored(6)]
+    for o in tupled:
+        o.classes = [(0, "a"), (1, "b")]  # read back as lists
+    chunks = [
+        wire.scored_item([as_scored(o) for o in chunk]) for chunk in (odd[:1], odd[1:], tupled)
+    ]
+    items = wire.decode_batch(wire.batch(chunks))
+    merged = wire.merged([i for i in items if isinstance(i, wire.Group)])
+    assert [(g.rows, g.classes) for g in merged] == [
+        ([1, 1], [["a"], ["b"]]),
+        ([1, 1], [[0, "a"], [1, "b"]]),
+    ]

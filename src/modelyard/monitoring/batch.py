@@ -80,9 +80,7 @@ class Batch:
         batch.endpoint = group.endpoint
         batch.counts = group.rows
         batch.size = sum(group.rows)
-        fields: dict[str, Sequence[Any]] = dict(group.fields)
-        fields["scored_at"] = [datetime.fromisoformat(m) for m in fields["scored_at"]]
-        batch._fields = fields
+        batch._fields = dict(group.fields)
         batch.arrays = {IN + str(name): as_column(v) for name, v in group.inputs.items()}
         batch._finish(as_column(group.outputs), group.classes)
         return batch

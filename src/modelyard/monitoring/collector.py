@@ -1,22 +1,20 @@
 """The collector: scoring hands it observations and never waits for the database.
 
-``offer`` (or ``offer_later``, for an observation to be built from what the caller hands
-over) appends to an in-memory list bounded in rows, under a lock held for a few
-assignments: a request's path does nothing else for collection. Once ``CHUNK_ROWS`` rows
-are offered, the thread that offered the last builds them and writes them as the items
-of a batch (``monitoring.wire``: a model endpoint's alike requests as one group of
-columns, concatenated by numpy and written by one orjson call); what is offered more
-slowly, the background thread writes once ``flush_s`` has passed. Built a hundred at a
-time, an observation costs a fraction of what it costs on its own request's path, and
-the list holds references to a hundred requests' columns at most: the rest waits as
-bytes, for the background thread to take ``batch_rows`` at a time (or what is there once
-the last batch was taken ``flush_s`` ago) and hand them to the collector's sink: a server's is
-the writer process (``monitoring.writer``), which builds the rows and blocks on another
-core; the SDK's writes in this process (``monitoring.writing.InProcess``). When the store
-is down (unreachable, locked, full) the thread keeps the batch in hand and retries with
-backoff, the buffer fills, and every row offered beyond ``max_rows`` is dropped and
-counted (``modelyard_collection_dropped_total``), never silently; once the store answers
-again, writing resumes by itself, oldest rows first.
+``offer`` (an ``Observation``) and ``offer_scored`` (a model endpoint's scored request,
+already JSON: ``monitoring.wire.scored``) append to an in-memory list bounded in rows,
+under a lock held for a few assignments: a request's path does nothing else for
+collection. Once ``CHUNK_ROWS`` rows are offered, the thread that offered the last writes
+them as the items of a batch (``monitoring.wire``: the observations as records, the
+scored requests joined as one item); what is offered more slowly, the background thread
+writes once ``flush_s`` has passed. The rest waits as bytes, for the background
+thread to take ``batch_rows`` at a time (or what is there once the last batch was taken
+``flush_s`` ago) and hand them to the collector's sink: a server's is the writer process
+(``monitoring.writer``), which turns groups into columns and builds the rows and blocks
+on another core; the SDK's writes in this process (``monitoring.writing.InProcess``).
+When the store is down (unreachable, locked, full) the thread keeps the batch in hand and
+retries with backoff, the buffer fills, and every row offered beyond ``max_rows`` is
+dropped and counted (``modelyard_collection_dropped_total``), never silently; once the
+store answers again, writing resumes by itself, oldest rows first.
 """
 
 from __future__ import annotations
@@ -26,9 +24,8 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 import orjson
 
@@ -40,11 +37,8 @@ from modelyard.monitoring.prometheus import COLLECTION_DROPPED
 log = logging.getLogger("modelyard.monitoring")
 _LIVE: weakref.WeakSet[Collector] = weakref.WeakSet()
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
-T = TypeVar("T")
-# an observation offered (or how to build one, and from what) and its rows
-Fresh = tuple[Callable[[Any], Observation] | None, Any, int]
-# Rows built and written as JSON together by the thread that offers the last of them: a
-# thousand at once held each request's tail (p99) 5 ms longer, a few dozen cost more CPU.
+# Rows written as JSON together by the thread that offers the last of them: a thousand at
+# once held each request's tail (p99) 5 ms longer, a few dozen cost more CPU.
 CHUNK_ROWS = 128
 UNWRITABLE = (TypeError, ValueError, orjson.JSONEncodeError)  # a value JSON cannot hold
 
@@ -86,7 +80,7 @@ class Collector:
         self.max_rows = max_rows
         self.batch_rows = batch_rows
         self.flush_s = flush_s
-        self._fresh: list[Fresh] = []  # offered, not written as JSON yet
+        self._fresh: list[Observation | bytes] = []  # offered, not in a batch's items yet
         self._fresh_rows = 0
         self._buffer: deque[tuple[bytes, int]] = deque()  # items of the next batches, rows
         self._buffered = 0  # rows in the buffer
@@ -108,17 +102,14 @@ class Collector:
     def offer(self, observation: Observation) -> bool:
         """Buffer ``observation`` (never blocks for the store; it must not change once
         offered); False if it was dropped, the buffer full."""
-        return self._add((None, observation, observation.rows))
+        return self._add(observation, observation.rows)
 
-    def offer_later(self, build: Callable[[T], Observation], source: T, rows: int) -> bool:
-        """Buffer the observation ``build(source)`` makes, of ``rows`` rows, built with the
-        rest of its chunk (``source`` must not change once offered; a ``build`` that
-        raises loses that observation, counted as dropped); False if it was dropped, the
-        buffer full."""
-        return self._add((build, source, rows))
+    def offer_scored(self, scored: bytes, rows: int) -> bool:
+        """Buffer a model endpoint's scored request of ``rows`` rows (``wire.scored``);
+        False if it was dropped, the buffer full."""
+        return self._add(scored, rows)
 
-    def _add(self, fresh: Fresh) -> bool:
-        rows = fresh[2]
+    def _add(self, fresh: Observation | bytes, rows: int) -> bool:
         with self._lock:
             if self._pending + rows > self.max_rows:
                 self.dropped += rows
@@ -132,20 +123,21 @@ class Collector:
             self._pending += rows
             if self._fresh_rows < min(self.batch_rows, CHUNK_ROWS):
                 return True
-            chunk, self._fresh, self._fresh_rows = self._fresh, [], 0
+            chunk, rows = self._fresh, self._fresh_rows
+            self._fresh, self._fresh_rows = [], 0
             self._encoding += 1
-        self._encode(chunk)
+        self._encode(chunk, rows)
         return True
 
-    def _encode(self, chunk: list[Fresh]) -> None:
-        """Build and write ``chunk`` as the items of a batch into the buffer, on the
-        calling thread."""
+    def _encode(self, chunk: list[Observation | bytes], rows: int) -> None:
+        """Write ``chunk`` (of ``rows`` rows) as the items of a batch into the buffer, on
+        the calling thread."""
         try:
-            items = self._records(chunk)
+            items = self._records(chunk, rows)
         except Exception:  # a bug, not the request's: logged, its rows counted as dropped
             log.exception("collection: %d observations could not be written", len(chunk))
             items = []
-            self._lose(sum(rows for _, _, rows in chunk))
+            self._lose(rows)
         with self._lock:
             self._encoding -= 1
             self._buffer.extend(items)
@@ -215,11 +207,12 @@ class Collector:
             now = self._urgent.is_set() or self._stop.is_set()
             if not now and self._buffered < self.batch_rows and waited < self.flush_s:
                 return [], 0, self.flush_s - waited
-            chunk, self._fresh, self._fresh_rows = self._fresh, [], 0
+            chunk, chunk_rows = self._fresh, self._fresh_rows
+            self._fresh, self._fresh_rows = [], 0
             if chunk:
                 self._encoding += 1
         if chunk:
-            self._encode(chunk)
+            self._encode(chunk, chunk_rows)
         batch: list[bytes] = []
         rows = 0
         with self._lock:
@@ -231,33 +224,25 @@ class Collector:
             self._oldest = time.monotonic()
         return batch, rows, 0.0
 
-    def _records(self, chunk: list[Fresh]) -> list[tuple[bytes, int]]:
-        """``chunk`` as the items of a batch (``monitoring.wire``) and their rows; an
-        observation that cannot be built or written is dropped and counted."""
-        observations: list[Observation] = []
-        for build, item, rows in chunk:
-            if build is None:
-                observations.append(item)
-                continue
-            try:
-                observations.append(build(item))
-            except Exception:  # one request's bad observation must not stop collection
-                log.exception("collection: an observation could not be built")
-                self._lose(rows)
+    def _records(self, chunk: list[Observation | bytes], rows: int) -> list[tuple[bytes, int]]:
+        """``chunk`` (of ``rows`` rows) as the items of a batch (``monitoring.wire``) and
+        their rows: each observation as a record (one JSON cannot hold is dropped and
+        counted), the scored requests as one item."""
+        scored: list[bytes] = []
         items: list[tuple[bytes, int]] = []
-        for group in wire.groups(observations):
+        for item in chunk:
+            if type(item) is bytes:
+                scored.append(item)
+                continue
+            assert isinstance(item, Observation)
+            rows -= item.rows
             try:
-                items.append((wire.encode_group(group), sum(o.rows for o in group)))
+                items.append((wire.encode(item), item.rows))
             except UNWRITABLE:
-                for observation in group:  # each as a record: only what cannot be is lost
-                    try:
-                        items.append((wire.encode(observation), observation.rows))
-                    except UNWRITABLE:
-                        log.warning(
-                            "collection: an observation of %s cannot be written",
-                            observation.endpoint,
-                        )
-                        self._lose(observation.rows)
+                log.warning("collection: an observation of %s cannot be written", item.endpoint)
+                self._lose(item.rows)
+        if scored:
+            items.append((wire.scored_item(scored), rows))
         return items
 
     def _lose(self, rows: int) -> None:
