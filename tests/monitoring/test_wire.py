@@ -257,3 +257,15 @@ def test_classes_that_are_lists_or_tuples_still_group() -> None:
         ([1, 1], [["a"], ["b"]]),
         ([1, 1], [[0, "a"], [1, "b"]]),
     ]
+
+
+def test_a_scored_requests_fields_come_back_under_their_names() -> None:
+    fields = {"request_id": "r7", "scored_at": AT.timestamp(), "latency_ms": 2.5,
+              "status": 201, "model": "m", "version": 4, "alias": "canary"}  # fmt: skip
+    assert tuple(fields) == wire.SCORED_FIELDS
+    data = wire.scored("e", ["x"], None, tuple(fields.values()), [[1.0]], [0.5])
+    short = wire.scored("e", ["x"], None, tuple(fields.values()), [[1.0, 2.0]], [0.5])
+    group, odd = wire.decode_batch(wire.batch([wire.scored_item([data, short])]))
+    assert isinstance(group, wire.Group) and isinstance(odd, Observation)
+    for name, value in {**fields, "scored_at": AT}.items():
+        assert group.fields[name] == [value] and getattr(odd, name) == value

@@ -32,7 +32,7 @@ class Kept:
         """Nothing to release."""
 
 
-def exchange(n: int, columns: Any, *, refused: bool = False) -> Exchange:
+def exchange(n: int, columns: Any, *, refused: bool = False, encoded: bool = True) -> Exchange:
     record = SimpleNamespace(name="churn", collect=True, sampling_rate=1.0)
     scorer = SimpleNamespace(target=SimpleNamespace(name="churn", alias="champion"), current=None)
     started = time.perf_counter() - 0.002
@@ -40,7 +40,7 @@ def exchange(n: int, columns: Any, *, refused: bool = False) -> Exchange:
     out.decoding = True
     if refused:
         out.error, out.status = ModelyardError("bad value"), 422
-    else:
+    if not refused or not encoded:
         version = SimpleNamespace(name="churn", version=3)
         predictions = np.array([[0.25, 0.75]] * len(columns["age"]), np.float32)
         out.scored = SimpleNamespace(
@@ -80,3 +80,17 @@ def test_scored_requests_arrive_as_one_group_with_their_values(frame: bool) -> N
     rows = Batch.of_group(group).rows()
     assert len(rows) == 6 and collector.stats().written == 7
     assert (refused[0].request_id, refused[0].status, refused[0].inputs) == ("r9", 422, None)
+
+
+def test_a_request_scored_then_refused_is_a_record_naming_its_error() -> None:
+    sink = Kept()
+    collector = Collector(sink, batch_rows=100, flush_s=30.0)
+    collector.start()
+    try:  # scored, then its answer could not be encoded (a V2 output it does not have, say)
+        collection(collector)(exchange(4, {"age": np.array([1.0])}, refused=True, encoded=False))
+        assert collector.flush(10)
+    finally:
+        collector.stop()
+    (record,) = sink.items
+    assert isinstance(record, Observation)
+    assert (record.status, record.error_code, record.inputs) == (422, "modelyard_error", None)

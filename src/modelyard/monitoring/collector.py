@@ -66,7 +66,8 @@ class CollectorStats:
 
 
 class Collector:
-    """A bounded buffer of observations and the thread that writes them."""
+    """A bounded buffer of observations and scored requests, and the thread that writes
+    them."""
 
     def __init__(
         self,
@@ -133,11 +134,12 @@ class Collector:
         """Write ``chunk`` (of ``rows`` rows) as the items of a batch into the buffer, on
         the calling thread."""
         try:
-            items = self._records(chunk, rows)
+            items, lost = self._records(chunk, rows)
         except Exception:  # a bug, not the request's: logged, its rows counted as dropped
-            log.exception("collection: %d observations could not be written", len(chunk))
-            items = []
-            self._lose(rows)
+            log.exception("collection: %d offered requests could not be written", len(chunk))
+            items, lost = [], rows
+        if lost:
+            self._lose(lost)
         with self._lock:
             self._encoding -= 1
             self._buffer.extend(items)
@@ -224,12 +226,15 @@ class Collector:
             self._oldest = time.monotonic()
         return batch, rows, 0.0
 
-    def _records(self, chunk: list[Observation | bytes], rows: int) -> list[tuple[bytes, int]]:
+    def _records(
+        self, chunk: list[Observation | bytes], rows: int
+    ) -> tuple[list[tuple[bytes, int]], int]:
         """``chunk`` (of ``rows`` rows) as the items of a batch (``monitoring.wire``) and
-        their rows: each observation as a record (one JSON cannot hold is dropped and
-        counted), the scored requests as one item."""
+        their rows, and the rows lost: each observation as a record (one JSON cannot
+        hold is lost), the scored requests as one item."""
         scored: list[bytes] = []
         items: list[tuple[bytes, int]] = []
+        lost = 0
         for item in chunk:
             if type(item) is bytes:
                 scored.append(item)
@@ -240,10 +245,10 @@ class Collector:
                 items.append((wire.encode(item), item.rows))
             except UNWRITABLE:
                 log.warning("collection: an observation of %s cannot be written", item.endpoint)
-                self._lose(item.rows)
+                lost += item.rows
         if scored:
             items.append((wire.scored_item(scored), rows))
-        return items
+        return items, lost
 
     def _lose(self, rows: int) -> None:
         """Count ``rows`` offered as dropped."""

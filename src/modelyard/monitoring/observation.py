@@ -1,9 +1,9 @@
-"""What the data plane hands the collector: one ``Observation`` per scored request.
-
-The hot path only builds this record (references to the decoded columns and the
-predictions it already has) and offers it, which writes it as one JSON record
-(``monitoring.wire``); turning records into rows, with inputs and outputs as JSON, and
-into columnar blocks is the writer process's work (``monitoring.writer``).
+"""An observation: one request as the collection store keeps it (its rows, inputs and
+outputs), from an entry script's answer or collector, a refused request, the SDK, or a
+model endpoint's scored request once the writer process has read it back
+(``monitoring.wire``: the serving process writes a scored request as JSON at once and
+builds no observation for it); turning observations into rows, with inputs and outputs as
+JSON, and into columnar blocks is the writer process's work (``monitoring.writer``).
 """
 
 from __future__ import annotations

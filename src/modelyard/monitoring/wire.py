@@ -243,7 +243,9 @@ def _observation(request: list[Any]) -> Observation:
 
 
 def decode_batch(data: bytes) -> list[Observation | Group]:
-    """A batch's items: each record as an observation, each group as a ``Group``."""
+    """A batch's items: each record as an observation; the scored requests of an item
+    as a ``Group`` per kind, and an observation each for those that are not one value per
+    row (``decode_scored``)."""
     items: list[Observation | Group] = []
     for item in orjson.loads(data):
         if type(item) is list:

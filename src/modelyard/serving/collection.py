@@ -7,12 +7,14 @@ latency (its rows come from the script's own ``ModelDataCollector``).
 A scored request is written as JSON at once (``monitoring.wire.scored``: its fields and
 the ``tolist()`` of its columns and predictions, a few microseconds), so that the
 collector holds bytes rather than the request's arrays; the writer process turns them
-into columns and rows (building an ``Observation`` per request and holding it until its
-chunk was written cost 5 % of the request rate).
+into columns and rows (building an ``Observation`` per request and concatenating the
+columns of a chunk cost the serving process 6.9 µs a request in a loop of this hook; this
+costs 4.2).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -24,6 +26,8 @@ from modelyard.monitoring.collector import UNWRITABLE, Collector
 from modelyard.monitoring.observation import Observation, sampled
 from modelyard.serving.dataplane import Exchange, Hook
 from modelyard.storage.schema import utcnow
+
+log = logging.getLogger("modelyard.monitoring")
 
 
 def collection(collector: Collector) -> Hook:
@@ -38,8 +42,12 @@ def collection(collector: Collector) -> Hook:
         if not sampled(record.sampling_rate):
             return
         exchange.answered = time.perf_counter()
-        data = scored(exchange)
-        if data is None:  # not scored (the version in use now), or not as columns by name
+        try:
+            data = scored(exchange)
+        except Exception:  # a bug, not the request's: logged, the request kept as a record
+            log.exception("collection: request %s could not be written", exchange.request_id)
+            data = None
+        if data is None:  # refused, not scored, or not as columns by name: a record
             collector.offer(observed(exchange))
         else:
             collector.offer_scored(data, len(exchange.scored.predictions))  # type: ignore[union-attr]
@@ -50,9 +58,10 @@ def collection(collector: Collector) -> Hook:
 def scored(exchange: Exchange) -> bytes | None:
     """A model endpoint's scored ``exchange`` as the collector keeps it
     (``monitoring.wire.scored``), or None: not scored, no rows, or a value JSON cannot
-    hold (it is offered as an observation instead)."""
+    hold (it is offered as an observation instead). A request scored and then refused
+    (its answer could not be encoded) is not: its record names the error."""
     answer, scorer, columns = exchange.scored, exchange.scorer, exchange.columns
-    if answer is None or scorer is None or exchange.source != "model":
+    if answer is None or scorer is None or exchange.error is not None or exchange.source != "model":
         return None
     predictions = answer.predictions
     if not len(predictions):
