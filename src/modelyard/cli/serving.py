@@ -228,6 +228,7 @@ def serve(
         mlflow_compat=mlflow_compat,
         host=host,
         grpc_port=grpc_port,
+        supervisor=os.getpid() if workers > 1 else 0,  # each worker stops once it is gone
     )
     os.environ.update(options.to_env())
     console.print(f"modelyard serving on {scheme}://{host}:{port} (Ctrl+C stops)")

@@ -41,6 +41,7 @@ class ServeOptions:
     allowed_hosts: tuple[str, ...] = ()  # more Host names the admin API answers to (a proxy's)
     grpc_port: int = 0  # the Open Inference Protocol over gRPC on this port too (0: off)
     body_timeout_s: float = 10.0  # an admitted request's body must arrive whole within it
+    supervisor: int = 0  # the pid of the ``serve`` process of several workers (0: one)
 
     def __post_init__(self) -> None:
         """Refuse values that would lock every request out or never time out."""
@@ -80,6 +81,7 @@ class ServeOptions:
             "MODELYARD_SERVE_ALLOWED_HOSTS": ",".join(self.allowed_hosts),
             "MODELYARD_SERVE_GRPC_PORT": str(self.grpc_port),
             "MODELYARD_SERVE_BODY_TIMEOUT": str(self.body_timeout_s),
+            "MODELYARD_SERVE_SUPERVISOR": str(self.supervisor),
         }
 
     @classmethod
@@ -107,6 +109,7 @@ class ServeOptions:
                 body_timeout_s=float(
                     env.get("MODELYARD_SERVE_BODY_TIMEOUT", default.body_timeout_s)
                 ),
+                supervisor=int(env.get("MODELYARD_SERVE_SUPERVISOR", default.supervisor)),
             )
         except ValueError as exc:
             raise ConfigError(f"invalid MODELYARD_SERVE_* variable: {exc}") from None

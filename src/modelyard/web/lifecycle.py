@@ -12,6 +12,10 @@ so a rolling restart drops nothing. A second SIGTERM during the drain skips the 
 the wait (still finishing what is in flight); SIGINT (Ctrl+C) is left to uvicorn and stops
 at once, gracefully. ``drain_s = 0`` skips the not-ready phase.
 
+A worker of ``serve --workers N`` also watches the ``serve`` process that started it: once
+that one is gone (SIGKILLed, crashed), the worker sends itself SIGTERM and stops the same
+way, rather than serving on with no process left to stop it.
+
 The hook wraps whatever SIGTERM handler the server installed (uvicorn's), when the app
 starts, in the process that serves: it works with one worker or many, and does nothing
 where signals cannot be handled (an app served from a thread, as in tests).
@@ -37,6 +41,7 @@ from modelyard.config.serve import ServeOptions
 # (served at the root by ``serve --mlflow-compat``). Liveness (/v2/health/live) stays 200.
 READY_PATHS = ("/v2/health/ready", "/ping", "/health")
 logger = logging.getLogger("uvicorn.error")
+SUPERVISOR_CHECK_S = 0.5  # how often a worker looks whether its ``serve`` process lives
 
 _Handler = Callable[[int, FrameType | None], Any] | int | None
 
@@ -122,11 +127,18 @@ class DrainMiddleware:
     probe with 503 and asks every client to close its connection after the answer."""
 
     def __init__(
-        self, app: ASGIApp, drain: Drain, ready_paths: tuple[str, ...] = READY_PATHS
+        self,
+        app: ASGIApp,
+        drain: Drain,
+        ready_paths: tuple[str, ...] = READY_PATHS,
+        supervisor: int = 0,
     ) -> None:
+        """``supervisor``: the pid of the ``serve`` process whose worker this is (0 for
+        none); the worker stops once that process is gone."""
         self.app = app
         self.drain = drain
         self.ready_paths = ready_paths
+        self.supervisor = supervisor
         self._hook = _SigtermHook(drain)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,6 +165,14 @@ class DrainMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._hook.install()
+                if self.supervisor and os.getppid() == self.supervisor:
+                    watch = threading.Thread(
+                        target=_watch_supervisor,
+                        args=(self.supervisor,),
+                        name="modelyard-supervisor-watch",
+                        daemon=True,
+                    )
+                    watch.start()
             elif message["type"] == "lifespan.shutdown":
                 self._hook.uninstall()
             return message
@@ -174,13 +194,25 @@ class DrainMiddleware:
         await send({"type": "http.response.body", "body": b"" if head else body})
 
 
-def drain_on_sigterm(app: ASGIApp, delay_s: float = ServeOptions.drain_s) -> DrainMiddleware:
-    """``app`` wrapped so that SIGTERM makes it not-ready, drain, then stop."""
-    return DrainMiddleware(app, Drain(delay_s))
+def _watch_supervisor(supervisor: int) -> None:
+    """SIGTERM this worker once ``supervisor`` (its parent) is gone."""
+    while os.getppid() == supervisor:
+        time.sleep(SUPERVISOR_CHECK_S)
+    logger.warning("the serve process (pid %d) is gone: this worker stops", supervisor)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def drain_on_sigterm(
+    app: ASGIApp, delay_s: float = ServeOptions.drain_s, supervisor: int = 0
+) -> DrainMiddleware:
+    """``app`` wrapped so that SIGTERM makes it not-ready, drain, then stop (and so does the
+    end of ``supervisor``, the ``serve`` process of its worker, when not 0)."""
+    return DrainMiddleware(app, Drain(delay_s), supervisor=supervisor)
 
 
 def app_from_environment() -> DrainMiddleware:
     """The app of one ``modelyard serve`` worker: ``web.app``'s, stopping gracefully."""
     from modelyard.web.app import app_from_environment as build
 
-    return drain_on_sigterm(build(), ServeOptions.from_env().drain_s)
+    options = ServeOptions.from_env()
+    return drain_on_sigterm(build(), options.drain_s, options.supervisor)
