@@ -49,8 +49,10 @@ def test_a_move_returns_once_the_live_replicas_serve_its_generation(
     served: list[tuple[int, float]] = []
     stop = threading.Event()
 
+    first = replicas.generation(ws.db).number  # read here: the thread may start late
+
     def follow() -> None:  # serves each new generation after a visible 0.2 s, and beats
-        seen = replicas.generation(ws.db).number
+        seen = first
         beaten = time.monotonic()
         while not stop.wait(0.01):
             if time.monotonic() - beaten > 0.5:  # as a replica does: not beating is dying
