@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -113,6 +114,10 @@ def test_a_killed_writer_is_started_again_and_no_row_is_lost(tmp_path: Path) -> 
         first = writer_pid(collector)
         assert first is not None
         os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 10  # dead before the next batch: found at its start
+        while Path(f"/proc/{first}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         for n in range(1, 4):
             collector.offer(observation(n))
         assert collector.flush(timeout_s=30)

@@ -101,8 +101,12 @@ class WriterProcess:
 
     def _started(self) -> subprocess.Popen[bytes]:
         process = self._process
-        if process is not None and process.poll() is None:
-            return process
+        if process is not None:
+            if process.poll() is None:
+                return process
+            # died between batches (killed, out of memory): said and counted like a death
+            # during a write; the batch is sent again, to the one the next call starts
+            raise StorageError(f"the collection writer process exited ({self._lost()})")
         try:
             process = subprocess.Popen(  # our own module, our own interpreter
                 [sys.executable, "-m", "modelyard.monitoring.writer"],

@@ -165,7 +165,7 @@ class DrainMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._hook.install()
-                if self.supervisor and os.getppid() == self.supervisor:
+                if self.supervisor and os.getpid() != self.supervisor:  # a worker's
                     watch = threading.Thread(
                         target=_watch_supervisor,
                         args=(self.supervisor,),
@@ -195,7 +195,8 @@ class DrainMiddleware:
 
 
 def _watch_supervisor(supervisor: int) -> None:
-    """SIGTERM this worker once ``supervisor`` (its parent) is gone."""
+    """SIGTERM this worker once ``supervisor`` (its parent) is gone (at once if it went
+    while the worker was starting)."""
     while os.getppid() == supervisor:
         time.sleep(SUPERVISOR_CHECK_S)
     logger.warning("the serve process (pid %d) is gone: this worker stops", supervisor)
