@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from modelyard import Workspace
+from modelyard.monitoring import wire
+from modelyard.monitoring.observation import Observation
 from modelyard.training.demo_data import churn, churn_training
 
 ADMIN_KEY = "monitoring-tests-admin-key"
@@ -124,3 +126,16 @@ def until(check: Callable[[], bool], timeout: float = 60.0) -> None:
     while not check():
         assert time.monotonic() < deadline, f"not true within {timeout:g} s"
         time.sleep(0.05)
+
+
+class Kept:
+    """A collector's sink that keeps the batches it is handed, decoded."""
+
+    def __init__(self) -> None:
+        self.items: list[Observation | wire.Group] = []
+
+    def __call__(self, records: list[bytes]) -> None:
+        self.items += wire.decode_batch(wire.batch(records))
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Nothing to release."""

@@ -10,19 +10,7 @@ from modelyard.monitoring import wire
 from modelyard.monitoring.collector import Collector
 from modelyard.monitoring.observation import Observation
 from modelyard.storage.schema import utcnow
-
-
-class Kept:
-    """A sink that keeps the batches it is handed, decoded."""
-
-    def __init__(self) -> None:
-        self.items: list[Observation | wire.Group] = []
-
-    def __call__(self, records: list[bytes]) -> None:
-        self.items += wire.decode_batch(wire.batch(records))
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Nothing to release."""
+from tests.helpers.monitoring import Kept
 
 
 def request(n: int) -> bytes:

@@ -19,17 +19,7 @@ from modelyard.monitoring.collector import Collector
 from modelyard.monitoring.observation import Observation
 from modelyard.serving.collection import collection
 from modelyard.serving.dataplane import Exchange
-
-
-class Kept:
-    def __init__(self) -> None:
-        self.items: list[Observation | wire.Group] = []
-
-    def __call__(self, records: list[bytes]) -> None:
-        self.items += wire.decode_batch(wire.batch(records))
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Nothing to release."""
+from tests.helpers.monitoring import Kept
 
 
 def exchange(n: int, columns: Any, *, refused: bool = False, encoded: bool = True) -> Exchange:
