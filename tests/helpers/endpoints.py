@@ -68,6 +68,7 @@ class Served:
     base: str
     keys: dict[str, str]
     framework: str = ""  # a second server on the same workspace without the fast route
+    asgi: str = ""  # a third with the fast route but uvicorn's protocol: no scoring lane
 
     def auth(self, endpoint: str) -> dict[str, str]:
         """The Authorization header of ``endpoint``."""
@@ -76,7 +77,7 @@ class Served:
     def wait_served(self, endpoint: str, timeout_s: float = 30.0) -> None:
         """Wait until every server here serves ``endpoint`` (created after they started:
         their follow thread picks it up within its period)."""
-        for base in filter(None, (self.base, self.framework)):
+        for base in filter(None, (self.base, self.framework, self.asgi)):
             deadline = time.monotonic() + timeout_s
             url = f"{base}/endpoints/{endpoint}/"
             while httpx.get(url, headers=self.auth(endpoint)).status_code != 200:
@@ -94,7 +95,8 @@ def serving_immo_and_churn(
 ) -> Iterator[Served]:
     """Register, promote and serve both models until the block ends (with ``[serve]
     cors_origins`` if given; with ``framework``, also from a second server without the
-    plain-ASGI fast route, ``Served.framework``)."""
+    plain-ASGI fast route, ``Served.framework``, and a third with it but without the
+    protocol's scoring lane, ``Served.asgi``)."""
     serve = {"cors_origins": list(cors_origins)} if cors_origins else {}
     ws = Workspace(
         make_settings(
@@ -117,11 +119,13 @@ def serving_immo_and_churn(
     app = create_app(ws, limits=limits, follow_interval=0.2)
     try:
         with running(app) as base, ExitStack() as more:
-            slow = ""
+            slow = asgi = ""
             if framework:
                 plain = create_app(ws, limits=limits, follow_interval=0.2, fast_route=False)
                 slow = more.enter_context(running(plain))
-            yield Served(ws, base, keys, slow)
+                fast = create_app(ws, limits=limits, follow_interval=0.2)
+                asgi = more.enter_context(running(fast, lane=False))
+            yield Served(ws, base, keys, slow, asgi)
     finally:
         ws.close()
 

@@ -1,4 +1,5 @@
-"""A real uvicorn server on a free loopback port, in a thread, for HTTP tests."""
+"""A real uvicorn server on a free loopback port, in a thread, for HTTP tests: the HTTP
+protocol of ``modelyard serve`` (its head limit and scoring lane) unless told otherwise."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from modelyard.cli.protocol import http_protocol
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -21,11 +24,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app: FastAPI, port: int | None = None) -> Iterator[str]:
+def running(app: FastAPI, port: int | None = None, *, lane: bool = True) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port unless given) until the block ends; yields
-    the base URL."""
+    the base URL. ``lane=False``: uvicorn's own HTTP protocol, without the scoring lane."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        http=http_protocol() if lane else "httptools",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

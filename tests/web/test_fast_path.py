@@ -48,7 +48,7 @@ def _both(served: Served, model: str, **request: Any) -> tuple[httpx.Response, h
     answers = []
     extra = request.pop("headers", {})
     for endpoint in (model, f"{model}-batched"):
-        for base in (served.base, served.framework):
+        for base in (served.base, served.asgi, served.framework):
             headers = {**extra, **served.auth(endpoint)}
             url = f"{base}/endpoints/{endpoint}/score"
             answers.append(httpx.post(url, headers=headers, **request, timeout=30))

@@ -1,7 +1,8 @@
 """One pipeline behind every route: the same good and bad bodies give byte-identical
-answers (status, body, headers) on the plain-ASGI fast route and on the FastAPI routes,
-for each wire format; MLflow's shapes have one decoder; a bug in a model runs it once;
-an unknown endpoint or a wrong key costs no database query and no model load."""
+answers (status, body, headers) from the protocol's scoring lane, the plain-ASGI fast
+route and the FastAPI routes, for each wire format; MLflow's shapes have one decoder; a
+bug in a model runs it once; an unknown endpoint or a wrong key costs no database query
+and no model load."""
 
 from __future__ import annotations
 
@@ -107,20 +108,20 @@ def _comparable(answer: httpx.Response) -> tuple[int, bytes, list[tuple[str, str
 
 
 @pytest.mark.parametrize(("path", "i", "headers", "body"), CASES)
-def test_fast_and_framework_routes_answer_byte_for_byte_alike(
+def test_lane_fast_and_framework_routes_answer_byte_for_byte_alike(
     served: Served, path: str, i: int, headers: dict[str, str], body: bytes
 ) -> None:
     url = path.format(e="immo")
     sent = {**headers, **served.auth("immo")}
-    fast = httpx.post(served.base + url, content=body, headers=sent, timeout=30)
-    framework = httpx.post(served.framework + url, content=body, headers=sent, timeout=30)
-    assert _comparable(fast) == _comparable(framework)
-    assert fast.headers["x-request-id"] and framework.headers["x-request-id"]
+    bases = (served.base, served.asgi, served.framework)  # lane, fast route, framework
+    lane, *others = [httpx.post(b + url, content=body, headers=sent, timeout=30) for b in bases]
+    for other in others:
+        assert _comparable(lane) == _comparable(other)
+    assert all(answer.headers["x-request-id"] for answer in (lane, *others))
     wrong = {**headers, "Authorization": "Bearer nope"}
-    bases = (served.base, served.framework)
     denied = [httpx.post(b + url, content=body, headers=wrong) for b in bases]
     assert denied[0].status_code == 401
-    assert _comparable(denied[0]) == _comparable(denied[1])
+    assert _comparable(denied[0]) == _comparable(denied[1]) == _comparable(denied[2])
 
 
 def test_root_invocations_answer_as_the_endpoint_route(served: Served) -> None:
@@ -166,7 +167,7 @@ def test_mlflow_shapes_have_one_decoder_on_score_and_invocations(served: Served)
     ],
 )  # fmt: skip
 def test_a_model_raising_a_bug_runs_exactly_once(served: Served, path: str, body: Any) -> None:
-    for base in (served.base, served.framework):
+    for base in (served.base, served.asgi, served.framework):
         before = gated.COUNTS["explosions"]
         answer = httpx.post(base + path, json=body, headers=served.auth("boom"), timeout=30)
         assert answer.status_code == 500, answer.text
@@ -207,7 +208,7 @@ def test_an_unknown_endpoint_costs_no_query_and_no_load(served: Served) -> None:
     event.listen(served.ws.db.engine, "before_cursor_execute", counter)
     loads = gated.COUNTS["loads"]
     try:
-        for base in (served.base, served.framework):
+        for base in (served.base, served.asgi, served.framework):
             for path in UNKNOWN:
                 for auth in ({}, served.auth("immo")):
                     answer = httpx.post(base + path, json={"data": [[1.0]]}, headers=auth)

@@ -87,9 +87,40 @@ class RequestTally:
         sent: int,
     ) -> None:
         """The request of ``protocol`` begun with :meth:`begin` was answered."""
+        self._count(protocol, endpoint, version, status, seconds, received, sent, ended=True)
+
+    def answered(
+        self,
+        protocol: str,
+        endpoint: str,
+        version: str,
+        status: int,
+        seconds: float,
+        received: int,
+        sent: int,
+    ) -> None:
+        """A request of ``protocol`` was answered without ever waiting (the scoring lane's):
+        counted like :meth:`begin` and :meth:`end` together, in one go."""
+        self._count(protocol, endpoint, version, status, seconds, received, sent, ended=False)
+
+    def _count(
+        self,
+        protocol: str,
+        endpoint: str,
+        version: str,
+        status: int,
+        seconds: float,
+        received: int,
+        sent: int,
+        *,
+        ended: bool,
+    ) -> None:
         key = (endpoint, version, protocol, str(status))
         with self._lock:
-            self._in_flight[protocol] -= 1
+            if ended:
+                self._in_flight[protocol] -= 1
+            else:  # the gauge shows 0 for a protocol whose requests never waited
+                self._in_flight.setdefault(protocol, 0)
             self._requests[key] = self._requests.get(key, 0) + 1
             _histogram(self._latency, (endpoint, protocol), LATENCY_BUCKETS).observe(seconds)
             _histogram(self._received, protocol, SIZE_BUCKETS).observe(received)

@@ -44,6 +44,7 @@ import pandas as pd
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.errors import InternalError, ModelUnavailable, ModelyardError
+from modelyard.serving.dispatch import INLINE_ROWS as SCORE_INLINE_ROWS
 from modelyard.serving.dispatch import dispatch, rows
 from modelyard.serving.offload import INLINE_ROWS, Deadline, check_cells, decodes_inline
 from modelyard.serving.protocols.codec import Codec, Columns, Head, Result
@@ -95,6 +96,7 @@ class Exchange:
     decoding: bool = False  # the request got as far as its body being decoded
     source: str = "model"  # "model", or "script" for an entry script's answer
     pinned: bool = False  # a version or alias was asked for by URL (never mirrored)
+    alias: str | None = None  # of ``/endpoints/E@alias/score``
     score_ms: float = 0.0  # how long scoring took
     answered: float = 0.0  # time.perf_counter() once the answer was sent (collected ones)
 
@@ -124,6 +126,15 @@ class Answer:
                 hook(exchange)
             except Exception:
                 log.exception("after hook %r failed on request %s", hook, exchange.request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """What :meth:`DataPlane.answer_now` returns for a request that needs a wait: nothing
+    was scored; ``chosen`` is the scorer its route step picked, if it ran, for
+    :meth:`DataPlane.handle` to keep (a canary split is drawn once per request)."""
+
+    chosen: Scorer | None = None
 
 
 class Keys(Protocol):
@@ -192,18 +203,47 @@ class DataPlane:
         head: Head,
         read: Callable[[], Awaitable[bytes]],
         request_id: str,
+        chosen: Scorer | None = None,
     ) -> Answer:
         """Answer one scoring request for endpoint ``name`` in ``codec``'s format; ``read``
-        reads the body (under the size limit). Never raises."""
+        reads the body (under the size limit); ``chosen``: the scorer :meth:`answer_now`
+        routed it to before it found it needs a wait. Never raises."""
         exchange = Exchange(name, codec.name, request_id, time.perf_counter())
         try:
-            answer = await self._answer(exchange, codec, head, read)
-        except ModelyardError as error:
-            answer = self._refuse(exchange, error, codec)
-        except Exception:
-            log.exception("unhandled error on request %s to endpoint %s", request_id, name)
-            bug = InternalError(f"internal error; request id {request_id}")
-            answer = self._refuse(exchange, bug, codec)
+            answer = await self._answer(exchange, codec, head, read, chosen)
+        except Exception as error:  # answered from the error table
+            answer = self._failed(exchange, error, codec)
+        answer.hooks, answer.exchange = self.after, exchange
+        return answer
+
+    def answer_now(
+        self, name: str, codec: Codec, head: Head, body: bytes, request_id: str
+    ) -> Answer | Later:
+        """:meth:`handle` for a request whose whole body is in hand, done without waiting:
+        the answer, or :class:`Later` when it needs a wait (a version to load, a worker
+        thread, the micro-batcher, a body too large to decode on the loop). That is decided
+        before the model runs, so the caller hands the request to :meth:`handle` (with
+        ``Later.chosen``), which answers it once. Never raises."""
+        exchange = Exchange(name, codec.name, request_id, time.perf_counter())
+        try:
+            record, scorer = self._admitted(exchange, codec, head)
+            chosen = self._chosen(exchange, record, scorer, head)
+            current = chosen.current
+            if (
+                current is None
+                or current.compiled is None
+                or not decodes_inline(body, head.header("content-encoding"))
+                or (chosen is scorer and self.runtime.batcher(record.name) is not None)
+            ):
+                return Later(chosen)
+            columns, context = self._decoded(exchange, codec, body, head, chosen)
+            if rows(columns) > SCORE_INLINE_ROWS:
+                return Later(chosen)  # a worker thread scores it: handle() decodes it again
+            began = time.perf_counter()
+            scored = chosen.score(columns)
+            answer = self._encoded(exchange, codec, context, scored, began)
+        except Exception as error:  # answered from the error table
+            answer = self._failed(exchange, error, codec)
         answer.hooks, answer.exchange = self.after, exchange
         return answer
 
@@ -213,20 +253,11 @@ class DataPlane:
         codec: Codec,
         head: Head,
         read: Callable[[], Awaitable[bytes]],
+        given: Scorer | None,
     ) -> Answer:
-        name, _, alias = exchange.endpoint.partition("@")  # /endpoints/E@challenger/score
-        exchange.endpoint = name
-        record, scorer = self.runtime.lookup(name)
-        exchange.record = record
-        if head.admitted != record.name:  # admission checked this very key already
-            self.keys(record, head)
-        codec.media(head)
+        record, scorer = self._admitted(exchange, codec, head)
         body = await read()
-        if scorer is None:
-            raise ModelUnavailable(f"endpoint {record.name} is loading its model: retry shortly")
-        assert self.route is not None
-        chosen = self.route(Routing(record, scorer, head, alias or None))
-        exchange.pinned = bool(alias) or "version" in head.params
+        chosen = self._chosen(exchange, record, scorer, head, given)
         if chosen.current is None:  # a version asked for by URL, used for the first time
             await run_in_threadpool(chosen.refresh)
             if chosen.current is None:
@@ -234,21 +265,76 @@ class DataPlane:
                     f"{chosen.target} cannot score"
                     + (f": {chosen.last_error}" if chosen.last_error else "")
                 )
-        exchange.scorer = chosen
-        exchange.decoding = True
         deadline = Deadline(self.timeout_s)  # decode, score and encode share one timeout
         inline = decodes_inline(body, head.header("content-encoding"))
-        columns, context = await deadline.run(inline, codec.decode, body, head, chosen.signature)
+        if inline:
+            columns, context = self._decoded(exchange, codec, body, head, chosen)
+        else:
+            columns, context = await deadline.run(
+                False, self._decoded, exchange, codec, body, head, chosen
+            )
+        batcher = self.runtime.batcher(record.name) if chosen is scorer else None
+        began = time.perf_counter()
+        scored = await dispatch(chosen, batcher, columns, deadline.left())
+        if rows(columns) <= INLINE_ROWS:
+            return self._encoded(exchange, codec, context, scored, began)
+        return await deadline.run(False, self._encoded, exchange, codec, context, scored, began)
+
+    # The steps of the pipeline, in order (both drivers above call them).
+
+    def _admitted(
+        self, exchange: Exchange, codec: Codec, head: Head
+    ) -> tuple[EndpointRecord, Scorer | None]:
+        """Resolve the endpoint from memory, check the key, then the media type."""
+        name, _, alias = exchange.endpoint.partition("@")  # /endpoints/E@challenger/score
+        exchange.endpoint = name
+        exchange.alias = alias or None
+        record, scorer = self.runtime.lookup(name)
+        exchange.record = record
+        if head.admitted != record.name:  # admission checked this very key already
+            self.keys(record, head)
+        codec.media(head)
+        return record, scorer
+
+    def _chosen(
+        self,
+        exchange: Exchange,
+        record: EndpointRecord,
+        scorer: Scorer | None,
+        head: Head,
+        given: Scorer | None = None,
+    ) -> Scorer:
+        """The scorer that answers (maybe not loaded yet: a version's first use): ``given``,
+        when an earlier look at this request routed it already, else the route step's."""
+        if scorer is None:
+            raise ModelUnavailable(f"endpoint {record.name} is loading its model: retry shortly")
+        assert self.route is not None
+        chosen = given or self.route(Routing(record, scorer, head, exchange.alias))
+        exchange.pinned = exchange.alias is not None or "version" in head.params
+        return chosen
+
+    def _decoded(
+        self, exchange: Exchange, codec: Codec, body: bytes, head: Head, chosen: Scorer
+    ) -> tuple[Columns, Any]:
+        """Decode and check ``body`` against the signature of the version that answers."""
+        exchange.scorer = chosen
+        exchange.decoding = True
+        columns, context = codec.decode(body, head, chosen.signature)
         check_cells(
             rows(columns), len(columns.columns if isinstance(columns, pd.DataFrame) else columns)
         )
         exchange.columns = columns
-        batcher = self.runtime.batcher(record.name) if chosen is scorer else None
-        began = time.perf_counter()
-        scored = await dispatch(chosen, batcher, columns, deadline.left())
-        exchange.score_ms = (time.perf_counter() - began) * 1000
+        return columns, context
+
+    def _encoded(
+        self, exchange: Exchange, codec: Codec, context: Any, scored: Scored, began: float
+    ) -> Answer:
+        """The answer to scored rows: the format's body and the one header builder's."""
+        now = time.perf_counter()
+        exchange.score_ms = (now - began) * 1000
         exchange.scored = scored
-        elapsed_ms = round((time.perf_counter() - exchange.started) * 1000)
+        record, chosen = exchange.record, exchange.scorer
+        assert record is not None and chosen is not None
         result = Result(
             record.name,
             scored.predictions,
@@ -257,9 +343,9 @@ class DataPlane:
             scored.classes,
             chosen.signature,
             output_names(record, chosen.signature),
-            elapsed_ms,
+            round((now - exchange.started) * 1000),
         )
-        encoded = await deadline.run(rows(columns) <= INLINE_ROWS, codec.encode, context, result)
+        encoded = codec.encode(context, result)
         headers = answer_headers(
             encoded.content_type,
             len(encoded.body),
@@ -269,7 +355,17 @@ class DataPlane:
         )
         return Answer(200, headers, encoded.body)
 
-    def _refuse(self, exchange: Exchange, error: ModelyardError, codec: Codec) -> Answer:
+    def _failed(self, exchange: Exchange, error: Exception, codec: Codec) -> Answer:
+        """The answer to a request refused (a ``ModelyardError``) or met by a bug (logged
+        with its request id, answered 500): both from the one error table."""
+        if not isinstance(error, ModelyardError):
+            log.error(
+                "unhandled error on request %s to endpoint %s",
+                exchange.request_id,
+                exchange.endpoint,
+                exc_info=error,
+            )
+            error = InternalError(f"internal error; request id {exchange.request_id}")
         answer = self.errors.answer(error, codec)
         exchange.error, exchange.status = error, answer.status
         return answer

@@ -1,6 +1,8 @@
 """``create_app()``: the whole request path of a scoring replica in one place.
 
-request -> ScoringCors (only when ``[serve] cors_origins`` is set: preflights, CORS headers)
+request -> the scoring lane (web.lane, in the server's protocol): a model endpoint's request
+           that needs no wait is answered from the same pipeline without what follows
+        -> ScoringCors (only when ``[serve] cors_origins`` is set: preflights, CORS headers)
         -> LimitsMiddleware (request id; admission from the headers alone: health free,
            a body's key checked before it is read; in-flight cap; body size and deadline)
         -> FastScore (plain ASGI) or a FastAPI route: both hand a scoring request to the
@@ -38,6 +40,7 @@ from modelyard.web.cors import ScoringCors
 from modelyard.web.errors import TABLE, error_response
 from modelyard.web.fast import FastScore
 from modelyard.web.grpc_server import GrpcListener, Tls, grpc_server
+from modelyard.web.lane import LANE, Lane
 from modelyard.web.limits import LimitsMiddleware
 from modelyard.web.metrics import RequestMetrics
 from modelyard.workspace.root import Workspace
@@ -195,7 +198,9 @@ def _replica(
     front: ASGIApp = Framework(app)
     if fast is not None:
         front = FastScore(front, plane=fast, max_body_bytes=limits.max_body_bytes)
-    front = LimitsMiddleware(front, limits=limits, admission=admission)  # before routes
+    front = checked = LimitsMiddleware(front, limits=limits, admission=admission)
+    if fast is not None:  # the protocol answers what needs no wait (web.lane)
+        app.lane = Lane.of(fast, checked.slots, limits, bool(cors))
     front = RequestMetrics(front, serves=runtime.serves)  # counts refusals too
     if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers
         front = ScoringCors(front, origins=cors)
@@ -209,9 +214,12 @@ class Replica(FastAPI):
     it: a scoring request answered by the fast route never enters the framework."""
 
     front: ASGIApp | None = None
+    lane: Lane | None = None  # offered to the server's protocol in the lifespan state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Hand the request to ``front`` (the framework itself until it is set)."""
+        if scope["type"] == "lifespan" and self.lane is not None and "state" in scope:
+            scope["state"][LANE] = self.lane
         if self.front is None:
             await super().__call__(scope, receive, send)
         else:

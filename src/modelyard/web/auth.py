@@ -74,7 +74,11 @@ def on_loopback(scope: Scope) -> bool:
     """True if the connection of ``scope`` arrived on a loopback address: its local socket
     address (ASGI ``scope["server"]``), never a setting. A Unix socket, which has no
     address, does not count as loopback."""
-    server = scope.get("server")
+    return loopback_server(scope.get("server"))
+
+
+def loopback_server(server: tuple[str, int | None] | None) -> bool:
+    """True if ``server`` (a connection's local address) is a loopback address."""
     if not server:
         return False
     host = str(server[0])

@@ -9,19 +9,38 @@ answer it from the error table even when a framework turned it into something el
 
 The deadline is kept by one timer per event loop (:class:`Watch`), which looks at the
 readers waiting for bytes every :data:`TICK_S`: a timer per read costs more than reading a
-one-row body, and a body late by a quarter of a second more is still refused.
+one-row body, and a body late by a quarter of a second more is still refused. The scoring
+lane (``web.protocol``) keeps its own waiting bodies there too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Protocol
 
 from starlette.types import Message, Receive
 
 from modelyard.errors import BodyTimeout, ModelyardError, PayloadTooLarge
 
 TICK_S = 0.25  # how often the readers waiting for body bytes are checked
+
+
+def body_timeout(timeout_s: float, received: int) -> BodyTimeout:
+    """The error of a body not whole within ``timeout_s`` (408), ``received`` bytes in."""
+    return BodyTimeout(
+        f"the body did not arrive within {timeout_s:g} s: send it whole, {received} bytes came"
+    )
+
+
+class Waiting(Protocol):
+    """What :class:`Watch` looks after: a wait with a deadline (loop time)."""
+
+    deadline: float | None
+
+    def expire(self) -> None:
+        """The deadline passed: end the wait (called once, from the loop)."""
+        ...
 
 
 class BodyReader:
@@ -36,6 +55,7 @@ class BodyReader:
         self.error: ModelyardError | None = None
         self.deadline: float | None = None  # loop time, from the first read
         self.expired = False  # set by the watch when the deadline passed mid-read
+        self._task: asyncio.Task[object] | None = None
 
     async def __call__(self) -> Message:
         """The next message; raises ``BodyTimeout`` or ``PayloadTooLarge`` (and keeps it)."""
@@ -47,16 +67,14 @@ class BodyReader:
         task = asyncio.current_task()
         assert task is not None
         watch = Watch.of(loop)
-        watch.enter(self, task)
+        self._task = task
+        watch.enter(self)
         try:
             message = await self._receive()
         except asyncio.CancelledError:
             if not self.expired or task.uncancel() > 0:  # someone else's cancellation
                 raise
-            self.error = BodyTimeout(
-                f"the body did not arrive within {self.timeout_s:g} s: send it whole, "
-                f"{self.received} bytes came"
-            )
+            self.error = body_timeout(self.timeout_s, self.received)
             raise self.error from None
         finally:
             watch.leave(self)
@@ -70,10 +88,16 @@ class BodyReader:
             self.complete = not message.get("more_body", False)
         return message
 
+    def expire(self) -> None:
+        """Cancel the read waiting past the deadline (it then raises ``BodyTimeout``)."""
+        self.expired = True
+        if self._task is not None:
+            self._task.cancel()
+
 
 class Watch:
-    """The readers of one event loop waiting for body bytes, and the one timer that
-    cancels the read of any past its deadline (checked every :data:`TICK_S`)."""
+    """The waits of one event loop for body bytes, and the one timer that expires any
+    past its deadline (checked every :data:`TICK_S`)."""
 
     _of_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Watch] = (
         weakref.WeakKeyDictionary()
@@ -82,7 +106,7 @@ class Watch:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.waiting: dict[BodyReader, asyncio.Task[object]] = {}
+        self.waiting: set[Waiting] = set()
         self.timer: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -97,21 +121,20 @@ class Watch:
         cls._last = watch
         return watch
 
-    def enter(self, reader: BodyReader, task: asyncio.Task[object]) -> None:
-        """``task`` waits in ``reader`` for bytes."""
-        self.waiting[reader] = task
+    def enter(self, waiting: Waiting) -> None:
+        """``waiting`` waits for bytes until its deadline."""
+        self.waiting.add(waiting)
         if self.timer is None:
             self.timer = self.loop.call_later(TICK_S, self._sweep)
 
-    def leave(self, reader: BodyReader) -> None:
-        """``reader``'s wait is over (bytes came, or it was cancelled)."""
-        self.waiting.pop(reader, None)
+    def leave(self, waiting: Waiting) -> None:
+        """The wait is over (bytes came, or it was cancelled)."""
+        self.waiting.discard(waiting)
 
     def _sweep(self) -> None:
         now = self.loop.time()
-        for reader, task in list(self.waiting.items()):
-            if reader.deadline is not None and reader.deadline <= now:
-                del self.waiting[reader]
-                reader.expired = True
-                task.cancel()
+        for waiting in list(self.waiting):
+            if waiting.deadline is not None and waiting.deadline <= now:
+                self.waiting.discard(waiting)
+                waiting.expire()
         self.timer = self.loop.call_later(TICK_S, self._sweep) if self.waiting else None

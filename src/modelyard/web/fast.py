@@ -26,6 +26,8 @@ from modelyard.web.admission import ADMITTED, request_headers
 from modelyard.web.auth import on_loopback
 
 Routes = list[tuple[re.Pattern[str], Codec]]
+Found = tuple[dict[str, str], Codec]  # a route's path parameters and codec
+CHOSEN = "modelyard.chosen"  # scope key: the scorer the scoring lane routed a request to
 
 
 def routes(max_body_bytes: int) -> Routes:
@@ -56,35 +58,43 @@ class FastScore:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        found = self._route(scope["path"])
-        if found is None or self.plane.runtime.serves_script(found[0]["name"]):
+        found = model_route(self.routes, self.plane, scope["path"])
+        if found is None:
             await self.app(scope, receive, send)
             return
         params, codec = found
         name = params["name"]
         headers = request_headers(scope)
         admitted = scope.get(ADMITTED)
-        head = Head(headers, _query(scope), params, on_loopback(scope), admitted)
+        query = query_params(scope.get("query_string"))
+        head = Head(headers, query, params, on_loopback(scope), admitted)
 
         async def read() -> bytes:
             return await _read(receive)
 
-        answer = await self.plane.handle(name, codec, head, read, headers.get("x-request-id", ""))
+        request_id = headers.get("x-request-id", "")
+        answer = await self.plane.handle(name, codec, head, read, request_id, scope.get(CHOSEN))
         start = {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
         await send(start)
         await send({"type": "http.response.body", "body": answer.body})
         answer.done()
 
-    def _route(self, path: str) -> tuple[dict[str, str], Codec] | None:
-        for pattern, codec in self.routes:
-            match = pattern.match(path)
-            if match is not None:
-                return match.groupdict(), codec
-        return None
+
+def model_route(table: Routes, plane: DataPlane, path: str) -> Found | None:
+    """The path parameters and codec of ``path`` in ``table`` when it names a model
+    endpoint's scoring route; None for another path or an entry script's endpoint."""
+    for pattern, codec in table:
+        match = pattern.match(path)
+        if match is not None:
+            params = match.groupdict()
+            if plane.runtime.serves_script(params["name"]):
+                return None
+            return params, codec
+    return None
 
 
-def _query(scope: Scope) -> dict[str, str]:
-    raw = scope.get("query_string", b"")
+def query_params(raw: bytes | None) -> dict[str, str]:
+    """The query string's parameters (the last of a repeated name), blanks kept."""
     if not raw:
         return {}
     return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))

@@ -42,6 +42,7 @@ from modelyard.config.serve import ServeOptions
 READY_PATHS = ("/v2/health/ready", "/ping", "/health")
 logger = logging.getLogger("uvicorn.error")
 SUPERVISOR_CHECK_S = 0.5  # how often a worker looks whether its ``serve`` process lives
+DRAIN = "modelyard.drain"  # the lifespan state key of the Drain (the scoring lane reads it)
 
 _Handler = Callable[[int, FrameType | None], Any] | int | None
 
@@ -143,6 +144,9 @@ class DrainMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
+            state = scope.get("state")
+            if state is not None:  # the server's protocol (web.protocol) looks here
+                state[DRAIN] = self.drain
             await self.app(scope, self._lifespan_receive(receive), send)
             return
         if scope["type"] != "http" or not self.drain.draining:

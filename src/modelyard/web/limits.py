@@ -32,6 +32,14 @@ def new_request_id() -> str:
     return f"{_PREFIX}{next(_IDS):016x}"
 
 
+def request_id(given: bytes | None) -> str:
+    """The id of a request: the client's ``x-request-id`` cut to 128 characters, else a
+    new one (:func:`new_request_id`)."""
+    if given is None:
+        return new_request_id()
+    return given.decode("latin-1")[:128] or new_request_id()
+
+
 class LimitsMiddleware:
     """Request ids, body limits, admission and the in-flight cap."""
 
@@ -50,13 +58,10 @@ class LimitsMiddleware:
         raw = scope.get("headers") or []
         headers = dict(raw)
         given = headers.get(b"x-request-id")
+        tag = (b"x-request-id", request_id(given).encode())
         if given is None:  # the usual case: the list gains the id, nothing is copied
-            request_id = new_request_id()
-            tag = (b"x-request-id", request_id.encode())
             scope["headers"] = [*raw, tag]
         else:  # the client's, cut to 128 characters; one x-request-id header left
-            request_id = given.decode("latin-1")[:128] or new_request_id()
-            tag = (b"x-request-id", request_id.encode())
             scope["headers"] = [(k, v) for k, v in raw if k != b"x-request-id"] + [tag]
         length = headers.get(b"content-length")
         limit = self.limits.max_body_bytes

@@ -11,6 +11,10 @@ The head limit: httptools buffers a header value until it ends, so a client coul
 headers together may take :data:`MAX_HEAD_BYTES`; past it the connection gets a 431 from
 the error table and is closed, before any application code runs.
 
+The scoring lane: a model endpoint's scoring request that needs no wait is answered here,
+without an ASGI cycle (:mod:`modelyard.web.lane`, found in the lifespan state); anything
+the lane declines goes to the app as usual, its body in hand.
+
 The CLI names this class by import string (it never imports the web layer).
 """
 
@@ -18,14 +22,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from http import HTTPStatus
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.responses import Response
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from modelyard.errors import HeadersTooLarge
+from modelyard.errors import HeadersTooLarge, InternalError
+from modelyard.serving.dataplane import Answer, Later
+from modelyard.serving.scorer import Scorer
+from modelyard.web.auth import loopback_server
+from modelyard.web.body import Watch, body_timeout
 from modelyard.web.errors import error_response
+from modelyard.web.fast import CHOSEN, Found
+from modelyard.web.lane import LANE, LATER, Lane
+from modelyard.web.lifecycle import DRAIN, Drain
 
 MAX_HEAD_BYTES = 64 * 1024
 
@@ -49,6 +62,13 @@ class ServerProtocol(HttpToolsProtocol):
         self._over = False
         self._head_bytes = 0
         super().connection_made(transport)
+        self._lane: Lane | None = self.app_state.get(LANE)
+        self._drain: Drain | None = self.app_state.get(DRAIN)
+        if self.access_log and self.access_logger.isEnabledFor(logging.INFO):
+            self._lane = None  # uvicorn's access log line is written by its cycle
+        self._loopback = loopback_server(self.server)
+        self._lane_request: tuple[Found, bytes | None, bytearray] | None = None
+        self.deadline: float | None = None  # loop time: a lane body still coming by then
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser, counting the bytes of a head still arriving; past the limit,
@@ -74,6 +94,12 @@ class ServerProtocol(HttpToolsProtocol):
         over = self._in_head and self._head_bytes > self.max_head_bytes
         if over and not self.transport.is_closing():
             self._refuse_head()
+        elif self._lane_request is not None and self.deadline is None:
+            # the body did not come with its head: it must come whole within the deadline
+            lane = self._lane
+            assert lane is not None
+            self.deadline = self.loop.time() + lane.body_timeout_s
+            Watch.of(self.loop).enter(self)
 
     def on_headers_complete(self) -> None:
         """The head is whole: refuse it if it is over the limit, else serve."""
@@ -82,24 +108,142 @@ class ServerProtocol(HttpToolsProtocol):
         if size > self.max_head_bytes:
             self._over = True
             raise _HeadOverLimit  # httptools hands it to data_received as a parser error
-        super().on_headers_complete()
+        if self._lane is None or not self._takes():
+            super().on_headers_complete()
+
+    def _takes(self) -> bool:
+        """Whether the lane takes this request (then its body is buffered here): a POST to
+        a model endpoint's scoring route, with a Content-Length within the lane's limit,
+        over HTTP/1.1, nothing pending on the connection, no ``Expect``."""
+        lane = self._lane
+        assert lane is not None
+        if self.parser.get_method() != b"POST" or self.expect_100_continue:
+            return False
+        if self.cycle is not None and not self.cycle.response_complete:
+            return False  # pipelined behind a request still answering: queued by uvicorn
+        if self.parser.get_http_version() != "1.1" or self.parser.should_upgrade():
+            return False
+        length = b""
+        for name, value in self.headers:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                return False
+        if not length.isdigit() or int(length) > lane.max_body_bytes:
+            return False
+        url = httptools.parse_url(self.url)
+        path = url.path.decode("ascii")
+        if "%" in path:
+            return False
+        found = lane.route(self.root_path + path)
+        if found is None:
+            return False
+        self._lane_request = (found, url.query, bytearray())
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        """Buffer a lane request's body; else uvicorn's own."""
+        if self._lane_request is not None:
+            self._lane_request[2].extend(body)
+        else:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
-        """The next bytes on this connection start a new head."""
-        super().on_message_complete()
+        """Answer a lane request; then the next bytes on this connection start a new head."""
+        request = self._lane_request
+        if request is None:
+            super().on_message_complete()
+        else:
+            self._lane_request = None
+            if self.deadline is not None:
+                self.deadline = None
+                Watch.of(self.loop).leave(self)
+            self._answer(*request)
         self._in_head = True
         self._head_bytes = 0
+
+    def _answer(self, found: Found, query: bytes | None, body: bytearray) -> None:
+        """Write the lane's answer, or hand the request to the app with its body."""
+        lane = self._lane
+        assert lane is not None
+        drain = self._drain
+        answer: Answer | Later = LATER
+        # draining: the app's answer says Connection: close; a client not reading its
+        # answers: the app's cycle waits for it to read before writing more
+        if not self.flow.write_paused and not (drain and drain.draining):
+            try:
+                answer = lane.answer(found, self.headers, query, bytes(body), self._loopback)
+            except Exception:  # a bug of the lane's own (the pipeline never raises)
+                self.logger.exception("the scoring lane failed")
+                self._internal_error()
+                return
+        if isinstance(answer, Later):
+            self._to_app(body, whole=True, chosen=answer.chosen)
+            return
+        self._write(answer, keep_alive=self.parser.should_keep_alive())
+        answer.done()
+
+    def _write(self, answer: Answer, *, keep_alive: bool) -> None:
+        """Write a lane answer as uvicorn's cycle would: its default headers first."""
+        content = [STATUS_LINE[answer.status]]
+        for name, value in (*self.server_state.default_headers, *answer.headers):
+            content.extend((name, b": ", value, b"\r\n"))
+        if not keep_alive:
+            content.append(b"connection: close\r\n")
+        content.extend((b"\r\n", answer.body))
+        self.transport.write(b"".join(content))
+        if not keep_alive:
+            self.transport.close()
+        self.on_response_complete()  # counted; the keep-alive timer armed
+
+    def _to_app(self, body: bytearray, *, whole: bool, chosen: Scorer | None = None) -> None:
+        """Hand the lane's request to the app as uvicorn would have at its head, with the
+        body so far (and, if the lane's route step ran, the scorer it chose)."""
+        HttpToolsProtocol.on_headers_complete(self)  # the cycle the head would have made
+        if chosen is not None:
+            self.scope[CHOSEN] = chosen  # type: ignore[literal-required]
+        self.cycle.body = body
+        if whole:
+            super().on_message_complete()
+        else:
+            self.cycle.message_event.set()
+
+    def expire(self) -> None:
+        """The body of a lane request did not come whole within the deadline: 408 from
+        the error table (as the app answers it), then close (the rest is never read)."""
+        request, self._lane_request, self.deadline = self._lane_request, None, None
+        if request is None or self.transport.is_closing():
+            return
+        found, _, body = request
+        lane = self._lane
+        assert lane is not None
+        answer = lane.refused(found, self.headers, body_timeout(lane.body_timeout_s, len(body)))
+        self._write(answer, keep_alive=False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The client went: a lane body it was sending is not waited for any more."""
+        if self.deadline is not None:
+            self.deadline = None
+            Watch.of(self.loop).leave(self)
+        self._lane_request = None
+        super().connection_lost(exc)
+
+    def _internal_error(self) -> None:
+        answer = error_response(InternalError("internal error in the scoring lane"))
+        self._write_and_close(answer)
 
     def _refuse_head(self) -> None:
         error = HeadersTooLarge(
             f"the request line and headers are over {self.max_head_bytes // 1024} KiB: "
             "send a shorter URL and fewer or smaller headers"
         )
-        answer = error_response(error)
+        self._write_and_close(error_response(error))
+        self._in_head = False
+
+    def _write_and_close(self, answer: Response) -> None:
         status = answer.status_code
         lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode()]
         lines += [k + b": " + v for k, v in answer.raw_headers]
         lines.append(b"connection: close")
         self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + bytes(answer.body))
         self.transport.close()
-        self._in_head = False
