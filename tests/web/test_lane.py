@@ -87,8 +87,9 @@ def test_a_one_row_request_never_reaches_the_app_and_gets_the_same_answer(lane: 
     assert all(a.headers["x-model-version"] == "1" for a in answers)
     given = _score(lane, {"data": [[1.0]]}, **{"X-Request-Id": "r" * 300})
     assert given.headers["x-request-id"] == "r" * 128  # the client's, cut as the app cuts it
-    refused = httpx.post(f"{lane.base}/endpoints/immo/score", json={"data": [[1.0]]})
-    assert refused.status_code == 401 and refused.json()["code"] == "unauthorized"
+    keyless = _request(lane, b'{"data": [[1.0]]}').replace(b"Authorization: Bearer", b"X-No:")
+    ((status, _, document),) = _answers(_raw(lane, keyless))
+    assert status.startswith("HTTP/1.1 401") and document["code"] == "unauthorized"
     assert lane.front.paths == []
 
 
@@ -202,16 +203,18 @@ def test_a_body_that_comes_after_its_head_is_waited_for_until_the_deadline(
     with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
         sock.sendall(message[:cut].replace(b"Connection: close", b"X-Request-Id: slow"))
         began = time.monotonic()
-        data = b""
-        while chunk := sock.recv(65536):  # 408, then the server closes
-            data += chunk
+        data = sock.recv(65536)  # the 408, as the app answers it: the connection stays
         waited = time.monotonic() - began
-    ((status, headers, document),) = _answers(data)
-    assert status.startswith("HTTP/1.1 408") and headers["connection"] == "close"
+        ((status, headers, document),) = _answers(data)
+        sock.sendall(message[cut:])  # the rest of the refused body is read and dropped
+        sock.sendall(_request(lane, b'{"data": [[6.0]]}'))  # the connection serves on
+        ((_, _, after),) = _answers(sock.recv(65536))
+    assert status.startswith("HTTP/1.1 408") and "connection" not in headers
     assert document["code"] == "body_timeout" and "1 s" in document["message"]
     assert headers["x-request-id"] == "slow"
     assert 0.9 <= waited < 3.0
-    assert lane.front.paths == []  # both were the lane's
+    assert after["predictions"] == immo_predictions(6.0)
+    assert lane.front.paths == []  # all were the lane's
 
 
 def test_http_1_0_and_expect_continue_go_to_the_app(lane: Lane) -> None:
@@ -231,23 +234,43 @@ def test_http_1_0_and_expect_continue_go_to_the_app(lane: Lane) -> None:
     assert lane.front.paths == ["/endpoints/immo/score"] * 2
 
 
-def test_a_full_server_answers_429_from_the_app(lane: Lane) -> None:
-    """max_in_flight = 1: a request whose body is still coming holds the one slot."""
+@pytest.mark.parametrize("holder", ["chunked", "length"])
+def test_a_full_server_answers_429_from_the_app(lane: Lane, holder: str) -> None:
+    """max_in_flight = 1: a request whose body is still coming holds the one slot, read by
+    the app (chunked) or by the lane (a Content-Length, half of it sent)."""
+    lane.front.paths.clear()
+    body = b'{"data": [[1.0]]}'
+    if holder == "chunked":
+        head = _request(lane, b"").replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+        first, rest = head + b"5\r\n" + body[:5] + b"\r\n", body[5:]
+        rest = b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest)
+    else:
+        whole = _request(lane, body)
+        first, rest = whole[:-5], whole[-5:]
     with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as slow:
-        slow.sendall(
-            b"POST /endpoints/immo/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-            + lane.key().encode()
-            + b"\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
-            + b'5\r\n{"dat\r\n'
-        )
+        slow.sendall(first)
         time.sleep(0.3)  # admitted: its slot is taken while the rest is awaited
         full = _score(lane, {"data": [[1.0]]})
         assert full.status_code == 429 and full.json()["code"] == "overloaded"
         assert full.headers["retry-after"]
-        rest = b'a": [[1.0]]}'
-        slow.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest))
-        assert b"200 OK" in slow.recv(65536)
+        slow.sendall(rest)
+        ((status, _, document),) = _answers(slow.recv(65536))
+        assert status == "HTTP/1.1 200 OK" and document["predictions"] == immo_predictions(1.0)
     assert _score(lane, {"data": [[1.0]]}).status_code == 200
+    if holder == "length":  # the lane read it; the 429 was the app's
+        assert "/endpoints/immo/score" in lane.front.paths
+
+
+def test_a_body_still_coming_with_a_wrong_key_is_refused_by_the_app_at_once(
+    lane: Lane,
+) -> None:
+    lane.front.paths.clear()
+    whole = _request(lane, b'{"data": [[1.0]]}').replace(lane.key().encode(), b"nope")
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        sock.sendall(whole[:-5])  # never sends the rest: refused from its head
+        ((status, _, document),) = _answers(sock.recv(65536))
+    assert status.startswith("HTTP/1.1 401") and document["code"] == "unauthorized"
+    assert lane.front.paths == ["/endpoints/immo/score"]
 
 
 def test_lane_answers_are_counted_in_metrics(lane: Lane) -> None:

@@ -1,5 +1,9 @@
 """The data plane: the one pipeline every scoring request goes through, whatever its route
-(FastAPI's, the plain-ASGI fast route, later gRPC) and whatever its wire format.
+(the protocol's scoring lane, the plain-ASGI fast route, FastAPI's, gRPC) and whatever its
+wire format. Two drivers run the same steps: :meth:`DataPlane.handle` (async: it may read
+the body, load a version, score in a worker thread or the micro-batcher) and
+:meth:`DataPlane.answer_now` (the lane's: a whole body in hand, nothing to wait for, else
+``Later`` before the model runs).
 
     request
       │  size ........... Content-Length over the limit: 413 (web.limits, before any route)
@@ -44,8 +48,7 @@ import pandas as pd
 from starlette.concurrency import run_in_threadpool
 
 from modelyard.errors import InternalError, ModelUnavailable, ModelyardError
-from modelyard.serving.dispatch import INLINE_ROWS as SCORE_INLINE_ROWS
-from modelyard.serving.dispatch import dispatch, rows
+from modelyard.serving.dispatch import dispatch, rows, scores_inline
 from modelyard.serving.offload import INLINE_ROWS, Deadline, check_cells, decodes_inline
 from modelyard.serving.protocols.codec import Codec, Columns, Head, Result
 from modelyard.serving.routing import Router
@@ -69,7 +72,8 @@ def answer_headers(
 ) -> RawHeaders:
     """The headers of every answer the data plane sends: content type and length, the
     version that answered (``x-model-version``, ``x-model-name``) and any of the format's
-    own. ``x-request-id`` is added by the limits middleware, on every answer."""
+    own. ``x-request-id`` is added by the limits middleware, or the scoring lane
+    (``web.lane``), on every answer."""
     headers = [(b"content-type", content_type.encode()), (b"content-length", b"%d" % length)]
     if version is not None:
         headers.append((b"x-model-version", b"%d" % version))
@@ -228,16 +232,14 @@ class DataPlane:
         try:
             record, scorer = self._admitted(exchange, codec, head)
             chosen = self._chosen(exchange, record, scorer, head)
-            current = chosen.current
             if (
-                current is None
-                or current.compiled is None
+                not scores_inline(chosen, 1)  # not loaded yet, or not compiled
                 or not decodes_inline(body, head.header("content-encoding"))
                 or (chosen is scorer and self.runtime.batcher(record.name) is not None)
             ):
                 return Later(chosen)
             columns, context = self._decoded(exchange, codec, body, head, chosen)
-            if rows(columns) > SCORE_INLINE_ROWS:
+            if not scores_inline(chosen, rows(columns)):
                 return Later(chosen)  # a worker thread scores it: handle() decodes it again
             began = time.perf_counter()
             scored = chosen.score(columns)

@@ -30,10 +30,15 @@ async def dispatch(
 async def score_now(scorer: Scorer, columns: Columns, timeout_s: float) -> Scored:
     """Score on the event loop for a few rows and a compiled scorer (tens of microseconds,
     less than the hand-off to a thread), else in a worker thread under ``timeout_s``."""
-    current = scorer.current
-    if current is not None and current.compiled is not None and rows(columns) <= INLINE_ROWS:
+    if scores_inline(scorer, rows(columns)):
         return scorer.score(columns)
     return await timed(run_in_threadpool(scorer.score, columns), timeout_s)
+
+
+def scores_inline(scorer: Scorer, count: int) -> bool:
+    """Whether ``count`` rows are scored on the event loop: a compiled scorer, few rows."""
+    current = scorer.current
+    return current is not None and current.compiled is not None and count <= INLINE_ROWS
 
 
 async def timed(scoring: Awaitable[Scored], timeout_s: float) -> Scored:

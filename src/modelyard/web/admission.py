@@ -12,12 +12,16 @@ before any byte of a body is read.
 - A CORS preflight and the Studio's forms (whose login is keyless) take no slot either;
   their bodies are still read under the deadline of :mod:`modelyard.web.body`.
 - Anything else takes a slot: it is answered without waiting for a client.
+
+The scoring lane (``web.lane``) answers a scoring request whose body came with its head
+without a slot (it is answered before the next byte is read); one whose body is still
+coming is admitted with :meth:`Admission.opens` and a slot, as here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
@@ -90,12 +94,18 @@ class Admission:
         if name is not None:
             # A refused scoring request takes no slot but goes on: the data plane refuses
             # it from its headers too, before reading the body, in its protocol's own shape.
-            try:
-                record = self.runtime.record(name)
-                self.keys(record, Head(request_headers(scope), loopback=on_loopback(scope)))
-            except ModelyardError:
+            head = Head(request_headers(scope), loopback=on_loopback(scope))
+            if not self.opens(name, head):
                 return False
-            scope[ADMITTED] = record.name  # the data plane need not check the same key again
+            scope[ADMITTED] = name  # the data plane need not check the same key again
+        return True
+
+    def opens(self, name: str, head: Head) -> bool:
+        """Whether ``head`` carries a key that opens endpoint ``name`` (E of E@alias)."""
+        try:
+            self.keys(self.runtime.record(name), head)
+        except ModelyardError:
+            return False
         return True
 
     def _endpoint(self, path: str) -> str | None:
@@ -113,8 +123,13 @@ def request_headers(scope: Scope) -> dict[str, str]:
     request and kept in the scope for whoever asks next."""
     headers: dict[str, str] | None = scope.get(HEADERS)
     if headers is None:
-        headers = {}
-        for key, value in scope.get("headers") or ():
-            headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
-        scope[HEADERS] = headers
+        headers = scope[HEADERS] = decoded_headers(scope.get("headers") or ())
+    return headers
+
+
+def decoded_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Raw headers as text (the first of a repeated name)."""
+    headers: dict[str, str] = {}
+    for key, value in raw:
+        headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
     return headers

@@ -200,7 +200,7 @@ def _replica(
         front = FastScore(front, plane=fast, max_body_bytes=limits.max_body_bytes)
     front = checked = LimitsMiddleware(front, limits=limits, admission=admission)
     if fast is not None:  # the protocol answers what needs no wait (web.lane)
-        app.lane = Lane.of(fast, checked.slots, limits, bool(cors))
+        app.lane = Lane.of(fast, admission, checked.slots, limits, bool(cors))
     front = RequestMetrics(front, serves=runtime.serves)  # counts refusals too
     if cors:  # outermost: preflights need no key, and refusals (413, 429) get CORS headers
         front = ScoringCors(front, origins=cors)

@@ -16,6 +16,7 @@ lane (``web.protocol``) keeps its own waiting bodies there too.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from starlette.types import Message, Receive
 
 from modelyard.errors import BodyTimeout, ModelyardError, PayloadTooLarge
 
+log = logging.getLogger("modelyard.web")
 TICK_S = 0.25  # how often the readers waiting for body bytes are checked
 
 
@@ -133,8 +135,13 @@ class Watch:
 
     def _sweep(self) -> None:
         now = self.loop.time()
-        for waiting in list(self.waiting):
-            if waiting.deadline is not None and waiting.deadline <= now:
-                self.waiting.discard(waiting)
-                waiting.expire()
-        self.timer = self.loop.call_later(TICK_S, self._sweep) if self.waiting else None
+        try:
+            for waiting in list(self.waiting):
+                if waiting.deadline is not None and waiting.deadline <= now:
+                    self.waiting.discard(waiting)
+                    try:
+                        waiting.expire()
+                    except Exception:  # one wait's bug must not stop the others' deadlines
+                        log.exception("expiring a body wait failed")
+        finally:
+            self.timer = self.loop.call_later(TICK_S, self._sweep) if self.waiting else None

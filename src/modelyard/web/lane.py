@@ -10,8 +10,10 @@ The lane skips them and asks the same pipeline (``DataPlane.answer_now``) for th
     │   table), a model endpoint, Content-Length <= 64 KiB, nothing pending on the
     │   connection, no Expect, HTTP/1.1 ───────────────── else: the ASGI app, as always
     ▼
-    body buffered until whole ─────── not whole within the body deadline (--body-timeout):
-    │                                  408 from the error table, and the connection closes
+    body buffered until whole ── not in the read that ended the head: admitted as the app
+    │   admits a body (Lane.admits: a key that opens the endpoint, then an in-flight slot,
+    │   held until the body is whole; else the app answers from the head: 401, 429...);
+    │   not whole within --body-timeout: 408 from the error table, the rest dropped
     ▼
     Lane.answer ── no free in-flight slot, a CORS origin, or the pipeline needs a wait
     │              (a version to load, a worker thread, micro-batching) ── Later: the app
@@ -26,16 +28,16 @@ A draining replica (SIGTERM) and a client not reading its answers take the app's
 (Connection: close; the app's cycle waits for the client).
 
 What a client sees is what the ASGI path answers, byte for byte but for ``date``: the
-same statuses, bodies and headers, the same request id rule, the same metrics
-(tests/web/test_one_pipeline.py and test_fast_path.py compare them). The lane holds no
-in-flight slot over time
-(it answers before the next byte is read), so it only checks that one is free.
+same statuses, bodies and headers, the same request id rule, the same metrics (the
+protocol label is the codec's name, which is the metrics middleware's label of the same
+route; tests/web/test_one_pipeline.py and test_fast_path.py compare the answers).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from modelyard.config.serve import ServeOptions
 from modelyard.errors import ModelyardError
@@ -44,9 +46,10 @@ from modelyard.monitoring.tally import TALLY
 from modelyard.serving.dataplane import Answer, DataPlane, Later
 from modelyard.serving.offload import INLINE_BYTES
 from modelyard.serving.protocols.codec import Head
+from modelyard.web.admission import Admission, decoded_headers
 from modelyard.web.errors import error_answer
 from modelyard.web.fast import Found, Routes, model_route, query_params, routes
-from modelyard.web.limits import request_id
+from modelyard.web.limits import given_request_id, request_id
 from modelyard.web.slots import Slots
 
 LANE = "modelyard.lane"  # the lifespan state key the protocol finds the lane under
@@ -59,6 +62,7 @@ class Lane:
     """The lane of one replica: its pipeline, scoring routes and in-flight slots."""
 
     plane: DataPlane
+    admission: Admission  # the app's: the key check of a body still coming
     routes: Routes
     slots: Slots  # the limits middleware's: a full server answers 429 from the ASGI path
     max_body_bytes: int
@@ -66,10 +70,18 @@ class Lane:
     cors: bool  # [serve] cors_origins is set: a request with an Origin takes the ASGI path
 
     @classmethod
-    def of(cls, plane: DataPlane, slots: Slots, limits: ServeOptions, cors: bool) -> Lane:
+    def of(
+        cls,
+        plane: DataPlane,
+        admission: Admission,
+        slots: Slots,
+        limits: ServeOptions,
+        cors: bool,
+    ) -> Lane:
         """The lane over ``plane`` for a server with these limits."""
         return cls(
             plane,
+            admission,
             routes(limits.max_body_bytes),
             slots,
             min(limits.max_body_bytes, MAX_BODY_BYTES),
@@ -81,68 +93,69 @@ class Lane:
         """The path parameters and codec of a model endpoint's scoring route, else None."""
         return model_route(self.routes, self.plane, path)
 
+    def admits(self, found: Found, raw: list[tuple[bytes, bytes]], loopback: bool) -> bool:
+        """Whether a request whose body is still coming may wait for it here, as the app
+        admits one: its key opens the endpoint and an in-flight slot is free (then taken:
+        give it back with ``slots.give()``). Else the app answers it (401, 404, 429...)."""
+        head = Head(decoded_headers(raw), loopback=loopback)
+        name = found[0]["name"].partition("@")[0]
+        if not self.slots.free or not self.admission.opens(name, head):
+            return False
+        self.slots.take()
+        return True
+
     def answer(
-        self,
-        found: Found,
-        raw: list[tuple[bytes, bytes]],
-        query: bytes | None,
-        body: bytes,
-        loopback: bool,
+        self, pending: Pending, raw: list[tuple[bytes, bytes]], body: bytes, loopback: bool
     ) -> Answer | Later:
-        """The answer to a request of ``found``'s route, headers ``raw`` and whole ``body``,
-        with its ``x-request-id``; :class:`Later` when the app must answer it (nothing was
-        scored or counted then)."""
-        if self.slots.taken >= self.slots.limit:
+        """The answer to ``pending`` (headers ``raw``, its whole ``body``), with its
+        ``x-request-id``; :class:`Later` when the app must answer it (nothing was scored
+        or counted then)."""
+        if not self.slots.free:
             return LATER
-        headers: dict[str, str] = {}
-        given: bytes | None = None
-        for key, value in raw:
-            if key == b"x-request-id":
-                given = value  # the last one, as the limits middleware reads it
-            headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        headers = decoded_headers(raw)
         if self.cors and "origin" in headers:
             return LATER
-        params, codec = found
-        name = params["name"]
-        rid = request_id(given)
-        head = Head(headers, query_params(query), params, loopback)
-        started = time.perf_counter()
-        answer = self.plane.answer_now(name, codec, head, body, rid)
+        params, codec = pending.found
+        rid = request_id(given_request_id(raw))
+        head = Head(headers, query_params(pending.query), params, loopback)
+        answer = self.plane.answer_now(params["name"], codec, head, body, rid)
         if isinstance(answer, Later):
             return answer
-        return self._sent(found, name, rid, answer, started, len(body))
+        return self._sent(pending, rid, answer)
 
     def refused(
-        self, found: Found, raw: list[tuple[bytes, bytes]], error: ModelyardError
+        self, pending: Pending, raw: list[tuple[bytes, bytes]], error: ModelyardError
     ) -> Answer:
-        """The answer to a request refused before its body was whole (from the error
+        """The answer to ``pending`` refused before its body was whole (from the error
         table, as the limits middleware answers it), with its ``x-request-id``."""
-        given = None
-        for key, value in raw:
-            if key == b"x-request-id":
-                given = value
-        answer = error_answer(error)
-        params, _ = found
-        return self._sent(found, params["name"], request_id(given), answer, time.perf_counter(), 0)
+        return self._sent(pending, request_id(given_request_id(raw)), error_answer(error))
 
-    def _sent(
-        self, found: Found, name: str, rid: str, answer: Answer, started: float, received: int
-    ) -> Answer:
-        """``answer`` with its request id, counted in the metrics."""
+    def _sent(self, pending: Pending, rid: str, answer: Answer) -> Answer:
+        """``answer`` with its request id, counted in the metrics as the metrics
+        middleware counts the app's (the body's declared length, the time from its head)."""
         answer.headers.append((b"x-request-id", rid.encode()))
-        codec = found[1]
+        params, codec = pending.found
         version = ""
         for key, value in answer.headers:
             if key == b"x-model-version":
                 version = value.decode("latin-1")
-        endpoint = name.partition("@")[0]
+        endpoint = params["name"].partition("@")[0]
         TALLY.answered(
             codec.name,
             endpoint if self.plane.runtime.serves(endpoint) else UNKNOWN,
             version,
             answer.status,
-            time.perf_counter() - started,
-            received,
+            time.perf_counter() - pending.since,
+            pending.length,
             len(answer.body),
         )
         return answer
+
+
+class Pending(Protocol):
+    """A request the lane took (``web.protocol`` reads its body)."""
+
+    found: Found
+    query: bytes | None
+    length: int  # its Content-Length
+    since: float  # time.perf_counter() when its head was whole

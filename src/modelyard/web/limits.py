@@ -32,6 +32,15 @@ def new_request_id() -> str:
     return f"{_PREFIX}{next(_IDS):016x}"
 
 
+def given_request_id(raw: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The client's ``x-request-id`` among the raw headers (the last one sent)."""
+    given = None
+    for key, value in raw:
+        if key == b"x-request-id":
+            given = value
+    return given
+
+
 def request_id(given: bytes | None) -> str:
     """The id of a request: the client's ``x-request-id`` cut to 128 characters, else a
     new one (:func:`new_request_id`)."""
@@ -57,7 +66,7 @@ class LimitsMiddleware:
             return
         raw = scope.get("headers") or []
         headers = dict(raw)
-        given = headers.get(b"x-request-id")
+        given = given_request_id(raw)
         tag = (b"x-request-id", request_id(given).encode())
         if given is None:  # the usual case: the list gains the id, nothing is copied
             scope["headers"] = [*raw, tag]

@@ -6,6 +6,9 @@ labels from the request path and the answer: the endpoint (a name the replica se
 alias forms, ``mlflow``, ``classic``, ``v2``), the status and the answering version
 (``x-model-version``).
 
+The scoring lane (``web.lane``) counts the requests it answers itself, with the same
+labels (``TALLY.answered``).
+
 ``/metrics`` answers loopback without a key; any other address needs the admin key, unless
 ``[serve] metrics_public = true``.
 """

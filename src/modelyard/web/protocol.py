@@ -24,6 +24,8 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
+from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import httptools
@@ -41,6 +43,19 @@ from modelyard.web.lane import LANE, LATER, Lane
 from modelyard.web.lifecycle import DRAIN, Drain
 
 MAX_HEAD_BYTES = 64 * 1024
+
+
+@dataclass(slots=True, eq=False)
+class _Pending:
+    """A request the lane took, its body being read."""
+
+    found: Found
+    query: bytes | None
+    length: int  # its Content-Length
+    since: float  # time.perf_counter() when its head was whole
+    body: bytearray = field(default_factory=bytearray)
+    slot: bool = False  # holds an in-flight slot while its body comes
+    refused: bool = False  # answered 408 at its deadline: the rest of its body is dropped
 
 
 class _HeadOverLimit(Exception):
@@ -67,8 +82,9 @@ class ServerProtocol(HttpToolsProtocol):
         if self.access_log and self.access_logger.isEnabledFor(logging.INFO):
             self._lane = None  # uvicorn's access log line is written by its cycle
         self._loopback = loopback_server(self.server)
-        self._lane_request: tuple[Found, bytes | None, bytearray] | None = None
+        self._pending: _Pending | None = None  # the lane request being read
         self.deadline: float | None = None  # loop time: a lane body still coming by then
+        self._closing = False  # shut down while a lane body was coming: close once answered
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser, counting the bytes of a head still arriving; past the limit,
@@ -94,16 +110,13 @@ class ServerProtocol(HttpToolsProtocol):
         over = self._in_head and self._head_bytes > self.max_head_bytes
         if over and not self.transport.is_closing():
             self._refuse_head()
-        elif self._lane_request is not None and self.deadline is None:
-            # the body did not come with its head: it must come whole within the deadline
-            lane = self._lane
-            assert lane is not None
-            self.deadline = self.loop.time() + lane.body_timeout_s
-            Watch.of(self.loop).enter(self)
+        elif self._pending is not None and self.deadline is None and not self._pending.refused:
+            self._wait(self._pending)  # the body did not come with its head
 
     def on_headers_complete(self) -> None:
         """The head is whole: refuse it if it is over the limit, else serve."""
         self._in_head = False
+        self._unset_keepalive_if_required()  # a lane answer earlier in this read armed it
         size = len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
         if size > self.max_head_bytes:
             self._over = True
@@ -123,6 +136,8 @@ class ServerProtocol(HttpToolsProtocol):
             return False  # pipelined behind a request still answering: queued by uvicorn
         if self.parser.get_http_version() != "1.1" or self.parser.should_upgrade():
             return False
+        if self.transport.is_closing():
+            return False
         length = b""
         for name, value in self.headers:
             if name == b"content-length":
@@ -138,53 +153,78 @@ class ServerProtocol(HttpToolsProtocol):
         found = lane.route(self.root_path + path)
         if found is None:
             return False
-        self._lane_request = (found, url.query, bytearray())
+        self._pending = _Pending(found, url.query, int(length), time.perf_counter())
         return True
+
+    def _wait(self, pending: _Pending) -> None:
+        """Admit a lane request whose body is still coming, as the app admits a body it
+        has yet to read: its key, then an in-flight slot held until the body is whole or
+        its deadline passes. A refusal goes to the app, which answers it from the head."""
+        lane = self._lane
+        assert lane is not None
+        if not lane.admits(pending.found, self.headers, self._loopback):
+            self._pending = None
+            self._to_app(pending.body, whole=False)
+            return
+        pending.slot = True
+        self.deadline = self.loop.time() + lane.body_timeout_s
+        Watch.of(self.loop).enter(self)
 
     def on_body(self, body: bytes) -> None:
         """Buffer a lane request's body; else uvicorn's own."""
-        if self._lane_request is not None:
-            self._lane_request[2].extend(body)
-        else:
+        pending = self._pending
+        if pending is None:
             super().on_body(body)
+        elif not pending.refused:  # the rest of a body refused at its deadline is dropped
+            pending.body.extend(body)
 
     def on_message_complete(self) -> None:
         """Answer a lane request; then the next bytes on this connection start a new head."""
-        request = self._lane_request
-        if request is None:
+        pending = self._pending
+        if pending is None:
             super().on_message_complete()
         else:
-            self._lane_request = None
-            if self.deadline is not None:
-                self.deadline = None
-                Watch.of(self.loop).leave(self)
-            self._answer(*request)
+            self._pending = None
+            if not pending.refused:
+                self._settle(pending)
+                self._answer(pending)
         self._in_head = True
         self._head_bytes = 0
 
-    def _answer(self, found: Found, query: bytes | None, body: bytearray) -> None:
+    def _settle(self, pending: _Pending) -> None:
+        """The wait of ``pending`` is over: out of the watch, its slot given back."""
+        if self.deadline is not None:
+            self.deadline = None
+            Watch.of(self.loop).leave(self)
+        if pending.slot:
+            pending.slot = False
+            assert self._lane is not None
+            self._lane.slots.give()
+
+    def _answer(self, pending: _Pending) -> None:
         """Write the lane's answer, or hand the request to the app with its body."""
         lane = self._lane
         assert lane is not None
         drain = self._drain
-        answer: Answer | Later = LATER
-        # draining: the app's answer says Connection: close; a client not reading its
-        # answers: the app's cycle waits for it to read before writing more
-        if not self.flow.write_paused and not (drain and drain.draining):
-            try:
-                answer = lane.answer(found, self.headers, query, bytes(body), self._loopback)
-            except Exception:  # a bug of the lane's own (the pipeline never raises)
-                self.logger.exception("the scoring lane failed")
-                self._internal_error()
+        try:
+            answer: Answer | Later = LATER
+            # draining: the app's answer says Connection: close; a client not reading its
+            # answers: the app's cycle waits for it to read before writing more
+            if not self.flow.write_paused and not (drain and drain.draining):
+                body = bytes(pending.body)
+                answer = lane.answer(pending, self.headers, body, self._loopback)
+            if isinstance(answer, Later):
+                self._to_app(pending.body, whole=True, chosen=answer.chosen)
                 return
-        if isinstance(answer, Later):
-            self._to_app(body, whole=True, chosen=answer.chosen)
-            return
-        self._write(answer, keep_alive=self.parser.should_keep_alive())
-        answer.done()
+            self._write(answer, keep_alive=self.parser.should_keep_alive())
+            answer.done()
+        except Exception:  # a bug of the lane's own (the pipeline never raises)
+            self.logger.exception("the scoring lane failed")
+            self._internal_error()
 
     def _write(self, answer: Answer, *, keep_alive: bool) -> None:
         """Write a lane answer as uvicorn's cycle would: its default headers first."""
+        keep_alive = keep_alive and not self._closing
         content = [STATUS_LINE[answer.status]]
         for name, value in (*self.server_state.default_headers, *answer.headers):
             content.extend((name, b": ", value, b"\r\n"))
@@ -202,6 +242,8 @@ class ServerProtocol(HttpToolsProtocol):
         HttpToolsProtocol.on_headers_complete(self)  # the cycle the head would have made
         if chosen is not None:
             self.scope[CHOSEN] = chosen  # type: ignore[literal-required]
+        if self._closing:
+            self.cycle.keep_alive = False
         self.cycle.body = body
         if whole:
             super().on_message_complete()
@@ -210,23 +252,31 @@ class ServerProtocol(HttpToolsProtocol):
 
     def expire(self) -> None:
         """The body of a lane request did not come whole within the deadline: 408 from
-        the error table (as the app answers it), then close (the rest is never read)."""
-        request, self._lane_request, self.deadline = self._lane_request, None, None
-        if request is None or self.transport.is_closing():
+        the error table, as the app answers it; the rest of the body is dropped."""
+        pending = self._pending
+        if pending is None or pending.refused or self.transport.is_closing():
             return
-        found, _, body = request
+        self._settle(pending)
+        pending.refused = True
         lane = self._lane
         assert lane is not None
-        answer = lane.refused(found, self.headers, body_timeout(lane.body_timeout_s, len(body)))
-        self._write(answer, keep_alive=False)
+        error = body_timeout(lane.body_timeout_s, len(pending.body))
+        self._write(lane.refused(pending, self.headers, error), keep_alive=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The client went: a lane body it was sending is not waited for any more."""
-        if self.deadline is not None:
-            self.deadline = None
-            Watch.of(self.loop).leave(self)
-        self._lane_request = None
+        if self._pending is not None:
+            self._settle(self._pending)
+            self._pending = None
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: a lane request whose body is still coming is answered (by
+        the lane or the app), then the connection closes; else uvicorn's own."""
+        if self._pending is not None and not self._pending.refused:
+            self._closing = True
+            return
+        super().shutdown()
 
     def _internal_error(self) -> None:
         answer = error_response(InternalError("internal error in the scoring lane"))

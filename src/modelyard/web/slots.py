@@ -13,9 +13,14 @@ class Slots:
         self.limit = limit
         self.taken = 0
 
+    @property
+    def free(self) -> bool:
+        """Whether a slot is free now."""
+        return self.taken < self.limit
+
     def take(self) -> None:
         """Take a slot; ``Overloaded`` (429 with Retry-After) if none is free."""
-        if self.taken >= self.limit:
+        if not self.free:
             raise Overloaded(f"{self.taken} requests in flight: retry shortly")
         self.taken += 1
 
