@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.config.serve import ServeOptions
 from modelyard.monitoring import tally
+from modelyard.monitoring.prometheus import exposition
 from modelyard.web.app import create_app
 from modelyard.web.lifecycle import drain_on_sigterm
 from tests.helpers.endpoints import Served, immo_predictions, serving_immo_and_churn
@@ -296,6 +297,84 @@ def test_lane_answers_are_counted_in_metrics(lane: Lane) -> None:
     assert "/endpoints/immo/score" not in lane.front.paths  # the lane answered them all
     assert after.get(("200", "1"), 0) - before.get(("200", "1"), 0) == 7
     assert after.get(("422", ""), 0) - before.get(("422", ""), 0) == 3
+
+
+def _metric(name: str, **labels: str) -> float:
+    """A metric of this process (the test server's: no scrape, which would take a slot)."""
+    tally.flush()
+    text = exposition()[0].decode()
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_a_body_still_coming_is_in_flight_and_an_alias_is_its_endpoints(lane: Lane) -> None:
+    whole = _request(lane, b'{"data": [[1.0]]}')
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        sock.sendall(whole[:-5])
+        time.sleep(0.3)
+        assert _metric("modelyard_requests_in_flight", protocol="azureml") == 1
+        sock.sendall(whole[-5:])
+        assert _answers(sock.recv(65536))[0][0] == "HTTP/1.1 200 OK"
+    assert _metric("modelyard_requests_in_flight", protocol="azureml") == 0
+    v2 = b'{"inputs": [{"name": "surface", "datatype": "FP64", "shape": [1], "data": [25]}]}'
+    before = _metric("modelyard_requests_total", endpoint="immo", protocol="v2")
+    for chunked in (False, True):  # the lane's, then the app's
+        message = _request(lane, b"" if chunked else v2)
+        if chunked:
+            message = message.replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+            message += b"%x\r\n%s\r\n0\r\n\r\n" % (len(v2), v2)
+        message = message.replace(b"/endpoints/immo/score", b"/v2/models/immo@champion/infer")
+        assert _answers(_raw(lane, message))[0][0] == "HTTP/1.1 200 OK"
+    after = _metric("modelyard_requests_total", endpoint="immo", protocol="v2")
+    assert after - before == 2
+
+
+def test_nothing_after_a_connection_close_is_answered_or_run(lane: Lane) -> None:
+    lane.front.paths.clear()
+    first = _request(lane, b'{"data": [[1.0]]}', "Connection: close")
+    many = orjson.dumps({"data": [[float(i)] for i in range(100)]})  # would be the app's
+    answers = _answers(_raw(lane, first + _request(lane, many)))
+    assert len(answers) == 1 and answers[0][1]["connection"] == "close"
+    time.sleep(0.2)
+    assert lane.front.paths == []  # the second was never started
+
+
+def test_a_408_honours_connection_close(lane: Lane) -> None:
+    whole = _request(lane, b'{"data": [[1.0]]}', "Connection: close")
+    with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+        sock.sendall(whole[:-5])
+        data = b""
+        while chunk := sock.recv(65536):  # the 408, then the server closes
+            data += chunk
+    ((status, headers, _),) = _answers(data)
+    assert status.startswith("HTTP/1.1 408") and headers["connection"] == "close"
+
+
+def test_a_cors_request_is_the_apps(tmp_path: Path) -> None:
+    origin = "https://studio.example"
+    with serving_immo_and_churn(tmp_path, cors_origins=(origin,)) as served:
+        app = create_app(served.ws, follow_interval=0.2)
+        assert app.front is not None
+        front = app.front = Counted(app.front)
+        with running(app) as base:
+            served.wait_served("immo")
+            port = int(base.rsplit(":", 1)[1])
+            body = b'{"data": [[1.0]]}'
+            head = (
+                f"POST /endpoints/immo/score HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\n"
+                f"Authorization: Bearer {served.keys['immo']}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(head + body)
+                ((status, headers, _),) = _answers(sock.recv(65536))
+            assert status == "HTTP/1.1 200 OK"
+            assert headers["access-control-allow-origin"] == origin
+            assert front.paths == ["/endpoints/immo/score"]
 
 
 def test_a_draining_replica_answers_from_the_app_with_connection_close(

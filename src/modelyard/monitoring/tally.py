@@ -89,6 +89,13 @@ class RequestTally:
         """The request of ``protocol`` begun with :meth:`begin` was answered."""
         self._count(protocol, endpoint, version, status, seconds, received, sent, ended=True)
 
+    def abandon(self, protocol: str) -> None:
+        """A request begun with :meth:`begin` is not in flight any more and is not counted
+        here (another path answers it, or its client went)."""
+        with self._lock:
+            self._in_flight[protocol] -= 1
+        self._pending()
+
     def answered(
         self,
         protocol: str,

@@ -8,14 +8,14 @@ The lane skips them and asks the same pipeline (``DataPlane.answer_now``) for th
 
     request head (web.protocol.ServerProtocol) ── POST to a scoring route (web.fast's
     │   table), a model endpoint, Content-Length <= 64 KiB, nothing pending on the
-    │   connection, no Expect, HTTP/1.1 ───────────────── else: the ASGI app, as always
+    │   connection, no Expect, HTTP/1.1, no Origin when CORS is on ── else: the ASGI app
     ▼
     body buffered until whole ── not in the read that ended the head: admitted as the app
     │   admits a body (Lane.admits: a key that opens the endpoint, then an in-flight slot,
     │   held until the body is whole; else the app answers from the head: 401, 429...);
     │   not whole within --body-timeout: 408 from the error table, the rest dropped
     ▼
-    Lane.answer ── no free in-flight slot, a CORS origin, or the pipeline needs a wait
+    Lane.answer ── no free in-flight slot, or the pipeline needs a wait
     │              (a version to load, a worker thread, micro-batching) ── Later: the app
     │              gets the request, body in hand, and the scorer the route step chose
     │              (a canary split is drawn once); the model has not run
@@ -67,7 +67,7 @@ class Lane:
     slots: Slots  # the limits middleware's: a full server answers 429 from the ASGI path
     max_body_bytes: int
     body_timeout_s: float  # a body still coming after this long is refused (408)
-    cors: bool  # [serve] cors_origins is set: a request with an Origin takes the ASGI path
+    cors: bool  # [serve] cors_origins is set: a request with an Origin is the app's
 
     @classmethod
     def of(
@@ -93,16 +93,24 @@ class Lane:
         """The path parameters and codec of a model endpoint's scoring route, else None."""
         return model_route(self.routes, self.plane, path)
 
-    def admits(self, found: Found, raw: list[tuple[bytes, bytes]], loopback: bool) -> bool:
+    def admits(self, pending: Pending, raw: list[tuple[bytes, bytes]], loopback: bool) -> bool:
         """Whether a request whose body is still coming may wait for it here, as the app
-        admits one: its key opens the endpoint and an in-flight slot is free (then taken:
-        give it back with ``slots.give()``). Else the app answers it (401, 404, 429...)."""
+        admits one: its key opens the endpoint and an in-flight slot is free (then taken,
+        and the request shown in flight, until :meth:`released`). Else the app answers it
+        (401, 404, 429...)."""
         head = Head(decoded_headers(raw), loopback=loopback)
-        name = found[0]["name"].partition("@")[0]
-        if not self.slots.free or not self.admission.opens(name, head):
+        params, codec = pending.found
+        if not self.slots.free or not self.admission.opens(params["name"].partition("@")[0], head):
             return False
         self.slots.take()
+        TALLY.begin(codec.name)
         return True
+
+    def released(self, pending: Pending) -> None:
+        """The wait of an admitted request is over: its slot back, no longer in flight
+        (its answer is counted apart, by the lane or by the app)."""
+        self.slots.give()
+        TALLY.abandon(pending.found[1].name)
 
     def answer(
         self, pending: Pending, raw: list[tuple[bytes, bytes]], body: bytes, loopback: bool
@@ -113,8 +121,6 @@ class Lane:
         if not self.slots.free:
             return LATER
         headers = decoded_headers(raw)
-        if self.cors and "origin" in headers:
-            return LATER
         params, codec = pending.found
         rid = request_id(given_request_id(raw))
         head = Head(headers, query_params(pending.query), params, loopback)

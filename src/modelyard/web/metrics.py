@@ -33,7 +33,7 @@ from modelyard.web.auth import bearer, is_admin
 
 SCORING = re.compile(
     r"^/(?:endpoints/(?P<e>[^/@]+)(?:@[^/]+)?(?:/versions/[^/]+)?/(?P<route>score|invocations|execute)"
-    r"|v2/models/(?P<m>[^/]+)(?:/versions/[^/]+)?/infer)$"
+    r"|v2/models/(?P<m>[^/@]+)(?:@[^/]+)?(?:/versions/[^/]+)?/infer)$"
 )
 PROTOCOLS = {"score": "azureml", "invocations": "mlflow", "execute": "classic", None: "v2"}
 

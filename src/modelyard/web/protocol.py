@@ -85,6 +85,7 @@ class ServerProtocol(HttpToolsProtocol):
         self._pending: _Pending | None = None  # the lane request being read
         self.deadline: float | None = None  # loop time: a lane body still coming by then
         self._closing = False  # shut down while a lane body was coming: close once answered
+        self._dropping = False  # a request after the connection closed: never answered
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser, counting the bytes of a head still arriving; past the limit,
@@ -121,6 +122,9 @@ class ServerProtocol(HttpToolsProtocol):
         if size > self.max_head_bytes:
             self._over = True
             raise _HeadOverLimit  # httptools hands it to data_received as a parser error
+        if self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self._dropping = True  # closed by an answer earlier in this read: never started
+            return
         if self._lane is None or not self._takes():
             super().on_headers_complete()
 
@@ -136,14 +140,12 @@ class ServerProtocol(HttpToolsProtocol):
             return False  # pipelined behind a request still answering: queued by uvicorn
         if self.parser.get_http_version() != "1.1" or self.parser.should_upgrade():
             return False
-        if self.transport.is_closing():
-            return False
         length = b""
         for name, value in self.headers:
             if name == b"content-length":
                 length = value
-            elif name == b"transfer-encoding":
-                return False
+            elif name == b"transfer-encoding" or (name == b"origin" and lane.cors):
+                return False  # chunked, or a CORS request: the app's
         if not length.isdigit() or int(length) > lane.max_body_bytes:
             return False
         url = httptools.parse_url(self.url)
@@ -162,7 +164,14 @@ class ServerProtocol(HttpToolsProtocol):
         its deadline passes. A refusal goes to the app, which answers it from the head."""
         lane = self._lane
         assert lane is not None
-        if not lane.admits(pending.found, self.headers, self._loopback):
+        try:
+            admitted = lane.admits(pending, self.headers, self._loopback)
+        except Exception:  # a bug, not the client's
+            self.logger.exception("the scoring lane failed")
+            self._pending = None
+            self._internal_error()
+            return
+        if not admitted:
             self._pending = None
             self._to_app(pending.body, whole=False)
             return
@@ -173,6 +182,8 @@ class ServerProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         """Buffer a lane request's body; else uvicorn's own."""
         pending = self._pending
+        if self._dropping:
+            return
         if pending is None:
             super().on_body(body)
         elif not pending.refused:  # the rest of a body refused at its deadline is dropped
@@ -181,7 +192,9 @@ class ServerProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         """Answer a lane request; then the next bytes on this connection start a new head."""
         pending = self._pending
-        if pending is None:
+        if self._dropping:
+            self._dropping = False
+        elif pending is None:
             super().on_message_complete()
         else:
             self._pending = None
@@ -199,28 +212,28 @@ class ServerProtocol(HttpToolsProtocol):
         if pending.slot:
             pending.slot = False
             assert self._lane is not None
-            self._lane.slots.give()
+            self._lane.released(pending)
 
     def _answer(self, pending: _Pending) -> None:
         """Write the lane's answer, or hand the request to the app with its body."""
         lane = self._lane
         assert lane is not None
         drain = self._drain
-        try:
-            answer: Answer | Later = LATER
-            # draining: the app's answer says Connection: close; a client not reading its
-            # answers: the app's cycle waits for it to read before writing more
-            if not self.flow.write_paused and not (drain and drain.draining):
-                body = bytes(pending.body)
-                answer = lane.answer(pending, self.headers, body, self._loopback)
-            if isinstance(answer, Later):
-                self._to_app(pending.body, whole=True, chosen=answer.chosen)
+        answer: Answer | Later = LATER
+        # draining: the app's answer says Connection: close; a client not reading its
+        # answers: the app's cycle waits for it to read before writing more
+        if not self.flow.write_paused and not (drain and drain.draining):
+            try:
+                answer = lane.answer(pending, self.headers, bytes(pending.body), self._loopback)
+            except Exception:  # a bug of the lane's own (the pipeline never raises)
+                self.logger.exception("the scoring lane failed")
+                self._internal_error()
                 return
-            self._write(answer, keep_alive=self.parser.should_keep_alive())
-            answer.done()
-        except Exception:  # a bug of the lane's own (the pipeline never raises)
-            self.logger.exception("the scoring lane failed")
-            self._internal_error()
+        if isinstance(answer, Later):
+            self._to_app(pending.body, whole=True, chosen=answer.chosen)
+            return
+        self._write(answer, keep_alive=self.parser.should_keep_alive())
+        answer.done()
 
     def _write(self, answer: Answer, *, keep_alive: bool) -> None:
         """Write a lane answer as uvicorn's cycle would: its default headers first."""
@@ -260,8 +273,16 @@ class ServerProtocol(HttpToolsProtocol):
         pending.refused = True
         lane = self._lane
         assert lane is not None
-        error = body_timeout(lane.body_timeout_s, len(pending.body))
-        self._write(lane.refused(pending, self.headers, error), keep_alive=True)
+        try:
+            error = body_timeout(lane.body_timeout_s, len(pending.body))
+            answer = lane.refused(pending, self.headers, error)
+        except Exception:  # a bug, not the client's: it still gets an answer
+            self.logger.exception("the scoring lane failed")
+            self._internal_error()
+            return
+        drain = self._drain  # draining: the app's 408 says Connection: close too
+        keep_alive = self.parser.should_keep_alive() and not (drain and drain.draining)
+        self._write(answer, keep_alive=keep_alive)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The client went: a lane body it was sending is not waited for any more."""
