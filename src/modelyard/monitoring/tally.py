@@ -85,46 +85,15 @@ class RequestTally:
         seconds: float,
         received: int,
         sent: int,
-    ) -> None:
-        """The request of ``protocol`` begun with :meth:`begin` was answered."""
-        self._count(protocol, endpoint, version, status, seconds, received, sent, ended=True)
-
-    def abandon(self, protocol: str) -> None:
-        """A request begun with :meth:`begin` is not in flight any more and is not counted
-        here (another path answers it, or its client went)."""
-        with self._lock:
-            self._in_flight[protocol] -= 1
-        self._pending()
-
-    def answered(
-        self,
-        protocol: str,
-        endpoint: str,
-        version: str,
-        status: int,
-        seconds: float,
-        received: int,
-        sent: int,
-    ) -> None:
-        """A request of ``protocol`` was answered without ever waiting (the scoring lane's):
-        counted like :meth:`begin` and :meth:`end` together, in one go."""
-        self._count(protocol, endpoint, version, status, seconds, received, sent, ended=False)
-
-    def _count(
-        self,
-        protocol: str,
-        endpoint: str,
-        version: str,
-        status: int,
-        seconds: float,
-        received: int,
-        sent: int,
         *,
-        ended: bool,
+        begun: bool = True,
     ) -> None:
+        """The request of ``protocol`` begun with :meth:`begin` was answered; with
+        ``begun=False``, one answered without ever waiting (the scoring lane's), never
+        shown in flight."""
         key = (endpoint, version, protocol, str(status))
         with self._lock:
-            if ended:
+            if begun:
                 self._in_flight[protocol] -= 1
             else:  # the gauge shows 0 for a protocol whose requests never waited
                 self._in_flight.setdefault(protocol, 0)
@@ -132,6 +101,13 @@ class RequestTally:
             _histogram(self._latency, (endpoint, protocol), LATENCY_BUCKETS).observe(seconds)
             _histogram(self._received, protocol, SIZE_BUCKETS).observe(received)
             _histogram(self._sent, protocol, SIZE_BUCKETS).observe(sent)
+        self._pending()
+
+    def abandon(self, protocol: str) -> None:
+        """A request begun with :meth:`begin` is not in flight any more and is not counted
+        here (another path answers it, or its client went)."""
+        with self._lock:
+            self._in_flight[protocol] -= 1
         self._pending()
 
     def flush(self) -> None:

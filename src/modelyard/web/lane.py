@@ -22,7 +22,7 @@ The lane skips them and asks the same pipeline (``DataPlane.answer_now``) for th
     ▼
     the pipeline's Answer + x-request-id ── written by the protocol in one write
     ▼
-    metrics (``TALLY.answered``), then the after hooks (collection, mirror)
+    metrics (``TALLY.end``, never shown in flight), then the after hooks (collection, mirror)
 
 A draining replica (SIGTERM) and a client not reading its answers take the app's path too
 (Connection: close; the app's cycle waits for the client).
@@ -146,7 +146,7 @@ class Lane:
             if key == b"x-model-version":
                 version = value.decode("latin-1")
         endpoint = params["name"].partition("@")[0]
-        TALLY.answered(
+        TALLY.end(
             codec.name,
             endpoint if self.plane.runtime.serves(endpoint) else UNKNOWN,
             version,
@@ -154,6 +154,7 @@ class Lane:
             time.perf_counter() - pending.since,
             pending.length,
             len(answer.body),
+            begun=False,  # not in flight now (a waiting body's wait ended in ``released``)
         )
         return answer
 

@@ -7,7 +7,7 @@ alias forms, ``mlflow``, ``classic``, ``v2``), the status and the answering vers
 (``x-model-version``).
 
 The scoring lane (``web.lane``) counts the requests it answers itself, with the same
-labels (``TALLY.answered``).
+labels (``TALLY.end(..., begun=False)``).
 
 ``/metrics`` answers loopback without a key; any other address needs the admin key, unless
 ``[serve] metrics_public = true``.
