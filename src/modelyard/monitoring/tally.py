@@ -55,16 +55,26 @@ class _Histogram:
                 child._buckets[index].inc(count)
 
 
+class _Series:
+    """What was counted for one endpoint and protocol: answers by version and status,
+    latency, body sizes in and out."""
+
+    __slots__ = ("answers", "latency", "received", "sent")
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, int], int] = {}
+        self.latency = _Histogram(LATENCY_BUCKETS)
+        self.received = _Histogram(SIZE_BUCKETS)
+        self.sent = _Histogram(SIZE_BUCKETS)
+
+
 class RequestTally:
     """Counts of answered requests by label set, and requests in flight by protocol."""
 
     def __init__(self, flush_s: float = FLUSH_S) -> None:
         self.flush_s = flush_s
         self._lock = threading.Lock()  # the gRPC listener may count from another thread
-        self._requests: dict[tuple[str, str, str, str], int] = {}
-        self._latency: dict[tuple[str, str], _Histogram] = {}
-        self._received: dict[str, _Histogram] = {}
-        self._sent: dict[str, _Histogram] = {}
+        self._series: dict[tuple[str, str], _Series] = {}  # by endpoint and protocol
         self._in_flight: dict[str, int] = {}
         self._shown_in_flight: dict[str, int] = {}
         self._wake = threading.Event()
@@ -91,16 +101,20 @@ class RequestTally:
         """The request of ``protocol`` begun with :meth:`begin` was answered; with
         ``begun=False``, one answered without ever waiting (the scoring lane's), never
         shown in flight."""
-        key = (endpoint, version, protocol, str(status))
+        key = (version, status)
         with self._lock:
             if begun:
                 self._in_flight[protocol] -= 1
-            else:  # the gauge shows 0 for a protocol whose requests never waited
-                self._in_flight.setdefault(protocol, 0)
-            self._requests[key] = self._requests.get(key, 0) + 1
-            _histogram(self._latency, (endpoint, protocol), LATENCY_BUCKETS).observe(seconds)
-            _histogram(self._received, protocol, SIZE_BUCKETS).observe(received)
-            _histogram(self._sent, protocol, SIZE_BUCKETS).observe(sent)
+            elif protocol not in self._in_flight:  # the gauge shows 0 for a protocol
+                self._in_flight[protocol] = 0  # whose requests never waited
+            series = self._series.get((endpoint, protocol))
+            if series is None:
+                series = self._series[endpoint, protocol] = _Series()
+            answers = series.answers
+            answers[key] = answers.get(key, 0) + 1
+            series.latency.observe(seconds)
+            series.received.observe(received)
+            series.sent.observe(sent)
         self._pending()
 
     def abandon(self, protocol: str) -> None:
@@ -113,19 +127,14 @@ class RequestTally:
     def flush(self) -> None:
         """Add everything counted so far to the Prometheus metrics."""
         with self._lock:
-            requests, self._requests = self._requests, {}
-            latency, self._latency = self._latency, {}
-            received, self._received = self._received, {}
-            sent, self._sent = self._sent, {}
+            counted, self._series = self._series, {}
             in_flight = dict(self._in_flight)
-        for labels, count in requests.items():
-            REQUESTS.labels(*labels).inc(count)
-        for (endpoint, protocol), histogram in latency.items():
-            histogram.add_to(LATENCY.labels(endpoint, protocol))
-        for protocol, histogram in received.items():
-            histogram.add_to(REQUEST_BYTES.labels(protocol))
-        for protocol, histogram in sent.items():
-            histogram.add_to(RESPONSE_BYTES.labels(protocol))
+        for (endpoint, protocol), series in counted.items():
+            for (version, status), count in series.answers.items():
+                REQUESTS.labels(endpoint, version, protocol, str(status)).inc(count)
+            series.latency.add_to(LATENCY.labels(endpoint, protocol))
+            series.received.add_to(REQUEST_BYTES.labels(protocol))
+            series.sent.add_to(RESPONSE_BYTES.labels(protocol))
         for protocol, count in in_flight.items():
             if self._shown_in_flight.get(protocol) != count:
                 IN_FLIGHT.labels(protocol).set(count)
@@ -148,13 +157,6 @@ class RequestTally:
             time.sleep(self.flush_s)
             self._wake.clear()
             self.flush()
-
-
-def _histogram(table: dict[Any, _Histogram], key: object, bounds: Sequence[float]) -> _Histogram:
-    histogram = table.get(key)
-    if histogram is None:
-        histogram = table[key] = _Histogram(bounds)
-    return histogram
 
 
 TALLY = RequestTally()

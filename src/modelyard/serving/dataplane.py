@@ -83,7 +83,7 @@ def answer_headers(
     return headers
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """One request as the after hooks see it, answered or refused."""
 
@@ -109,7 +109,7 @@ Hook = Callable[[Exchange], None]
 """Runs after the answer is sent; must not block (hand work to a thread or a queue)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     """What a route sends: status, headers, body; then ``done()`` runs the after hooks."""
 
@@ -194,11 +194,13 @@ class DataPlane:
     timeout_s: float
     route: Route | None = None  # None: :func:`routed` by the runtime's router
     after: list[Hook] = field(default_factory=list)
+    _routed: bool = field(default=False, init=False, repr=False)  # route is :func:`routed`
 
     def __post_init__(self) -> None:
         if self.route is None:
             router = self.runtime.router
             self.route = lambda routing: routed(routing, router)
+            self._routed = True
 
     async def handle(
         self,
@@ -235,7 +237,11 @@ class DataPlane:
             if (
                 not scores_inline(chosen, 1)  # not loaded yet, or not compiled
                 or not decodes_inline(body, head.header("content-encoding"))
-                or (chosen is scorer and self.runtime.batcher(record.name) is not None)
+                or (
+                    chosen is scorer
+                    and record.options.get("batch")
+                    and self.runtime.batcher(record.name) is not None
+                )
             ):
                 return Later(chosen)
             columns, context = self._decoded(exchange, codec, body, head, chosen)
@@ -288,9 +294,11 @@ class DataPlane:
         self, exchange: Exchange, codec: Codec, head: Head
     ) -> tuple[EndpointRecord, Scorer | None]:
         """Resolve the endpoint from memory, check the key, then the media type."""
-        name, _, alias = exchange.endpoint.partition("@")  # /endpoints/E@challenger/score
-        exchange.endpoint = name
-        exchange.alias = alias or None
+        name = exchange.endpoint
+        if "@" in name:  # /endpoints/E@challenger/score
+            name, _, alias = name.partition("@")
+            exchange.endpoint = name
+            exchange.alias = alias or None
         record, scorer = self.runtime.lookup(name)
         exchange.record = record
         if head.admitted != record.name:  # admission checked this very key already
@@ -310,10 +318,14 @@ class DataPlane:
         when an earlier look at this request routed it already, else the route step's."""
         if scorer is None:
             raise ModelUnavailable(f"endpoint {record.name} is loading its model: retry shortly")
+        pinned = exchange.alias is not None or "version" in head.params
+        exchange.pinned = pinned
+        if given is not None:
+            return given
+        if self._routed and not pinned and not record.rollout.traffic:
+            return scorer  # what the router answers for the usual request, without asking it
         assert self.route is not None
-        chosen = given or self.route(Routing(record, scorer, head, exchange.alias))
-        exchange.pinned = exchange.alias is not None or "version" in head.params
-        return chosen
+        return self.route(Routing(record, scorer, head, exchange.alias))
 
     def _decoded(
         self, exchange: Exchange, codec: Codec, body: bytes, head: Head, chosen: Scorer
@@ -335,24 +347,25 @@ class DataPlane:
         now = time.perf_counter()
         exchange.score_ms = (now - began) * 1000
         exchange.scored = scored
-        record, chosen = exchange.record, exchange.scorer
-        assert record is not None and chosen is not None
+        record, version = exchange.record, scored.version
+        assert record is not None
+        signature = version.signature  # of the version that scored
         result = Result(
             record.name,
             scored.predictions,
-            scored.version.version,
-            scored.version.name,
+            version.version,
+            version.name,
             scored.classes,
-            chosen.signature,
-            output_names(record, chosen.signature),
+            signature,
+            output_names(record, signature),
             round((now - exchange.started) * 1000),
         )
         encoded = codec.encode(context, result)
         headers = answer_headers(
             encoded.content_type,
             len(encoded.body),
-            version=scored.version.version,
-            model=scored.version.name,
+            version=version.version,
+            model=version.name,
             extra=encoded.headers,
         )
         return Answer(200, headers, encoded.body)

@@ -18,6 +18,7 @@ from modelyard.types import ColumnSpec, Signature
 
 _NUMERIC = {"int64", "float64"}
 _INT64_MIN, _INT64_END = -(2.0**63), 2.0**63
+_EXACT = 2**53  # integers up to this size are exact in float64
 _FEW = 16  # up to this many values, a column is checked in plain Python (numpy's calls cost more)
 _RANGE = {"int64": "an integer within the int64 range", "float64": "a finite number"}
 
@@ -58,13 +59,20 @@ def _fast_numeric(values: list[Any], spec: ColumnSpec) -> Any:
 def _few_numeric(values: list[Any], spec: ColumnSpec) -> Any:
     """:func:`_fast_numeric` for a few values (a request's rows): the same checks and the
     same result, value by value in Python and one numpy call, instead of six per column."""
+    whole = True  # every value an int that float64 holds exactly
     for value in values:
         kind = type(value)
-        if kind is float:
+        if kind is int:
+            if whole and not -_EXACT <= value <= _EXACT:
+                whole = False
+        elif kind is float:
             if not math.isfinite(value):
                 return None
-        elif kind is not int:
+            whole = False
+        else:
             return None
+    if whole and spec.dtype == "int64":  # what the float64 round trip below gives them
+        return np.array(values, dtype=np.int64)
     try:
         out = np.array(values, dtype="float64")
     except (OverflowError, ValueError):
@@ -128,7 +136,9 @@ def _coerce(values: list[Any], spec: ColumnSpec) -> Any:
             raise
     strings: list[Any] = []
     for i, value in enumerate(values):
-        if value is None:
+        if type(value) is str:
+            strings.append(value)
+        elif value is None:
             if not spec.nullable:
                 raise _bad(i, spec, value, "a string")
             strings.append(None)
@@ -160,7 +170,21 @@ def checked_columns(columns: Mapping[str, Sequence[Any]], signature: Signature) 
     lengths = {len(columns[c]) for c in signature.names}
     if len(lengths) > 1:
         raise InvalidInput("columns have different lengths", code="ragged_columns")
-    return {spec.name: _coerce(list(columns[spec.name]), spec) for spec in signature.inputs}
+    return _converted(columns, signature)
+
+
+def _converted(columns: Mapping[str, Sequence[Any]], signature: Signature) -> dict[str, Any]:
+    """Each of the signature's columns (all there, all as long) checked and converted."""
+    out: dict[str, Any] = {}
+    for spec in signature.inputs:
+        values = columns[spec.name]
+        if type(values) is not list:
+            values = list(values)
+        column = None
+        if len(values) <= _FEW and spec.dtype in _NUMERIC:  # a request's few numbers
+            column = _few_numeric(values, spec)
+        out[spec.name] = _coerce(values, spec) if column is None else column
+    return out
 
 
 def from_rows(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame:
@@ -175,9 +199,11 @@ def from_rows(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame:
 
 def checked_rows(rows: Sequence[Any], signature: Signature) -> dict[str, Any]:
     """:func:`checked_columns` of rows given as lists in signature order or objects by name."""
+    if type(rows) is list and rows and all(type(r) is dict for r in rows):  # JSON objects
+        return _converted(_by_name(rows, signature.names), signature)
     _check_rows(rows)
     if all(isinstance(r, Mapping) for r in rows):
-        return checked_columns(_by_name(rows, signature.names), signature)
+        return _converted(_by_name(rows, signature.names), signature)
     width = len(signature.names)
     for i, row in enumerate(rows):
         if len(row) != width:
@@ -209,6 +235,13 @@ def _check_rows(rows: Sequence[Any]) -> None:
 
 
 def _by_name(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]]:
+    """The columns ``names`` of rows given as objects; a row without one is refused."""
+    if len(rows) == 1 and type(rows[0]) is dict:  # a request's one row
+        row = rows[0]
+        try:
+            return {n: [row[n]] for n in names}
+        except KeyError:
+            pass  # named below
     columns: dict[str, list[Any]] = {n: [] for n in names}
     for i, row in enumerate(rows):
         absent = [n for n in names if n not in row]

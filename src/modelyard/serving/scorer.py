@@ -17,7 +17,6 @@ Loading a version (package check, load, warm-up, compile) is ``serving.loading``
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -243,13 +242,16 @@ class Scorer:
             )
         if self._pin_threads:
             threads.pin_this_thread()
-        kind = current.signature.output_kind if current.signature else OutputKind.RAW
+        signature = current.version.signature
+        kind = signature.output_kind if signature is not None else OutputKind.RAW
         predictions: np.ndarray[Any, Any] | None = None
         if current.compiled is not None:
-            with contextlib.suppress(NeedsOriginal):
+            try:
                 predictions = shaped(current.compiled(frame))
+            except NeedsOriginal:  # cheaper than contextlib.suppress on every request
+                predictions = None  # the original model scores it, below
         if predictions is None:
-            rows = _as_frame(frame, current.signature)
+            rows = _as_frame(frame, signature)
             try:
                 predictions = predict(current.model, rows, kind)
             except (ValueError, TypeError, KeyError, IndexError) as exc:
@@ -257,7 +259,7 @@ class Scorer:
                 # handle_unknown="error", say): the caller's input, answered with a 4xx.
                 detail = f"{type(exc).__name__}: {exc}"[:500]
                 raise ModelFailed(f"{current.version.ref} failed on this input: {detail}") from None
-        check_finite(predictions, current.version.ref)
+        check_finite(predictions, current.version)
         return Scored(
             predictions,
             current.version,
@@ -265,11 +267,12 @@ class Scorer:
         )
 
 
-def check_finite(predictions: np.ndarray[Any, Any], ref: str) -> None:
+def check_finite(predictions: np.ndarray[Any, Any], version: ModelVersion | str) -> None:
     """Raise ``InvalidInput`` (``prediction_not_finite``, a 422 naming the first row) if a
     numeric prediction is infinite or NaN: finite inputs such as ``1e308`` can overflow
     the model's arithmetic, and no wire format carries the result faithfully (JSON has
-    no infinity: it would read ``null`` or ``"inf"`` depending on the route)."""
+    no infinity: it would read ``null`` or ``"inf"`` depending on the route). ``version``
+    (or its ``name:version``) names the model in the message."""
     kind = predictions.dtype.kind
     if kind not in "fc":
         return
@@ -280,6 +283,7 @@ def check_finite(predictions: np.ndarray[Any, Any], ref: str) -> None:
     if not bad.any():
         return
     row = int(np.argwhere(bad)[0][0])
+    ref = version if isinstance(version, str) else version.ref
     raise InvalidInput(
         f"{ref} predicts a value that is not a finite number for row {row}: its inputs are "
         "too large for the model's arithmetic; send values within the range it was trained on",

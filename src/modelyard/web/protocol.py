@@ -45,6 +45,27 @@ from modelyard.web.lifecycle import DRAIN, Drain
 MAX_HEAD_BYTES = 64 * 1024
 
 
+class _DefaultHeaders:
+    """uvicorn's default headers (``server``, ``date``) as the bytes of a head, made again
+    only when uvicorn replaces its list (once a second, for the date)."""
+
+    def __init__(self) -> None:
+        # one tuple, replaced whole: servers in threads of one process (the tests') share it
+        self._last: tuple[list[tuple[bytes, bytes]] | None, bytes] = (None, b"")
+
+    def of(self, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """The bytes of ``headers``, each ``name: value\\r\\n``."""
+        last = self._last
+        if last[0] is headers:
+            return last[1]
+        made = b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
+        self._last = (headers, made)
+        return made
+
+
+_DEFAULTS = _DefaultHeaders()
+
+
 @dataclass(slots=True, eq=False)
 class _Pending:
     """A request the lane took, its body being read."""
@@ -238,9 +259,9 @@ class ServerProtocol(HttpToolsProtocol):
     def _write(self, answer: Answer, *, keep_alive: bool) -> None:
         """Write a lane answer as uvicorn's cycle would: its default headers first."""
         keep_alive = keep_alive and not self._closing
-        content = [STATUS_LINE[answer.status]]
-        for name, value in (*self.server_state.default_headers, *answer.headers):
-            content.extend((name, b": ", value, b"\r\n"))
+        content = [STATUS_LINE[answer.status], _DEFAULTS.of(self.server_state.default_headers)]
+        for name, value in answer.headers:
+            content += (name, b": ", value, b"\r\n")
         if not keep_alive:
             content.append(b"connection: close\r\n")
         content.extend((b"\r\n", answer.body))

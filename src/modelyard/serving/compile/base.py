@@ -97,14 +97,21 @@ def frame_columns(
 
 
 def _rows(columns: Columns, names: tuple[str, ...]) -> int:
-    lengths: set[int] = set()
+    count = -1
     for name in names:
         values = columns.get(name)
-        if values is None:
-            raise NeedsOriginal(f"missing column {name}")
-        if not isinstance(values, np.ndarray) or values.ndim != 1:
+        if type(values) is not np.ndarray:  # a missing column, or not an array
+            if values is None:
+                raise NeedsOriginal(f"missing column {name}")
+            if not isinstance(values, np.ndarray):
+                raise NeedsOriginal(f"column {name} is not a one-dimensional numpy array")
+        if values.ndim != 1:
             raise NeedsOriginal(f"column {name} is not a one-dimensional numpy array")
-        lengths.add(int(values.shape[0]))
-    if len(lengths) != 1:
-        raise NeedsOriginal("columns have different lengths")
-    return lengths.pop()
+        length = values.shape[0]
+        if count != length:
+            if count >= 0:
+                raise NeedsOriginal("columns have different lengths")
+            count = length
+    if count < 0:
+        raise NeedsOriginal("columns have different lengths")  # no column: as before
+    return int(count)

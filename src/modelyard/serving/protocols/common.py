@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ JSON = "application/json"
 CSV = "text/csv"
 PARQUET = "application/vnd.apache.parquet"
 ARROW = "application/vnd.apache.arrow.stream"
+_FEW_VALUES = 64  # predictions checked for NaN in plain Python up to this many values
 
 
 def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
@@ -61,10 +63,16 @@ def parse_json(body: bytes) -> Any:
 
 def jsonable(values: np.ndarray[Any, Any]) -> list[Any]:
     """Predictions as plain JSON values (NaN becomes null)."""
-    if values.dtype.kind == "f" and np.isnan(values).any():
+    if values.dtype.kind == "f" and _has_nan(values):
         return [None if v is None or v != v else v for v in values.astype(object).tolist()]
     out: list[Any] = values.tolist()
     return out
+
+
+def _has_nan(values: np.ndarray[Any, Any]) -> bool:
+    if values.size <= _FEW_VALUES:  # a request's few predictions: numpy's reduction costs more
+        return any(map(math.isnan, values.ravel().tolist()))
+    return bool(np.isnan(values).any())
 
 
 def dumps(document: Any) -> bytes:

@@ -27,6 +27,8 @@ def decode_body_columns(body: bytes, kind: str, signature: Signature | None) -> 
 
 def decode_document(document: Any, signature: Signature | None) -> Columns:
     """Checked columns of a JSON document: ``{"data": rows}`` or an MLflow shape."""
+    if type(document) is dict and len(document) == 1 and "data" in document:  # the usual
+        return rows_of(document["data"], signature)
     if not isinstance(document, Mapping):
         kind = "a list" if isinstance(document, list) else type(document).__name__
         raise InvalidInput(
