@@ -836,11 +836,11 @@ def ceiling(cells: list[Cell], workers: list[int]) -> str:
             shares = [r[MODELYARD].rps / r[HELLO].rps for r in paired]
             share = statistics.median(shares)
             verdict = "met" if share >= goal else "MISSED"
-            parts = [f"modelyard {share:.0%} of hello ({verdict}, >= {goal:.0%})"]
+            parts = [f"modelyard {share:.1%} of hello ({verdict}, >= {goal:.0%})"]
             if len(shares) > 1:
                 parts[0] += (
                     f" [median of {len(shares)} rounds: "
-                    + ", ".join(f"{s:.0%}" for s in shares)
+                    + ", ".join(f"{s:.1%}" for s in shares)
                     + "]"
                 )
             based = [r for r in paired if BASELINE in r]
