@@ -55,3 +55,18 @@ def test_counts_reach_the_metrics_by_themselves_within_the_flush_period() -> Non
     while _value("modelyard_requests_total", **labels) != 1.0:
         assert time.monotonic() < deadline, "the tally was never added to the metrics"
         time.sleep(0.01)
+
+
+def test_body_sizes_of_endpoints_sharing_a_protocol_add_up() -> None:
+    protocol = f"tally-{uuid.uuid4().hex[:8]}"
+    tally = RequestTally(flush_s=3600)
+    tally.end(protocol, "first", "1", 200, 0.001, received=100, sent=10, begun=False)
+    tally.end(protocol, "second", "2", 200, 0.001, received=300, sent=30, begun=False)
+    tally.end(protocol, "second", "2", 404, 0.001, received=50, sent=5, begun=False)
+    tally.flush()
+    assert _value("modelyard_request_body_bytes_count", protocol=protocol) == 3.0
+    assert _value("modelyard_request_body_bytes_sum", protocol=protocol) == 450.0
+    assert _value("modelyard_response_body_bytes_sum", protocol=protocol) == 45.0
+    labels = {"endpoint": "second", "version": "2", "protocol": protocol}
+    assert _value("modelyard_requests_total", **labels, status="404") == 1.0
+    assert _value("modelyard_requests_in_flight", protocol=protocol) == 0.0

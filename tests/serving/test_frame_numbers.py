@@ -13,7 +13,21 @@ from hypothesis import strategies as st
 from modelyard.serving import frame
 from modelyard.types import ColumnSpec
 
-EDGES = [2**53 + 1, 2**63, 2**63 - 1, -(2**63), -(2**63) - 1, 10**400, -0.0, 1e308, 1e19]
+EDGES = [
+    2**53 + 1,
+    2**53,
+    2**53 - 1,
+    -(2**53),
+    -(2**53) - 1,
+    2**63,
+    2**63 - 1,
+    -(2**63),
+    -(2**63) - 1,
+    10**400,
+    -0.0,
+    1e308,
+    1e19,
+]
 values = st.lists(
     st.one_of(
         st.integers(),

@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from modelyard.serving.protocols.common import _FEW_VALUES, jsonable
+from modelyard.serving.offload import FEW_VALUES
+from modelyard.serving.protocols.common import jsonable
 
 
-@pytest.mark.parametrize("size", [1, 3, _FEW_VALUES, _FEW_VALUES + 1, 500])
+@pytest.mark.parametrize("size", [1, 3, FEW_VALUES, FEW_VALUES + 1, 500])
 def test_nan_becomes_null_at_any_size(size: int) -> None:
     values = np.arange(size, dtype=np.float64)
     assert jsonable(values) == values.tolist()

@@ -72,3 +72,13 @@ def test_a_bad_value_in_one_row_is_named() -> None:
     np.testing.assert_array_equal(
         checked_rows([{"surface": 7, "ville": "a", "prix": 1}], SIGNATURE)["prix"], [1.0]
     )
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_signature_naming_a_column_twice_is_refused_as_before(count: int) -> None:
+    twice = Signature(
+        (ColumnSpec("a", "int64"), ColumnSpec("a", "int64"), ColumnSpec("b", "float64"))
+    )
+    with pytest.raises(InvalidInput) as raised:
+        checked_rows([{"a": 1, "b": 2.0}] * count, twice)
+    assert raised.value.code == "ragged_columns"

@@ -51,7 +51,7 @@ from modelyard.errors import InternalError, ModelUnavailable, ModelyardError
 from modelyard.serving.dispatch import dispatch, rows, scores_inline
 from modelyard.serving.offload import INLINE_ROWS, Deadline, check_cells, decodes_inline
 from modelyard.serving.protocols.codec import Codec, Columns, Head, Result
-from modelyard.serving.routing import Router
+from modelyard.serving.routing import Router, steered
 from modelyard.serving.runtime import Runtime
 from modelyard.serving.scorer import Scored, Scorer
 from modelyard.storage.endpoints import EndpointRecord
@@ -194,13 +194,12 @@ class DataPlane:
     timeout_s: float
     route: Route | None = None  # None: :func:`routed` by the runtime's router
     after: list[Hook] = field(default_factory=list)
-    _routed: bool = field(default=False, init=False, repr=False)  # route is :func:`routed`
+    _routed: Route | None = field(default=None, init=False, repr=False)  # the default route
 
     def __post_init__(self) -> None:
         if self.route is None:
             router = self.runtime.router
-            self.route = lambda routing: routed(routing, router)
-            self._routed = True
+            self.route = self._routed = lambda routing: routed(routing, router)
 
     async def handle(
         self,
@@ -237,11 +236,7 @@ class DataPlane:
             if (
                 not scores_inline(chosen, 1)  # not loaded yet, or not compiled
                 or not decodes_inline(body, head.header("content-encoding"))
-                or (
-                    chosen is scorer
-                    and record.options.get("batch")
-                    and self.runtime.batcher(record.name) is not None
-                )
+                or (chosen is scorer and self.runtime.batcher(record.name) is not None)
             ):
                 return Later(chosen)
             columns, context = self._decoded(exchange, codec, body, head, chosen)
@@ -318,14 +313,18 @@ class DataPlane:
         when an earlier look at this request routed it already, else the route step's."""
         if scorer is None:
             raise ModelUnavailable(f"endpoint {record.name} is loading its model: retry shortly")
-        pinned = exchange.alias is not None or "version" in head.params
-        exchange.pinned = pinned
+        route = self.route
+        assert route is not None
         if given is not None:
-            return given
-        if self._routed and not pinned and not record.rollout.traffic:
-            return scorer  # what the router answers for the usual request, without asking it
-        assert self.route is not None
-        return self.route(Routing(record, scorer, head, exchange.alias))
+            chosen = given
+        elif route is self._routed and not steered(
+            record, head.params.get("version"), exchange.alias
+        ):
+            chosen = scorer  # what the default route answers, without a Routing to ask it
+        else:
+            chosen = route(Routing(record, scorer, head, exchange.alias))
+        exchange.pinned = exchange.alias is not None or "version" in head.params
+        return chosen
 
     def _decoded(
         self, exchange: Exchange, codec: Codec, body: bytes, head: Head, chosen: Scorer

@@ -200,10 +200,10 @@ def from_rows(rows: Sequence[Any], signature: Signature | None) -> pd.DataFrame:
 def checked_rows(rows: Sequence[Any], signature: Signature) -> dict[str, Any]:
     """:func:`checked_columns` of rows given as lists in signature order or objects by name."""
     if type(rows) is list and rows and all(type(r) is dict for r in rows):  # JSON objects
-        return _converted(_by_name(rows, signature.names), signature)
+        return _from_objects(rows, signature)
     _check_rows(rows)
     if all(isinstance(r, Mapping) for r in rows):
-        return _converted(_by_name(rows, signature.names), signature)
+        return _from_objects(rows, signature)
     width = len(signature.names)
     for i, row in enumerate(rows):
         if len(row) != width:
@@ -215,6 +215,17 @@ def checked_rows(rows: Sequence[Any], signature: Signature) -> dict[str, Any]:
     return checked_columns(
         {name: [row[j] for row in rows] for j, name in enumerate(signature.names)}, signature
     )
+
+
+def _from_objects(rows: Sequence[Mapping[str, Any]], signature: Signature) -> dict[str, Any]:
+    """:func:`checked_columns` of rows given as objects by name: every column is there and
+    as long as the others once :func:`_by_name` has read them, unless the signature names
+    a column twice (then checked as any columns are)."""
+    names = signature.names
+    columns = _by_name(rows, names)
+    if len(columns) != len(names):
+        return checked_columns(columns, signature)
+    return _converted(columns, signature)
 
 
 def _check_rows(rows: Sequence[Any]) -> None:
@@ -239,9 +250,11 @@ def _by_name(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]]:
     if len(rows) == 1 and type(rows[0]) is dict:  # a request's one row
         row = rows[0]
         try:
-            return {n: [row[n]] for n in names}
+            one = {n: [row[n]] for n in names}
         except KeyError:
-            pass  # named below
+            one = None  # the missing column is named below
+        if one is not None and len(one) == len(names):  # else a name twice: read below
+            return one
     columns: dict[str, list[Any]] = {n: [] for n in names}
     for i, row in enumerate(rows):
         absent = [n for n in names if n not in row]

@@ -24,6 +24,8 @@ from modelyard.errors import PayloadTooLarge, ScoringTimeout
 INLINE_BYTES = 64 * 1024
 INLINE_ROWS = 2048
 MAX_CELLS = 10_000_000  # 80 MB of float64 once decoded
+FEW_VALUES = 64  # predictions checked value by value in Python up to this many (numpy's
+# reductions cost more on a request's few values)
 T = TypeVar("T")
 
 

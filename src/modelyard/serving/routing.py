@@ -23,6 +23,12 @@ from modelyard.storage.endpoints import EndpointRecord
 from modelyard.types import ModelRef
 
 
+def steered(record: EndpointRecord, version: str | None, alias: str | None) -> bool:
+    """Whether a request to ``record`` is routed by more than the endpoint's target: a
+    version or alias asked for in the URL, or a canary split to draw from."""
+    return version is not None or alias is not None or bool(record.rollout.traffic)
+
+
 class Router:
     """The route step of the data plane, and the aliases it follows for it."""
 
@@ -81,9 +87,9 @@ class Router:
         traffic split drawn by weight, else ``scorer``. The scorer returned may not be
         loaded yet (a version's first use): load it with ``Scorer.refresh`` off the loop.
         Raises ``VersionNotFound`` or ``AliasNotFound`` for what the model does not have."""
-        traffic = record.rollout.traffic
-        if version is None and alias is None and not traffic:
+        if not steered(record, version, alias):
             return scorer  # the usual request: nothing to parse or draw
+        traffic = record.rollout.traffic
         target = ModelRef.parse(record.target)
         if version is not None:
             return self._version(record, scorer, target.name, version)

@@ -35,12 +35,12 @@ from modelyard.registry.registry import Registry
 from modelyard.serving import threads
 from modelyard.serving.compile.base import NeedsOriginal
 from modelyard.serving.loading import Loaded, load_version, predict, shaped
+from modelyard.serving.offload import FEW_VALUES
 from modelyard.storage.notifications import AliasMove, upcoming
 from modelyard.types import ModelRef, OutputKind, Signature
 
 Columns = Mapping[str, np.ndarray[Any, Any]]
 PRELOAD = 2  # versions kept loaded beside the serving one, at most
-FEW_VALUES = 64  # predictions checked in plain Python up to this many values
 
 
 @dataclass(frozen=True)

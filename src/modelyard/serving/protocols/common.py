@@ -11,12 +11,12 @@ import numpy as np
 import orjson
 
 from modelyard.errors import InvalidInput, UnsupportedMediaType
+from modelyard.serving.offload import FEW_VALUES
 
 JSON = "application/json"
 CSV = "text/csv"
 PARQUET = "application/vnd.apache.parquet"
 ARROW = "application/vnd.apache.arrow.stream"
-_FEW_VALUES = 64  # predictions checked for NaN in plain Python up to this many values
 
 
 def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
@@ -70,7 +70,7 @@ def jsonable(values: np.ndarray[Any, Any]) -> list[Any]:
 
 
 def _has_nan(values: np.ndarray[Any, Any]) -> bool:
-    if values.size <= _FEW_VALUES:  # a request's few predictions: numpy's reduction costs more
+    if values.size <= FEW_VALUES:
         return any(map(math.isnan, values.ravel().tolist()))
     return bool(np.isnan(values).any())
 
