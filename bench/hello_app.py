@@ -1,6 +1,7 @@
 """The physical ceiling of bench/serve.py: a bare ASGI callable under the same uvicorn
 settings as ``modelyard serve`` (the same HTTP protocol class, with TCP_NODELAY and the
-head limit; log level, worker count, worker health-check timeout), answering every request
+head limit; log level, worker count, worker health-check timeout, a listening socket per
+worker: modelyard.cli.listeners), answering every request
 with one constant JSON document. It reads the request body (the same body the modelyard
 row sends) and does nothing else: no routing, no JSON parsing, no model. Whatever a real
 server does costs what it falls short of this.
@@ -15,9 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
+from modelyard.cli.listeners import run_server
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.serving import WORKER_HEALTHCHECK_S
 
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    uvicorn.run(
+    run_server(
         "hello_app:app",
         host="127.0.0.1",
         port=args.port,

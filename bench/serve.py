@@ -42,10 +42,13 @@ What it does:
 5. bench/bare_app.py, a bare Starlette app that parses JSON, builds a DataFrame and calls
    predict in the event loop (uvicorn --workers N);
 6. the ceiling of the HTTP stack: bench/hello_app.py, a bare ASGI callable under the same
-   uvicorn settings as ``modelyard serve``, sent the same requests as modelyard and
-   answering a constant JSON; single-row figures are quoted as a share of it;
+   uvicorn settings as ``modelyard serve`` (a listening socket per worker included),
+   sent the same requests as modelyard and answering a constant JSON; single-row figures
+   are quoted as a share of it;
 7. with ``--baseline REF``: modelyard at commit REF (a git worktree, the same venv, a
-   workspace of its own), so that CPU per request is compared within one run.
+   workspace of its own), so that CPU per request is compared within one run (REF listens
+   as it did then: eab97eb on uvicorn's one shared socket, so its requests/s move with how
+   its connections split over its workers).
 
 Every server binds 127.0.0.1 and gets OMP/OpenBLAS/MKL_NUM_THREADS=1. Each one's answer is
 first compared with ``predict``/``predict_proba`` run here on the same rows. Then each

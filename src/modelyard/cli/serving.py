@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from modelyard.cli.context import console, state
+from modelyard.cli.listeners import run_server
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.render import print_created, rollout_lines, when
 from modelyard.config.serve import ServeOptions, is_loopback
@@ -185,9 +186,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the workspace's endpoints over HTTP, following every promotion."""
-    # imported here, not at the top: `modelyard --help` starts without it
-    import uvicorn
-
     if no_keys and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve without keys on {host}: bind 127.0.0.1, or drop --no-keys"
@@ -241,7 +239,7 @@ def serve(
     # SIGTERM: not-ready for drain_s while still serving, then uvicorn's graceful shutdown
     # finishes what is in flight (up to the request timeout and a margin) and exits.
     with metrics_folder(workers):
-        uvicorn.run(
+        run_server(
             "modelyard.web.lifecycle:app_from_environment",
             factory=True,
             host=host,

@@ -1,0 +1,126 @@
+"""``modelyard serve --workers 2`` on Linux: each worker listens on a socket of its own
+(``SO_REUSEPORT``), so connections opened together are spread over the workers instead of
+going to whichever worker wakes first; a busy port is one readable line.
+
+The spread is shown where a shared socket cannot spread: both workers are stopped
+(SIGSTOP), 16 connections are opened, one worker is resumed and then the other. On a
+shared socket the first worker back accepts all 16; here each worker accepts those the
+kernel queued on its own socket (all 16 on one of two sockets: 1 chance in 32,768).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from modelyard.cli.listeners import balanced
+from tests.cli.test_cli import cli
+from tests.helpers.processes import started
+from tests.helpers.server import free_port
+
+pytestmark = pytest.mark.skipif(not balanced(), reason="SO_REUSEPORT balances on Linux only")
+
+CONNECTIONS = 16
+MODELYARD = (sys.executable, "-m", "modelyard")
+
+
+@pytest.fixture
+def root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert cli(capsys, "init", str(tmp_path))[0] == 0
+    return tmp_path
+
+
+def _listening(port: int) -> set[str]:
+    """The inodes of the sockets listening on ``port`` (any address family), /proc/net's."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                    inodes.add(fields[9])
+    return inodes
+
+
+def _listeners(pid: int, port: int) -> list[int]:
+    """The supervisor's child processes listening on ``port`` (its workers, not the
+    monitoring writer), each with the listening sockets it holds."""
+    listening = {f"socket:[{inode}]" for inode in _listening(port)}
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        pids = [int(child) for child in children.read().split()]
+    holding = {}
+    for child in pids:
+        links = set()
+        for fd in Path(f"/proc/{child}/fd").iterdir():
+            with contextlib.suppress(OSError):  # closed meanwhile
+                links.add(os.readlink(fd))
+        if links & listening:
+            holding[child] = links & listening
+    assert all(len(held) == 1 for held in holding.values()), holding  # one socket each
+    return list(holding)
+
+
+def _worker_of(connection: http.client.HTTPConnection) -> str:
+    """The answering process: the per-process prefix of the request id it gave."""
+    connection.request("GET", "/v2/health/live")
+    answer = connection.getresponse()
+    answer.read()
+    assert answer.status == 200
+    return answer.headers["x-request-id"][:16]
+
+
+def test_connections_opened_together_are_spread_over_the_workers(root: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with started(root, "serve", "--port", str(port), "--workers", "2") as server:
+        server.wait_ready(base, timeout=240)
+        server.wait_for(lambda: len(_listening(port)) == 2, 120, "a listening socket each")
+        first, second = _listeners(server.pid, port)
+        connections: list[http.client.HTTPConnection] = []
+        try:
+            os.kill(first, signal.SIGSTOP)
+            os.kill(second, signal.SIGSTOP)
+            for _ in range(CONNECTIONS):  # the kernel completes each handshake by itself
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection.connect()
+                connections.append(connection)
+            os.kill(first, signal.SIGCONT)
+            time.sleep(0.5)  # the first worker back accepts all it can
+        finally:
+            os.kill(first, signal.SIGCONT)
+            os.kill(second, signal.SIGCONT)
+        workers = [_worker_of(c) for c in connections]
+        assert [_worker_of(c) for c in connections] == workers  # a connection keeps its worker
+        for connection in connections:
+            connection.close()
+    split = Counter(workers)
+    assert len(split) == 2, f"every connection went to one worker: {split}"
+    assert sum(split.values()) == CONNECTIONS
+
+
+def test_a_busy_port_is_one_readable_line(root: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [*MODELYARD, "--workspace", str(root), "serve", "--port", str(port), "--workers", "2"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr + done.stdout
