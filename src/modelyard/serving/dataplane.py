@@ -49,7 +49,12 @@ from starlette.concurrency import run_in_threadpool
 
 from modelyard.errors import InternalError, ModelUnavailable, ModelyardError
 from modelyard.serving.dispatch import dispatch, rows, scores_inline
-from modelyard.serving.offload import INLINE_ROWS, Deadline, check_cells, decodes_inline
+from modelyard.serving.offload import (
+    ENCODE_INLINE_ROWS,
+    Deadline,
+    check_cells,
+    decodes_inline,
+)
 from modelyard.serving.protocols.codec import Codec, Columns, Head, Result
 from modelyard.serving.routing import Router, steered
 from modelyard.serving.runtime import Runtime
@@ -279,7 +284,7 @@ class DataPlane:
         batcher = self.runtime.batcher(record.name) if chosen is scorer else None
         began = time.perf_counter()
         scored = await dispatch(chosen, batcher, columns, deadline.left())
-        if rows(columns) <= INLINE_ROWS:
+        if rows(columns) <= ENCODE_INLINE_ROWS:
             return self._encoded(exchange, codec, context, scored, began)
         return await deadline.run(False, self._encoded, exchange, codec, context, scored, began)
 

@@ -15,7 +15,7 @@ from modelyard.serving.protocols.codec import Columns
 from modelyard.serving.scorer import Scored, Scorer
 from modelyard.types import Signature
 
-INLINE_ROWS = 32  # up to this many rows, a compiled scorer runs on the event loop
+SCORE_INLINE_ROWS = 32  # up to this many rows, a compiled scorer runs on the event loop
 
 
 async def dispatch(
@@ -38,7 +38,7 @@ async def score_now(scorer: Scorer, columns: Columns, timeout_s: float) -> Score
 def scores_inline(scorer: Scorer, count: int) -> bool:
     """Whether ``count`` rows are scored on the event loop: a compiled scorer, few rows."""
     current = scorer.current
-    return current is not None and current.compiled is not None and count <= INLINE_ROWS
+    return current is not None and current.compiled is not None and count <= SCORE_INLINE_ROWS
 
 
 async def timed(scoring: Awaitable[Scored], timeout_s: float) -> Scored:

@@ -2,7 +2,7 @@
 bound of one request.
 
 A body above :data:`INLINE_BYTES` (or compressed: its size says nothing of its cost) is
-decoded in a worker thread, and an answer of more than :data:`INLINE_ROWS` rows encoded
+decoded in a worker thread, and an answer of more than :data:`ENCODE_INLINE_ROWS` rows encoded
 in one, so that health checks and other requests keep being answered while a 16 MB body
 is parsed. Decoding, scoring and encoding share the request's one timeout (``--timeout``):
 past it the caller gets 504, whichever step was running. A decoded request may hold at most
@@ -22,7 +22,7 @@ import anyio.to_thread
 from modelyard.errors import PayloadTooLarge, ScoringTimeout
 
 INLINE_BYTES = 64 * 1024
-INLINE_ROWS = 2048
+ENCODE_INLINE_ROWS = 2048  # answers of up to this many rows are encoded on the event loop
 MAX_CELLS = 10_000_000  # 80 MB of float64 once decoded
 FEW_VALUES = 64  # predictions checked value by value in Python up to this many (numpy's
 # reductions cost more on a request's few values)
