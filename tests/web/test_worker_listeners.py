@@ -1,6 +1,8 @@
 """``modelyard serve --workers 2`` on Linux: each worker listens on a socket of its own
 (``SO_REUSEPORT``), so connections opened together are spread over the workers instead of
-going to whichever worker wakes first; a busy port is one readable line.
+going to whichever worker wakes first; a port something listens on (a ``SO_REUSEPORT``
+group of the same user included) is one readable line, for ``--port`` and ``--grpc-port``,
+with one worker or several.
 
 The spread is shown where a shared socket cannot spread: both workers are stopped
 (SIGSTOP), 16 connections are opened, one worker is resumed and then the other. On a
@@ -22,8 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from uvicorn.config import STARTUP_FAILURE
 
-from modelyard.cli.listeners import balanced
+from modelyard.cli.listeners import balanced, run_server, worker_socket
 from tests.cli.test_cli import cli
 from tests.helpers.processes import started
 from tests.helpers.server import free_port
@@ -53,9 +56,9 @@ def _listening(port: int) -> set[str]:
     return inodes
 
 
-def _listeners(pid: int, port: int) -> list[int]:
-    """The supervisor's child processes listening on ``port`` (its workers, not the
-    monitoring writer), each with the listening sockets it holds."""
+def _listeners(pid: int, port: int) -> dict[int, set[str]]:
+    """The supervisor's child processes holding a socket listening on ``port`` (its
+    workers, not the monitoring writer), each with those sockets."""
     listening = {f"socket:[{inode}]" for inode in _listening(port)}
     with open(f"/proc/{pid}/task/{pid}/children") as children:
         pids = [int(child) for child in children.read().split()]
@@ -67,8 +70,7 @@ def _listeners(pid: int, port: int) -> list[int]:
                 links.add(os.readlink(fd))
         if links & listening:
             holding[child] = links & listening
-    assert all(len(held) == 1 for held in holding.values()), holding  # one socket each
-    return list(holding)
+    return holding
 
 
 def _worker_of(connection: http.client.HTTPConnection) -> str:
@@ -85,8 +87,9 @@ def test_connections_opened_together_are_spread_over_the_workers(root: Path) -> 
     base = f"http://127.0.0.1:{port}"
     with started(root, "serve", "--port", str(port), "--workers", "2") as server:
         server.wait_ready(base, timeout=240)
-        server.wait_for(lambda: len(_listening(port)) == 2, 120, "a listening socket each")
-        first, second = _listeners(server.pid, port)
+        server.wait_for(lambda: len(_listeners(server.pid, port)) == 2, 120, "both workers")
+        holding = _listeners(server.pid, port)
+        first, second = holding
         connections: list[http.client.HTTPConnection] = []
         try:
             os.kill(first, signal.SIGSTOP)
@@ -107,20 +110,59 @@ def test_connections_opened_together_are_spread_over_the_workers(root: Path) -> 
     split = Counter(workers)
     assert len(split) == 2, f"every connection went to one worker: {split}"
     assert sum(split.values()) == CONNECTIONS
+    assert all(len(held) == 1 for held in holding.values())  # a socket each...
+    assert not holding[first] & holding[second]  # ...of its own
 
 
-def test_a_busy_port_is_one_readable_line(root: Path) -> None:
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
+def _holder(host: str, shared: bool) -> socket.socket:
+    """A socket listening on a free port of ``host``; ``shared``: in a ``SO_REUSEPORT``
+    group, as another ``serve --workers N`` of this user would hold it."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((host, 0))
+    holder.listen()
+    return holder
+
+
+@pytest.mark.parametrize(
+    ("held_on", "shared", "workers", "option"),
+    [
+        ("127.0.0.1", False, "1", "--port"),
+        ("127.0.0.1", True, "2", "--port"),  # another serve --workers N of this user
+        ("0.0.0.0", True, "2", "--port"),  # serve on 127.0.0.1 would take its loopback ones
+        ("127.0.0.1", True, "2", "--grpc-port"),
+    ],
+)
+def test_a_port_something_listens_on_is_one_readable_line(
+    root: Path, held_on: str, shared: bool, workers: str, option: str
+) -> None:
+    with _holder(held_on, shared) as holder:
+        busy = holder.getsockname()[1]
+        ports = {"--port": busy} if option == "--port" else {"--port": free_port(), option: busy}
+        given = [part for name, port in ports.items() for part in (name, str(port))]
         done = subprocess.run(
-            [*MODELYARD, "--workspace", str(root), "serve", "--port", str(port), "--workers", "2"],
+            [*MODELYARD, "--workspace", str(root), "serve", *given, "--workers", workers],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
+    printed = done.stderr + done.stdout
     assert done.returncode != 0
-    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout
-    assert "Traceback" not in done.stderr + done.stdout
+    assert f"cannot listen on 127.0.0.1:{busy}" in printed
+    assert f"something already listens there: stop it or choose another {option}" in printed
+    assert "modelyard serving on" not in printed  # refused before anything started
+    assert "Traceback" not in printed
+
+
+def test_a_worker_that_cannot_bind_stops_as_a_failed_start() -> None:
+    with pytest.raises(SystemExit) as stopped:
+        worker_socket(int(socket.AF_INET), ("192.0.2.1", free_port()))  # not this machine's
+    assert stopped.value.code == STARTUP_FAILURE  # uvicorn's supervisor then stops, no loop
+
+
+def test_run_server_refuses_what_it_would_ignore() -> None:
+    with pytest.raises(ValueError, match="no uds, fd or reload"):
+        run_server("hello:app", workers=2, uds="/tmp/modelyard-test.sock")

@@ -19,6 +19,7 @@ import typer
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal
 from modelyard.cli.context import console, state
 from modelyard.cli.jobs import STOPPING, print_schedules
+from modelyard.cli.listeners import check_free
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.serving import body_bytes
 from modelyard.config.serve import ServeOptions
@@ -81,6 +82,9 @@ def up(
             allowed_hosts=tuple(allow_host or ()),
             grpc_port=grpc_port,
         )
+        check_free(host, port)  # one line now, rather than uvicorn's error after the banner
+        if grpc_port:
+            check_free(host, grpc_port, "--grpc-port")
         schedules = ws.queue.sync_schedules()
         worker = ws.queue.worker(heartbeat_s=heartbeat)
         scheduler = ws.queue.scheduler()

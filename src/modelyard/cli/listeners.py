@@ -1,40 +1,58 @@
 """How the workers of ``modelyard serve --workers N`` listen: each on a socket of its own,
-the port shared with ``SO_REUSEPORT``, so that the kernel spreads connections over them.
+the port shared with ``SO_REUSEPORT``, so that the kernel spreads connections over them;
+and the check that refuses a port something already listens on, before anything starts.
 
 uvicorn binds one socket in its supervisor and every worker accepts from it. An event
 loop woken by a new connection accepts every connection waiting, so a burst of new
 connections (a load balancer opening its pool, a client's keep-alive pool) lands on the
 worker that woke first: with 16 connections opened at once and 2 workers, splits of 13:3
-and 14:2 are the rule and 16:0 is common, and then one worker serves every request for
-as long as the connections live while the others idle (here, single-row immo requests:
-20,000 req/s instead of 34,000 with the same two workers).
+and 14:2 were the rule and 16:0 came in two tries of eight, and then one worker serves
+every request for as long as the connections live while the others idle (here,
+single-row immo requests: 20,000 req/s instead of 34,000 with the same two workers).
 
-Here the supervisor holds a socket bound to the port but never listening (it takes no
-connection; it keeps the port this server's and refuses a busy one before any worker
-starts) and hands each worker a :class:`PortShare`, which becomes a socket of its own
-bound to the same port when the worker starts; the worker listens on it once its models
-are loaded, as before. Linux hashes each new connection to one of the listening sockets,
-so 16 connections split about 8:8, and a connection stays with its worker for its life.
+Here the supervisor binds a socket to the port that never listens (it takes no
+connection) and hands each worker a :class:`PortShare`, which becomes a socket of the
+worker's own, bound to the same port, when uvicorn starts the worker (it pickles the
+sockets it is given into each worker: ``tests/web/test_worker_listeners.py`` fails if a
+uvicorn release stops doing so); the worker listens on it once its models are loaded, as
+before. Linux hashes each new connection to one of the listening sockets: 16 connections
+split 8:8 on average over two workers (12:4 or worse about one time in 13), and a
+connection stays with its worker for its life.
 
-Where the kernel does not balance ``SO_REUSEPORT`` (macOS, the BSDs) or lacks it
-(Windows), and with one worker, uvicorn's own shared socket is used, as before.
+Where the kernel does not spread ``SO_REUSEPORT`` connections (macOS; FreeBSD does so
+only with ``SO_REUSEPORT_LB``, not used here) or lacks it (Windows), and with one worker,
+uvicorn's own shared socket is used, as before.
 
-Two consequences of a socket per worker, both Linux's rules: only processes of the same
-user can bind into the group (a process that could do so could already read this
-server's memory); and a worker that exits (a crash, uvicorn's SIGHUP restart) drops
-the connections still waiting in its own accept queue, which under load is a handful at
-most (Linux 5.14 and later hand them to the other workers with
-``sysctl net.ipv4.tcp_migrate_req=1``). A replica stopped with SIGTERM is unaffected: it
-is marked not ready for ``--drain-seconds`` first, while every worker still serves.
+What comes with a socket per worker, all Linux's rules:
+
+- any process of the same user that sets ``SO_REUSEPORT`` could bind into the group and
+  take a share of the connections, so :func:`check_free` refuses a port that anything
+  listens on, another ``serve`` of the same user included, before a worker starts (a
+  probe without ``SO_REUSEPORT`` fails on any listener, in a group or not);
+- a worker that exits (a crash, uvicorn's SIGHUP restart, its health check killing a
+  worker whose event loop hangs) drops the connections waiting in its own accept queue,
+  where a shared socket would have left them to the other workers: a handful for a crash
+  under load, but a hung worker keeps receiving its share of new connections until its
+  health check replaces it (up to ``WORKER_HEALTHCHECK_S``). Linux 5.14 and later hand
+  them to the other workers with ``sysctl net.ipv4.tcp_migrate_req=1``;
+- with every worker down at once, a new connection is refused instead of waiting for a
+  restarted worker (a load balancer retries it elsewhere at once).
+
+A replica stopped with SIGTERM is unaffected: it is marked not ready for
+``--drain-seconds`` first, while every worker still serves.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import socket
 import sys
 from typing import Any, cast
 
 from modelyard.errors import ConfigError
+
+log = logging.getLogger("uvicorn.error")  # where uvicorn's supervisor logs
 
 
 def balanced() -> bool:
@@ -42,18 +60,42 @@ def balanced() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
+def check_free(host: str, port: int, option: str = "--port") -> None:
+    """Refuse (:class:`ConfigError`, one line naming ``option``) an address that cannot
+    be listened on: one something already listens on, whatever its socket options, or a
+    host that is not this machine's."""
+    try:
+        _bound(_family(host), (host, port), share=False).close()
+    except OSError as exc:
+        raise refusal(host, port, option, exc) from None
+
+
+def refusal(host: str, port: int, option: str, error: OSError) -> ConfigError:
+    """The one-line error for ``host:port`` that could not be bound (``error``)."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        hint = f"something already listens there: stop it or choose another {option}"
+    else:
+        hint = "check --host (an address of this machine, or 0.0.0.0)"
+    return ConfigError(f"cannot listen on {address}: {error.strerror or error}; {hint}")
+
+
 def run_server(app: str, **options: Any) -> None:
-    """``uvicorn.run(app, **options)``; with ``workers`` above 1 on Linux, each worker on
-    a listening socket of its own (see the module docstring). A busy port is refused
-    with a :class:`ConfigError` before any worker starts."""
+    """``uvicorn.run(app, **options)``; with several workers on Linux, each worker on a
+    listening socket of its own (see the module docstring). A busy port is refused with
+    a :class:`ConfigError` before any worker starts."""
     import uvicorn  # not at the top: `modelyard --help` starts without it
     from uvicorn.supervisors import Multiprocess
 
-    if (options.get("workers") or 1) <= 1 or not balanced():
+    config = uvicorn.Config(app, **options)  # workers from WEB_CONCURRENCY, as uvicorn reads it
+    if config.workers <= 1 or not balanced():
         uvicorn.run(app, **options)
         return
-    config = uvicorn.Config(app, **options)
+    if config.uds is not None or config.fd is not None or config.should_reload:
+        raise ValueError("run_server spreads TCP listeners only: no uds, fd or reload")
     share = PortShare.reserve(config.host, config.port)
+    scheme = "https" if config.is_ssl else "http"
+    log.info("Uvicorn running on %s://%s:%d (Press CTRL+C to quit)", scheme, *share.address[:2])
     try:
         # uvicorn pickles the "socket" into each worker it starts (restarts included)
         Multiprocess(config, sockets=cast(list[socket.socket], [share])).run()
@@ -69,43 +111,56 @@ class PortShare:
 
     def __init__(self, held: socket.socket) -> None:
         self.held = held
+        self.address: tuple[Any, ...] = held.getsockname()  # the port bound, even for 0
 
     @classmethod
     def reserve(cls, host: str, port: int) -> PortShare:
-        """Bind ``host:port`` for the workers to share; a busy port is a ConfigError."""
+        """Bind ``host:port`` for the workers to share, once :func:`check_free` finds
+        nothing listening there; a busy port is a :class:`ConfigError`."""
         try:
-            return cls(_bound(_family(host), host, port))
+            held = _bound(_family(host), (host, port), share=True)
         except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop what holds "
-                "the port or choose another --port (or --host)"
-            ) from None
+            raise refusal(host, port, "--port", exc) from None
+        try:
+            check_free(host, held.getsockname()[1])
+        except ConfigError:
+            held.close()
+            raise
+        return cls(held)
 
-    def __reduce__(self) -> tuple[Any, tuple[int, str, int]]:
-        host, port = self.held.getsockname()[:2]  # the port bound, even when 0 was asked
-        return worker_socket, (int(self.held.family), host, port)
+    def __reduce__(self) -> tuple[Any, tuple[int, tuple[Any, ...]]]:
+        return worker_socket, (int(self.held.family), self.address)
 
     def close(self) -> None:
         """Let the port go (the workers' sockets are theirs)."""
         self.held.close()
 
 
-def worker_socket(family: int, host: str, port: int) -> socket.socket:
-    """A worker's own socket on the shared port (uvicorn listens on it once the worker's
-    app has started)."""
-    return _bound(socket.AddressFamily(family), host, port)
+def worker_socket(family: int, address: tuple[Any, ...]) -> socket.socket:
+    """A worker's own socket on the shared ``address`` (its whole ``getsockname()``,
+    an IPv6 scope included), for uvicorn to listen on once the worker's app has started.
+    Where it cannot be bound, the worker exits as a failed start, which stops the
+    supervisor rather than restarting the worker again and again."""
+    try:
+        return _bound(socket.AddressFamily(family), address, share=True)
+    except OSError as exc:
+        from uvicorn.config import STARTUP_FAILURE
+
+        log.error("a worker cannot listen on %s port %s: %s", address[0], address[1], exc)
+        sys.exit(STARTUP_FAILURE)
 
 
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's own rule
 
 
-def _bound(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+def _bound(family: socket.AddressFamily, address: tuple[Any, ...], share: bool) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
+        if share:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
     except OSError:
         sock.close()
         raise

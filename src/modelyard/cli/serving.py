@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from modelyard.cli.context import console, state
-from modelyard.cli.listeners import run_server
+from modelyard.cli.listeners import check_free, run_server
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.render import print_created, rollout_lines, when
 from modelyard.config.serve import ServeOptions, is_loopback
@@ -228,6 +228,9 @@ def serve(
         grpc_port=grpc_port,
         supervisor=os.getpid() if workers > 1 else 0,  # each worker stops once it is gone
     )
+    check_free(host, port)  # one line now, rather than a worker's traceback later
+    if grpc_port:
+        check_free(host, grpc_port, "--grpc-port")
     os.environ.update(options.to_env())
     console.print(f"modelyard serving on {scheme}://{host}:{port} (Ctrl+C stops)")
     if grpc_port:
