@@ -48,8 +48,7 @@ What it does:
 7. with ``--baseline REF``: modelyard at commit REF (a git worktree, the same venv, a
    workspace of its own), so that CPU per request is compared within one run (REF listens
    as it did then: eab97eb on uvicorn's one shared socket, so its requests/s move with how
-   its connections split over its workers; so do bare_app's, MLflow's and MLServer's,
-   each listening as it ships).
+   its connections split over its workers; so do bare_app's, on the same shared socket).
 
 Every server binds 127.0.0.1 and gets OMP/OpenBLAS/MKL_NUM_THREADS=1. Each one's answer is
 first compared with ``predict``/``predict_proba`` run here on the same rows. Then each

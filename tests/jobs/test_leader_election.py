@@ -75,8 +75,10 @@ def test_three_schedulers_fire_each_time_once_and_survive_the_leaders_death(
     assert sorted(job for _, job in started_fires) == sorted(r.id for r in runs)
     ended = time.time()
     # no extra fires since the first scheduler could start, and no fires lost beyond the
-    # lease gap (missed ones coalesce) once all three were up
-    most = (ended - launched) / EVERY_S + 1
+    # lease gap (missed ones coalesce) once all three were up: the first fire may take a
+    # slot due before the launch (coalesced); each later one takes a slot after the fire
+    # before it, so at most (ended - launched) / EVERY_S + 1 of them
+    most = (ended - launched) / EVERY_S + 2
     assert (ended - started) / EVERY_S - LEASE_S / EVERY_S - 2 <= len(fires) <= most
     # after the kill, a fire happens again within the lease (plus one period and a tick)
     after = [at.timestamp() for at, _, _ in fires if at.timestamp() > killed_at]

@@ -13,22 +13,8 @@ import httpx
 import pytest
 
 from tests.cli.test_cli import cli
-from tests.helpers.processes import started
+from tests.helpers.processes import started, workers_of
 from tests.helpers.server import free_port
-
-
-def workers_of(pid: int) -> list[int]:
-    """The uvicorn workers ``pid`` started (multiprocessing's spawned children)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    found = []
-    for child in map(int, children):
-        try:
-            command = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            found.append(child)
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -5,7 +5,6 @@ scrape it."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -53,10 +52,12 @@ def test_counters_equal_the_requests_of_each_status_across_two_workers(root: Pat
         key = (ws.endpoints.create("immo", model="immo@champion").keys or {})["primary"]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    before = set(Path(tempfile.gettempdir()).glob("modelyard-metrics-*"))
-    with started(root, "serve", "--port", str(port), "--workers", "2") as server:
+    private = root / "tmp"  # this server's temporary folder alone: other tests serve too
+    private.mkdir()
+    env = {"TMPDIR": str(private)}
+    with started(root, "serve", "--port", str(port), "--workers", "2", env=env) as server:
         server.wait_ready(base, timeout=240)
-        (folder,) = set(Path(tempfile.gettempdir()).glob("modelyard-metrics-*")) - before
+        (folder,) = private.glob("modelyard-metrics-*")
         assert folder.is_dir()  # the workers' metric files, removed when serve exits
         good = {"Authorization": f"Bearer {key}"}
         sent = [

@@ -26,9 +26,16 @@ from pathlib import Path
 import pytest
 from uvicorn.config import STARTUP_FAILURE
 
-from modelyard.cli.listeners import balanced, run_server, worker_socket
+from modelyard.cli.listeners import (
+    PortShare,
+    balanced,
+    check_free,
+    run_server,
+    worker_socket,
+)
+from modelyard.errors import ConfigError
 from tests.cli.test_cli import cli
-from tests.helpers.processes import started
+from tests.helpers.processes import started, workers_of
 from tests.helpers.server import free_port
 
 pytestmark = pytest.mark.skipif(not balanced(), reason="SO_REUSEPORT balances on Linux only")
@@ -60,10 +67,8 @@ def _listeners(pid: int, port: int) -> dict[int, set[str]]:
     """The supervisor's child processes holding a socket listening on ``port`` (its
     workers, not the monitoring writer), each with those sockets."""
     listening = {f"socket:[{inode}]" for inode in _listening(port)}
-    with open(f"/proc/{pid}/task/{pid}/children") as children:
-        pids = [int(child) for child in children.read().split()]
     holding = {}
-    for child in pids:
+    for child in workers_of(pid):
         links = set()
         for fd in Path(f"/proc/{child}/fd").iterdir():
             with contextlib.suppress(OSError):  # closed meanwhile
@@ -152,9 +157,59 @@ def test_a_port_something_listens_on_is_one_readable_line(
     printed = done.stderr + done.stdout
     assert done.returncode != 0
     assert f"cannot listen on 127.0.0.1:{busy}" in printed
-    assert f"something already listens there: stop it or choose another {option}" in printed
+    assert f"the port is in use: stop what holds it or choose another {option}" in printed
     assert "modelyard serving on" not in printed  # refused before anything started
     assert "Traceback" not in printed
+
+
+def test_up_refuses_a_port_something_listens_on(root: Path) -> None:
+    with _holder("127.0.0.1", shared=True) as holder:
+        busy = holder.getsockname()[1]
+        done = subprocess.run(
+            [*MODELYARD, "--workspace", str(root), "up", "--port", str(busy)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "MODELYARD_ADMIN_KEY": "k" * 32},
+        )
+    printed = done.stderr + done.stdout
+    assert done.returncode != 0, printed
+    assert f"cannot listen on 127.0.0.1:{busy}: " in printed
+    assert "control plane on" not in printed and "Traceback" not in printed
+
+
+def test_a_second_server_is_refused_while_the_first_is_still_starting() -> None:
+    port = free_port()
+    first = PortShare.reserve("127.0.0.1", port)  # bound, claimed, nothing listening yet
+    try:
+        with pytest.raises(ConfigError, match="another modelyard server on this machine"):
+            PortShare.reserve("0.0.0.0", port)
+    finally:
+        first.close()
+    PortShare.reserve("127.0.0.1", port).close()  # the claim goes with its server
+
+
+def test_run_server_exits_as_a_failed_start_when_its_workers_cannot_start() -> None:
+    code = (
+        "from modelyard.cli.listeners import run_server\n"
+        f"run_server('tests.helpers.failing_app:app', host='127.0.0.1', port={free_port()},"
+        " workers=2, log_level='critical')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == STARTUP_FAILURE, done.stderr[-2000:]
+
+
+def test_a_port_number_out_of_range_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="--grpc-port 70000 is not a port"):
+        check_free("127.0.0.1", 70000, "--grpc-port")
 
 
 def test_a_worker_that_cannot_bind_stops_as_a_failed_start() -> None:

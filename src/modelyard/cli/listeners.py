@@ -11,8 +11,10 @@ every request for as long as the connections live while the others idle (here,
 single-row immo requests: 20,000 req/s instead of 34,000 with the same two workers).
 
 Here the supervisor binds a socket to the port that never listens (it takes no
-connection) and hands each worker a :class:`PortShare`, which becomes a socket of the
-worker's own, bound to the same port, when uvicorn starts the worker (it pickles the
+connection), claims the port among modelyard servers for its life (an abstract Unix
+socket named after it), and hands each worker a :class:`PortShare`, which becomes a
+socket of the worker's own, bound to the same port, when uvicorn starts the worker (it
+pickles the
 sockets it is given into each worker: ``tests/web/test_worker_listeners.py`` fails if a
 uvicorn release stops doing so); the worker listens on it once its models are loaded, as
 before. Linux hashes each new connection to one of the listening sockets: 16 connections
@@ -26,15 +28,17 @@ uvicorn's own shared socket is used, as before.
 What comes with a socket per worker, all Linux's rules:
 
 - any process of the same user that sets ``SO_REUSEPORT`` could bind into the group and
-  take a share of the connections, so :func:`check_free` refuses a port that anything
-  listens on, another ``serve`` of the same user included, before a worker starts (a
-  probe without ``SO_REUSEPORT`` fails on any listener, in a group or not);
-- a worker that exits (a crash, uvicorn's SIGHUP restart, its health check killing a
-  worker whose event loop hangs) drops the connections waiting in its own accept queue,
-  where a shared socket would have left them to the other workers: a handful for a crash
-  under load, but a hung worker keeps receiving its share of new connections until its
-  health check replaces it (up to ``WORKER_HEALTHCHECK_S``). Linux 5.14 and later hand
-  them to the other workers with ``sysctl net.ipv4.tcp_migrate_req=1``;
+  take a share of the connections. :func:`check_free` refuses a port that anything
+  listens on, in a group or not (its probe sets no ``SO_REUSEPORT``), before a worker
+  starts; and while a server's workers are still loading their models (nothing listens
+  yet), the port's claim refuses another modelyard server started on it;
+- a worker that exits (a crash, uvicorn's SIGHUP restart) drops the connections waiting
+  in its own accept queue, where a shared socket would have left them to the other
+  workers: a handful under load (Linux 5.14 and later hand them to the other workers
+  with ``sysctl net.ipv4.tcp_migrate_req=1``);
+- a worker whose event loop is blocked (uvicorn's health check answers from a thread, so
+  it is not replaced) still gets its share of new connections, which wait as long as its
+  loop does; on a shared socket the other workers would have accepted them;
 - with every worker down at once, a new connection is refused instead of waiting for a
   restarted worker (a load balancer retries it elsewhere at once).
 
@@ -61,20 +65,28 @@ def balanced() -> bool:
 
 
 def check_free(host: str, port: int, option: str = "--port") -> None:
-    """Refuse (:class:`ConfigError`, one line naming ``option``) an address that cannot
-    be listened on: one something already listens on, whatever its socket options, or a
-    host that is not this machine's."""
+    """Refuse (:class:`ConfigError`, one line naming ``option``) a port that cannot be
+    listened on at ``host``: one something listens on, whatever its socket options, or
+    held by a connection; a host that is not this machine's; a number that is no port."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{option} {port} is not a port: choose one from 1 to 65535")
     try:
-        _bound(_family(host), (host, port), share=False).close()
+        found = socket.getaddrinfo(
+            host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )  # every address a server on ``host`` binds, as asyncio resolves it
+        for family, _, _, _, address in found:
+            _bound(family, address, share=False).close()
     except OSError as exc:
         raise refusal(host, port, option, exc) from None
 
 
 def refusal(host: str, port: int, option: str, error: OSError) -> ConfigError:
     """The one-line error for ``host:port`` that could not be bound (``error``)."""
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     if error.errno == errno.EADDRINUSE:
-        hint = f"something already listens there: stop it or choose another {option}"
+        hint = f"the port is in use: stop what holds it or choose another {option}"
+    elif error.errno == errno.EACCES:
+        hint = f"ports below 1024 need root or CAP_NET_BIND_SERVICE: choose another {option}"
     else:
         hint = "check --host (an address of this machine, or 0.0.0.0)"
     return ConfigError(f"cannot listen on {address}: {error.strerror or error}; {hint}")
@@ -85,6 +97,7 @@ def run_server(app: str, **options: Any) -> None:
     listening socket of its own (see the module docstring). A busy port is refused with
     a :class:`ConfigError` before any worker starts."""
     import uvicorn  # not at the top: `modelyard --help` starts without it
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(app, **options)  # workers from WEB_CONCURRENCY, as uvicorn reads it
@@ -96,37 +109,57 @@ def run_server(app: str, **options: Any) -> None:
     share = PortShare.reserve(config.host, config.port)
     scheme = "https" if config.is_ssl else "http"
     log.info("Uvicorn running on %s://%s:%d (Press CTRL+C to quit)", scheme, *share.address[:2])
+    # uvicorn pickles the "socket" into each worker it starts (restarts included)
+    supervisor = Multiprocess(config, sockets=cast(list[socket.socket], [share]))
     try:
-        # uvicorn pickles the "socket" into each worker it starts (restarts included)
-        Multiprocess(config, sockets=cast(list[socket.socket], [share])).run()
+        supervisor.run()
     except KeyboardInterrupt:  # the supervisor stopped its workers: a normal end
         pass
     finally:
         share.close()
+    if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)  # a worker failed to start, so the server stopped
 
 
 class PortShare:
-    """The supervisor's hold on the port, which each worker it is handed to (by pickling)
-    turns into a socket of its own, bound to the same port (:func:`worker_socket`)."""
+    """The supervisor's socket bound to the port and its claim on it, which each worker
+    it is handed to (by pickling) turns into a socket of its own, bound to the same
+    address (:func:`worker_socket`)."""
 
-    def __init__(self, held: socket.socket) -> None:
+    def __init__(self, held: socket.socket, claim: socket.socket) -> None:
         self.held = held
+        self.claim = claim
         self.address: tuple[Any, ...] = held.getsockname()  # the port bound, even for 0
 
     @classmethod
     def reserve(cls, host: str, port: int) -> PortShare:
-        """Bind ``host:port`` for the workers to share, once :func:`check_free` finds
-        nothing listening there; a busy port is a :class:`ConfigError`."""
+        """Bind ``host:port`` for the workers to share and claim the port, once
+        :func:`check_free` finds nothing listening there and no other modelyard server
+        claims it; else a :class:`ConfigError`."""
         try:
             held = _bound(_family(host), (host, port), share=True)
         except OSError as exc:
             raise refusal(host, port, "--port", exc) from None
+        bound = held.getsockname()[1]
+        claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            check_free(host, held.getsockname()[1])
+            # abstract (Linux): gone with the process, however it ends; one per port, since
+            # a server on 0.0.0.0 and one on 127.0.0.1 would share loopback connections
+            claim.bind(f"\0modelyard-port-{bound}")
+        except OSError:
+            claim.close()
+            held.close()
+            raise ConfigError(
+                f"cannot listen on port {bound}: another modelyard server on this machine "
+                "is starting or serving on it; stop it or choose another --port"
+            ) from None
+        try:
+            check_free(host, bound)
         except ConfigError:
+            claim.close()
             held.close()
             raise
-        return cls(held)
+        return cls(held, claim)
 
     def __reduce__(self) -> tuple[Any, tuple[int, tuple[Any, ...]]]:
         return worker_socket, (int(self.held.family), self.address)
@@ -134,6 +167,7 @@ class PortShare:
     def close(self) -> None:
         """Let the port go (the workers' sockets are theirs)."""
         self.held.close()
+        self.claim.close()
 
 
 def worker_socket(family: int, address: tuple[Any, ...]) -> socket.socket:
