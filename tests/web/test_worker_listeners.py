@@ -30,6 +30,7 @@ from modelyard.cli.listeners import (
     PortShare,
     balanced,
     check_free,
+    claim,
     run_server,
     worker_socket,
 )
@@ -188,6 +189,23 @@ def test_a_second_server_is_refused_while_the_first_is_still_starting() -> None:
     finally:
         first.close()
     PortShare.reserve("127.0.0.1", port).close()  # the claim goes with its server
+
+
+def test_a_grpc_port_another_modelyard_server_claims_is_refused(root: Path) -> None:
+    grpc_port = free_port()
+    ports = ["--port", str(free_port()), "--grpc-port", str(grpc_port)]
+    with claim(grpc_port, "--grpc-port"):  # as a server still loading its models holds it
+        done = subprocess.run(
+            [*MODELYARD, "--workspace", str(root), "serve", *ports],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    printed = done.stderr + done.stdout
+    assert done.returncode != 0, printed
+    assert f"cannot listen on port {grpc_port}: another modelyard server" in printed
+    assert "choose another --grpc-port" in printed and "modelyard serving on" not in printed
 
 
 def test_run_server_exits_as_a_failed_start_when_its_workers_cannot_start() -> None:

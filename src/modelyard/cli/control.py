@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import AbstractContextManager, closing, nullcontext
 from typing import Annotated
 
 import typer
@@ -19,7 +20,7 @@ import typer
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal
 from modelyard.cli.context import console, state
 from modelyard.cli.jobs import STOPPING, print_schedules
-from modelyard.cli.listeners import check_free
+from modelyard.cli.listeners import balanced, check_free, claim
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.serving import body_bytes
 from modelyard.config.serve import ServeOptions
@@ -83,8 +84,11 @@ def up(
             grpc_port=grpc_port,
         )
         check_free(host, port)  # one line now, rather than uvicorn's error after the banner
+        grpc_claim: AbstractContextManager[object] = nullcontext()
         if grpc_port:
             check_free(host, grpc_port, "--grpc-port")
+            if balanced():  # gRPC binds with SO_REUSEPORT: see cli.listeners
+                grpc_claim = closing(claim(grpc_port, "--grpc-port"))
         schedules = ws.queue.sync_schedules()
         worker = ws.queue.worker(heartbeat_s=heartbeat)
         scheduler = ws.queue.scheduler()
@@ -100,7 +104,7 @@ def up(
         console.print(f"  worker:    {worker.name}")
         print_schedules(schedules)
         runners = {"worker": worker.run, "scheduler": scheduler.run}
-        with stop_on_signal(STOPPING) as stop, in_threads(stop, runners):
+        with grpc_claim, stop_on_signal(STOPPING) as stop, in_threads(stop, runners):
             # uvicorn takes the signals over while it serves and hands them back when it
             # has stopped: the first then sets ``stop``, and the threads finish their work.
             uvicorn.run(

@@ -11,8 +11,8 @@ every request for as long as the connections live while the others idle (here,
 single-row immo requests: 20,000 req/s instead of 34,000 with the same two workers).
 
 Here the supervisor binds a socket to the port that never listens (it takes no
-connection), claims the port among modelyard servers for its life (an abstract Unix
-socket named after it), and hands each worker a :class:`PortShare`, which becomes a
+connection), claims the port among modelyard servers for its life (:func:`claim`: an
+abstract Unix socket named after it), and hands each worker a :class:`PortShare`, which becomes a
 socket of the worker's own, bound to the same port, when uvicorn starts the worker (it
 pickles the
 sockets it is given into each worker: ``tests/web/test_worker_listeners.py`` fails if a
@@ -92,6 +92,25 @@ def refusal(host: str, port: int, option: str, error: OSError) -> ConfigError:
     return ConfigError(f"cannot listen on {address}: {error.strerror or error}; {hint}")
 
 
+def claim(port: int, option: str = "--port") -> socket.socket:
+    """This server's claim on ``port`` among modelyard servers (Linux), held until the
+    socket returned is closed: for a port its workers bind with ``SO_REUSEPORT`` (HTTP
+    with several workers, gRPC), where a second server could join their group while
+    nothing listens yet. A port another modelyard server claims is a ConfigError."""
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        # abstract: gone with the process, however it ends; one per port, since a server
+        # on 0.0.0.0 and one on 127.0.0.1 would share the loopback connections
+        held.bind(f"\0modelyard-port-{port}")
+    except OSError:
+        held.close()
+        raise ConfigError(
+            f"cannot listen on port {port}: another modelyard server on this machine is "
+            f"starting or serving on it; stop it or choose another {option}"
+        ) from None
+    return held
+
+
 def run_server(app: str, **options: Any) -> None:
     """``uvicorn.run(app, **options)``; with several workers on Linux, each worker on a
     listening socket of its own (see the module docstring). A busy port is refused with
@@ -141,25 +160,18 @@ class PortShare:
         except OSError as exc:
             raise refusal(host, port, "--port", exc) from None
         bound = held.getsockname()[1]
-        claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            # abstract (Linux): gone with the process, however it ends; one per port, since
-            # a server on 0.0.0.0 and one on 127.0.0.1 would share loopback connections
-            claim.bind(f"\0modelyard-port-{bound}")
-        except OSError:
-            claim.close()
+            claimed = claim(bound, "--port")
+        except ConfigError:
             held.close()
-            raise ConfigError(
-                f"cannot listen on port {bound}: another modelyard server on this machine "
-                "is starting or serving on it; stop it or choose another --port"
-            ) from None
+            raise
         try:
             check_free(host, bound)
         except ConfigError:
-            claim.close()
+            claimed.close()
             held.close()
             raise
-        return cls(held, claim)
+        return cls(held, claimed)
 
     def __reduce__(self) -> tuple[Any, tuple[int, tuple[Any, ...]]]:
         return worker_socket, (int(self.held.family), self.address)

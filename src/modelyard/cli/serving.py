@@ -7,14 +7,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from modelyard.cli.context import console, state
-from modelyard.cli.listeners import check_free, run_server
+from modelyard.cli.listeners import balanced, check_free, claim, run_server
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.render import print_created, rollout_lines, when
 from modelyard.config.serve import ServeOptions, is_loopback
@@ -229,8 +229,11 @@ def serve(
         supervisor=os.getpid() if workers > 1 else 0,  # each worker stops once it is gone
     )
     check_free(host, port)  # one line now, rather than a worker's traceback later
+    grpc_claim: AbstractContextManager[object] = nullcontext()
     if grpc_port:
         check_free(host, grpc_port, "--grpc-port")
+        if balanced():  # its workers bind with SO_REUSEPORT: see cli.listeners
+            grpc_claim = closing(claim(grpc_port, "--grpc-port"))
     os.environ.update(options.to_env())
     console.print(f"modelyard serving on {scheme}://{host}:{port} (Ctrl+C stops)")
     if grpc_port:
@@ -241,7 +244,7 @@ def serve(
         console.print(f"  {name}: {base}/endpoints/{name}/score{where}", soft_wrap=True)
     # SIGTERM: not-ready for drain_s while still serving, then uvicorn's graceful shutdown
     # finishes what is in flight (up to the request timeout and a margin) and exits.
-    with metrics_folder(workers):
+    with grpc_claim, metrics_folder(workers):
         run_server(
             "modelyard.web.lifecycle:app_from_environment",
             factory=True,

@@ -1,10 +1,11 @@
 """The HTTP/1.1 protocol every ``modelyard serve`` and ``modelyard up`` worker speaks:
 uvicorn's httptools protocol with Nagle's algorithm off and a limit on the request head.
 
-Nagle: with ``--workers N`` uvicorn binds the listening socket itself with protocol number
-0, so asyncio (which sets ``TCP_NODELAY`` only on sockets whose ``proto`` is TCP) leaves
-Nagle on for accepted connections, and a response written as head then body waits 40 ms
-for the client's delayed ACK. Setting the option when a connection is made fixes it.
+Nagle: asyncio sets ``TCP_NODELAY`` only on sockets whose ``proto`` is TCP, so on a
+listening socket made with protocol number 0 (uvicorn's ``--workers`` socket was, in some
+releases) it leaves Nagle on for accepted connections, and a response written as head
+then body waits 40 ms for the client's delayed ACK. Setting the option when a connection
+is made holds whatever socket the connection came from.
 
 The head limit: httptools buffers a header value until it ends, so a client could send a
 200 MB header without any key and the worker would hold it all. The request line and
