@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import AbstractContextManager, closing, nullcontext
 from typing import Annotated
 
 import typer
@@ -20,7 +19,7 @@ import typer
 from modelyard.cli.background import in_threads, show_job_logs, stop_on_signal
 from modelyard.cli.context import console, state
 from modelyard.cli.jobs import STOPPING, print_schedules
-from modelyard.cli.listeners import balanced, check_free, claim
+from modelyard.cli.listeners import checked_ports
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.serving import body_bytes
 from modelyard.config.serve import ServeOptions
@@ -83,12 +82,7 @@ def up(
             allowed_hosts=tuple(allow_host or ()),
             grpc_port=grpc_port,
         )
-        check_free(host, port)  # one line now, rather than uvicorn's error after the banner
-        grpc_claim: AbstractContextManager[object] = nullcontext()
-        if grpc_port:
-            check_free(host, grpc_port, "--grpc-port")
-            if balanced():  # gRPC binds with SO_REUSEPORT: see cli.listeners
-                grpc_claim = closing(claim(grpc_port, "--grpc-port"))
+        grpc_claim = checked_ports(host, port, grpc_port)  # one line, not uvicorn's error
         schedules = ws.queue.sync_schedules()
         worker = ws.queue.worker(heartbeat_s=heartbeat)
         scheduler = ws.queue.scheduler()

@@ -12,14 +12,14 @@ single-row immo requests: 20,000 req/s instead of 34,000 with the same two worke
 
 Here the supervisor binds a socket to the port that never listens (it takes no
 connection), claims the port among modelyard servers for its life (:func:`claim`: an
-abstract Unix socket named after it), and hands each worker a :class:`PortShare`, which becomes a
-socket of the worker's own, bound to the same port, when uvicorn starts the worker (it
-pickles the
-sockets it is given into each worker: ``tests/web/test_worker_listeners.py`` fails if a
-uvicorn release stops doing so); the worker listens on it once its models are loaded, as
-before. Linux hashes each new connection to one of the listening sockets: 16 connections
-split 8:8 on average over two workers (12:4 or worse about one time in 13), and a
-connection stays with its worker for its life.
+abstract Unix socket named after it), and hands each worker a :class:`PortShare`, which
+becomes a socket of the worker's own, bound to the same port, when uvicorn starts the
+worker (it pickles the sockets it is given into each worker:
+``tests/web/test_worker_listeners.py`` fails if a uvicorn release stops doing so); the
+worker listens on it once its models are loaded, as before. Linux hashes each new
+connection to one of the listening sockets: 16 connections split 8:8 on average over two
+workers (12:4 or worse about one time in 13), and a connection stays with its worker for
+its life.
 
 Where the kernel does not spread ``SO_REUSEPORT`` connections (macOS; FreeBSD does so
 only with ``SO_REUSEPORT_LB``, not used here) or lacks it (Windows), and with one worker,
@@ -52,6 +52,7 @@ import errno
 import logging
 import socket
 import sys
+from contextlib import AbstractContextManager, closing, nullcontext
 from typing import Any, cast
 
 from modelyard.errors import ConfigError
@@ -90,6 +91,17 @@ def refusal(host: str, port: int, option: str, error: OSError) -> ConfigError:
     else:
         hint = "check --host (an address of this machine, or 0.0.0.0)"
     return ConfigError(f"cannot listen on {address}: {error.strerror or error}; {hint}")
+
+
+def checked_ports(host: str, port: int, grpc_port: int = 0) -> AbstractContextManager[object]:
+    """What ``serve`` and ``up`` do before they print anything: refuse (:func:`check_free`)
+    an HTTP or gRPC port that cannot be listened on, and claim the gRPC port (its workers
+    bind it with ``SO_REUSEPORT`` whatever their count) while the context returned is open."""
+    check_free(host, port)
+    if not grpc_port:
+        return nullcontext()
+    check_free(host, grpc_port, "--grpc-port")
+    return closing(claim(grpc_port, "--grpc-port")) if balanced() else nullcontext()
 
 
 def claim(port: int, option: str = "--port") -> socket.socket:

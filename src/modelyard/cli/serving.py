@@ -7,14 +7,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from modelyard.cli.context import console, state
-from modelyard.cli.listeners import balanced, check_free, claim, run_server
+from modelyard.cli.listeners import checked_ports, run_server
 from modelyard.cli.protocol import http_protocol
 from modelyard.cli.render import print_created, rollout_lines, when
 from modelyard.config.serve import ServeOptions, is_loopback
@@ -228,12 +228,7 @@ def serve(
         grpc_port=grpc_port,
         supervisor=os.getpid() if workers > 1 else 0,  # each worker stops once it is gone
     )
-    check_free(host, port)  # one line now, rather than a worker's traceback later
-    grpc_claim: AbstractContextManager[object] = nullcontext()
-    if grpc_port:
-        check_free(host, grpc_port, "--grpc-port")
-        if balanced():  # its workers bind with SO_REUSEPORT: see cli.listeners
-            grpc_claim = closing(claim(grpc_port, "--grpc-port"))
+    grpc_claim = checked_ports(host, port, grpc_port)  # one line now, not a worker's traceback
     os.environ.update(options.to_env())
     console.print(f"modelyard serving on {scheme}://{host}:{port} (Ctrl+C stops)")
     if grpc_port:
